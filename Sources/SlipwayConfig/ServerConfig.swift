@@ -1,0 +1,46 @@
+public import Foundation
+public import SlipwayCore
+
+/// Everything `slipway serve` needs, read from config/slipway.yaml.
+public struct ServerConfig: Sendable {
+    public enum TLSMode: Sendable, Equatable {
+        /// Generate a certificate into the data dir at first start (the embedded default).
+        case selfSigned
+        /// Certificate chain and private key from PEM files.
+        case files(certificate: String, key: String)
+        /// Plain HTTP, only for running behind a TLS-terminating proxy.
+        case disabled
+    }
+
+    public var host: String = "0.0.0.0"
+    public var port: Int = 8443
+    public var tls: TLSMode = .selfSigned
+    /// The URL clients use to reach this server; `status_url` in webhook answers is built on it.
+    public var publicURL: String?
+    public var dataDir: String = "data"
+    /// Largest webhook body accepted; GitHub never sends more than 25 MB.
+    public var maxBodyBytes: Int = 25 * 1024 * 1024
+    /// A connection that sends nothing for this long is closed.
+    public var idleTimeout: Duration = .seconds(30)
+    /// How long a store write waits for a lock before the server answers 503.
+    public var storeBusyTimeout: Duration = .seconds(5)
+    public var workers: Int = 2
+    public var apiTokens: [APIToken] = []
+    public var apps: [AppConfig] = []
+
+    public init() {}
+
+    public var databasePath: String { (dataDir as NSString).appendingPathComponent("slipway.sqlite") }
+
+    public func app(named name: String) -> AppConfig? {
+        apps.first { $0.name == name }
+    }
+
+    /// The base URL for links in answers: the configured public URL, or one built from the listener.
+    public var baseURL: String {
+        if let publicURL { return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL }
+        let scheme = tls == .disabled ? "http" : "https"
+        let host = (self.host == "0.0.0.0" || self.host == "::") ? "localhost" : self.host
+        return "\(scheme)://\(host):\(port)"
+    }
+}

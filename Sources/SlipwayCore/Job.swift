@@ -1,0 +1,77 @@
+public import Foundation
+
+/// Store-assigned identifier of a job.
+public typealias JobID = Int64
+
+/// Where a job is in its life. Only `queued` and `running` are not final.
+public enum JobStatus: String, Sendable, Codable, CaseIterable, Hashable {
+    case queued
+    case running
+    case succeeded
+    case failed
+    case cancelled
+    case superseded
+    case interrupted
+
+    /// A final status never changes again.
+    public var isFinal: Bool {
+        switch self {
+        case .queued, .running: false
+        default: true
+        }
+    }
+}
+
+/// What made a job exist.
+public enum JobTrigger: String, Sendable, Codable, CaseIterable, Hashable {
+    /// A verified webhook delivery.
+    case push
+    /// The reconciler saw a branch head that no webhook announced.
+    case poll
+    /// Someone asked through the API or CLI.
+    case manual
+    /// The reconciler re-applies the last applied revision to correct drift.
+    case selfHeal = "self-heal"
+}
+
+/// A pipeline run for one commit of one app.
+public struct Job: Sendable, Hashable, Codable, Identifiable {
+    public var id: JobID
+    public var app: String
+    public var forge: Forge?
+    public var deliveryID: String?
+    public var trigger: JobTrigger
+    public var ref: String
+    public var before: String?
+    public var commit: String
+    public var message: String?
+    public var author: String?
+    public var status: JobStatus
+    /// Why the job reached its status, in words a user can act on.
+    public var reason: String?
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+
+    public init(
+        id: JobID, app: String, forge: Forge?, deliveryID: String?, trigger: JobTrigger,
+        ref: String, before: String?, commit: String, message: String?, author: String?,
+        status: JobStatus, reason: String?, createdAt: Date, startedAt: Date?, finishedAt: Date?
+    ) {
+        self.id = id
+        self.app = app
+        self.forge = forge
+        self.deliveryID = deliveryID
+        self.trigger = trigger
+        self.ref = ref
+        self.before = before
+        self.commit = commit
+        self.message = message
+        self.author = author
+        self.status = status
+        self.reason = reason
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SlipwayCore
+import SlipwayStore
+
+/// `/api/v1/jobs…`: list, show, log (optionally followed), cancel.
+struct JobRoutes: Sendable {
+    let store: JobStore
+    let logger: Logger
+    /// How often a followed log looks for new chunks.
+    let followInterval: Duration
+
+    func register(on api: RouterGroup<SlipwayRequestContext>) {
+        api.get("jobs") { request, context in try list(request, context: context) }
+        api.get("jobs/:id") { request, context in try show(request, context: context) }
+        api.get("jobs/:id/log") { request, context in try log(request, context: context) }
+        api.post("jobs/:id/cancel") { request, context in try cancel(request, context: context) }
+    }
+
+    private struct JobList: Encodable {
+        var jobs: [Job]
+        /// Pass as `before` to get the next page; absent on the last page.
+        var nextBefore: Int64?
+    }
+
+    func list(_ request: Request, context: SlipwayRequestContext) throws -> Response {
+        try context.require(.read)
+        let parameters = request.uri.queryParameters
+        var query = JobQuery()
+        query.app = parameters.get("app")
+        if let status = parameters.get("status") {
+            guard let value = JobStatus(rawValue: status) else {
+                throw APIError(.badRequest, "status '\(status)' is not one of: \(JobStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.status = value
+        }
+        if let before = parameters.get("before") {
+            guard let value = Int64(before) else { throw APIError(.badRequest, "before must be a job id") }
+            query.before = value
+        }
+        if let limit = parameters.get("limit") {
+            guard let value = Int(limit), (1...500).contains(value) else { throw APIError(.badRequest, "limit must be a number from 1 to 500") }
+            query.limit = value
+        }
+        let jobs = try storeCall { try store.jobs(query) }
+        let next = jobs.count == query.limit ? jobs.last?.id : nil
+        return JSONBody.response(.ok, JobList(jobs: jobs, nextBefore: next))
+    }
+
+    func show(_ request: Request, context: SlipwayRequestContext) throws -> Response {
+        try context.require(.read)
+        return JSONBody.response(.ok, try job(request, context))
+    }
+
+    func cancel(_ request: Request, context: SlipwayRequestContext) throws -> Response {
+        try context.require(.admin)
+        let current = try job(request, context)
+        guard !current.status.isFinal else {
+            throw APIError(.conflict, "job \(current.id) already ended as \(current.status.rawValue)")
+        }
+        let who = context.token?.name ?? "unknown"
+        guard let updated = try storeCall({ try store.requestCancel(id: current.id, by: who) }) else {
+            throw APIError(.notFound, "no job with id \(current.id)")
+        }
+        logger.info("job cancel requested", metadata: ["job-id": "\(updated.id)", "by": "\(who)"])
+        return JSONBody.response(.accepted, updated)
+    }
+
+    func log(_ request: Request, context: SlipwayRequestContext) throws -> Response {
+        try context.require(.read)
+        let job = try job(request, context)
+        let follow = ["1", "true", "yes"].contains(request.uri.queryParameters.get("follow") ?? "")
+        let headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"]
+        guard follow else {
+            var text = ""
+            var seq: Int64 = 0
+            while true {
+                let chunks = try storeCall { try store.logChunks(jobID: job.id, after: seq) }
+                guard let last = chunks.last else { break }
+                text += chunks.map { $0.text }.joined()
+                seq = last.seq
+            }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        let interval = followInterval
+        let logStore = store
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            var seq: Int64 = 0
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let chunks = try logStore.logChunks(jobID: job.id, after: seq)
+                if let last = chunks.last {
+                    try await writer.write(ByteBuffer(string: chunks.map(\.text).joined()))
+                    seq = last.seq
+                    continue
+                }
+                // The job may have written its last lines between the two reads: read once more after it ended.
+                if try logStore.job(id: job.id)?.status.isFinal ?? true {
+                    let rest = try logStore.logChunks(jobID: job.id, after: seq, limit: Int.max)
+                    if !rest.isEmpty { try await writer.write(ByteBuffer(string: rest.map(\.text).joined())) }
+                    break
+                }
+                try await Task.sleep(for: interval)
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    private func job(_ request: Request, _ context: SlipwayRequestContext) throws -> Job {
+        let raw = context.parameters.get("id") ?? ""
+        guard let id = Int64(raw) else { throw APIError(.badRequest, "job id '\(raw)' is not a number") }
+        guard let job = try storeCall({ try store.job(id: id) }) else { throw APIError(.notFound, "no job with id \(id)") }
+        return job
+    }
+}
+
+/// Runs a store call, answering 503 when the store cannot.
+func storeCall<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as StoreError {
+        throw APIError(.serviceUnavailable, "the job store is unavailable: \(error)", headers: [.retryAfter: "5"])
+    }
+}

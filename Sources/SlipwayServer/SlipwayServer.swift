@@ -1,0 +1,91 @@
+public import Foundation
+public import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+public import Logging
+import NIOCore
+public import SlipwayConfig
+import SlipwayCore
+public import SlipwayStore
+
+/// The HTTP(S) face of Slipway: webhooks in, the job API out.
+public struct SlipwayServer: Sendable {
+    public let config: ServerConfig
+    public let store: JobStore
+    public let logger: Logger
+    /// The clock webhook checks use; tests set it to replay signed fixtures.
+    public let now: @Sendable () -> Date
+    public var followInterval: Duration = .milliseconds(200)
+
+    public init(config: ServerConfig, store: JobStore, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.config = config
+        self.store = store
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Opens the store in the configured data dir.
+    public static func openStore(config: ServerConfig) throws(ServerStartError) -> JobStore {
+        do {
+            return try JobStore(path: config.databasePath, busyTimeout: config.storeBusyTimeout)
+        } catch {
+            throw .store("\(error)")
+        }
+    }
+
+    public func makeRouter() -> Router<SlipwayRequestContext> {
+        let router = Router(context: SlipwayRequestContext.self)
+        router.get("/healthz") { _, _ in JSONBody.response(.ok, ["status": "ok"]) }
+        router.get("/readyz") { _, _ in
+            store.isReady()
+                ? JSONBody.response(.ok, ["status": "ready"])
+                : JSONBody.response(.serviceUnavailable, ["status": "store unavailable"])
+        }
+        WebhookRoutes(config: config, store: store, now: now, logger: logger).register(on: router)
+        let api = router.group("/api/v1").add(middleware: TokenAuthenticator(tokens: config.apiTokens))
+        JobRoutes(store: store, logger: logger, followInterval: followInterval).register(on: api)
+        return router
+    }
+
+    /// The application, listening as configured. `onListening` gets the bound port
+    /// (useful with port 0).
+    public func makeApplication(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws(ServerStartError) -> some ApplicationProtocol {
+        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(Int64(config.idleTimeout / .nanoseconds(1)))))
+        let server: HTTPServerBuilder
+        switch config.tls {
+        case .disabled:
+            logger.warning("TLS is disabled: serve only behind a TLS-terminating proxy")
+            server = http1
+        case .selfSigned:
+            let identity = try TLSIdentity.selfSigned(in: (config.dataDir as NSString).appendingPathComponent("tls"),
+                                                     hostnames: [config.host, ProcessInfo.processInfo.hostName], logger: logger)
+            logger.info("TLS certificate", metadata: ["path": "\(identity.certificatePath)", "sha256-fingerprint": "\(identity.fingerprint)"])
+            server = try Self.tls(http1, identity)
+        case .files(let certificate, let key):
+            let identity = try TLSIdentity.load(certificate: certificate, key: key)
+            logger.info("TLS certificate", metadata: ["path": "\(identity.certificatePath)", "sha256-fingerprint": "\(identity.fingerprint)"])
+            server = try Self.tls(http1, identity)
+        }
+        let logger = self.logger
+        return Application(
+            router: makeRouter(),
+            server: server,
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "slipway"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.notice("slipway listening", metadata: ["port": "\(port)"])
+                await onListening(port)
+            },
+            logger: logger
+        )
+    }
+
+    private static func tls(_ base: HTTPServerBuilder, _ identity: TLSIdentity) throws(ServerStartError) -> HTTPServerBuilder {
+        let configuration = try identity.serverConfiguration()
+        do {
+            return try .tls(base, tlsConfiguration: configuration)
+        } catch {
+            throw .tls("cannot set up TLS: \(error)")
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import SlipwayConfig
+import SlipwayCore
+import SlipwayStore
+import SlipwayWebhooks
+
+/// `POST /hooks/{app}`: verify, decide, commit, and only then answer.
+struct WebhookRoutes: Sendable {
+    let config: ServerConfig
+    let store: JobStore
+    let now: @Sendable () -> Date
+    let logger: Logger
+
+    func register(on router: Router<SlipwayRequestContext>) {
+        router.post("/hooks/:app") { request, context in try await receive(request, context: context) }
+        // Forges only POST; anything else is answered with the method that would work.
+        for method in [HTTPRequest.Method.get, .put, .patch, .delete, .head] {
+            router.on("/hooks/:app", method: method) { _, _ -> Response in
+                throw APIError(.methodNotAllowed, "webhooks are delivered with POST", headers: [.allow: "POST"])
+            }
+        }
+    }
+
+    private struct Accepted: Encodable {
+        var status: String
+        var job: Int64
+        var statusURL: String
+    }
+
+    private struct Answer: Encodable {
+        var status: String
+        var delivery: String
+        var reason: String?
+    }
+
+    func receive(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
+        let name = context.parameters.get("app") ?? ""
+        guard let app = config.app(named: name) else {
+            throw APIError(.notFound, "no app named '\(name)' is configured")
+        }
+        // Refuse a declared oversize body before reading any of it.
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > config.maxBodyBytes {
+            throw APIError(.contentTooLarge, "the body is larger than the limit of \(config.maxBodyBytes) bytes")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: config.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, "the body is larger than the limit of \(config.maxBodyBytes) bytes")
+        }
+        let delivery = WebhookRequest(
+            headers: request.headers.map { (name: $0.name.canonicalName, value: $0.value) },
+            body: Data(buffer: buffer))
+
+        let decision: IntakeDecision
+        do {
+            decision = try WebhookIntake().decide(delivery, for: app, now: now())
+        } catch {
+            if error == .unauthorized {
+                logger.warning("webhook refused: signature", metadata: ["app": "\(app.name)", "forge": "\(app.forge.rawValue)"])
+            }
+            throw Self.apiError(error)
+        }
+
+        do {
+            return try record(decision, app: app)
+        } catch {
+            logger.error("webhook not stored", metadata: ["app": "\(app.name)", "error": "\(error)"])
+            // The forge may retry; nothing was acknowledged, so nothing is lost.
+            throw APIError(.serviceUnavailable, "the job store is unavailable; try again later", headers: [.retryAfter: "5"])
+        }
+    }
+
+    /// Commits what the decision asks for; the answer is built only after the commit.
+    private func record(_ decision: IntakeDecision, app: AppConfig) throws(StoreError) -> Response {
+        switch decision {
+        case .enqueue(let push):
+            switch try store.enqueue(push: push, app: app.name, now: now()) {
+            case .created(let job):
+                logger.info("job queued", metadata: ["app": "\(app.name)", "job-id": "\(job.id)", "commit": "\(job.commit)", "delivery": "\(push.deliveryID)"])
+                return JSONBody.response(.accepted, Accepted(status: "queued", job: job.id, statusURL: statusURL(job.id)))
+            case .existing(let job):
+                return JSONBody.response(.ok, Accepted(status: "duplicate", job: job.id, statusURL: statusURL(job.id)))
+            }
+        case .ping(let id):
+            try store.recordIgnoredDelivery(app: app.name, forge: app.forge, deliveryID: id, outcome: "ping", now: now())
+            return JSONBody.response(.ok, Answer(status: "pong", delivery: id))
+        case .ignore(let id, let reason):
+            try store.recordIgnoredDelivery(app: app.name, forge: app.forge, deliveryID: id, outcome: "ignored", now: now())
+            return JSONBody.response(.ok, Answer(status: "ignored", delivery: id, reason: reason))
+        }
+    }
+
+    static func apiError(_ error: WebhookError) -> APIError {
+        switch error {
+        case .unauthorized:
+            // Same answer whatever failed, so a caller without the secret learns nothing.
+            APIError(.unauthorized, "unauthorized")
+        case .unsupportedMediaType:
+            APIError(.unsupportedMediaType, error.description)
+        case .malformedPayload:
+            APIError(.badRequest, error.description)
+        }
+    }
+
+    private func statusURL(_ id: Int64) -> String {
+        "\(config.baseURL)/api/v1/jobs/\(id)"
+    }
+}

@@ -1,0 +1,167 @@
+public import Foundation
+public import SlipwayCore
+
+/// Bitbucket Cloud and Data Center share the signature: `X-Hub-Signature: sha256=<hex>`.
+/// (GitHub's header of the same name is SHA-1: the algorithm comes from the forge, not the name.)
+enum BitbucketSignature {
+    static func verify(_ request: WebhookRequest, secrets: [SecretValue]) throws(WebhookError) {
+        guard let header = request[header: "x-hub-signature"], header.hasPrefix("sha256="),
+              SignatureCheck.hmacSHA256Hex(String(header.dropFirst(7)), body: request.body, secrets: secrets)
+        else { throw .unauthorized }
+    }
+
+    static func headers(body: Data, event: String, deliveryID: String, deliveryHeader: String, secret: SecretValue) -> [(name: String, value: String)] {
+        [
+            ("Content-Type", "application/json"),
+            ("X-Event-Key", event),
+            (deliveryHeader, deliveryID),
+            ("X-Hub-Signature", "sha256=" + SignatureCheck.hmacSHA256Hex(body: body, secret: secret)),
+        ]
+    }
+}
+
+/// Bitbucket Cloud: `X-Event-Key: repo:push`, one delivery may update several refs.
+public struct BitbucketCloudAdapter: ForgeAdapter {
+    public var forge: Forge { .bitbucketCloud }
+
+    public init() {}
+
+    public func verify(_ request: WebhookRequest, secrets: [SecretValue], now: Date) throws(WebhookError) {
+        try BitbucketSignature.verify(request, secrets: secrets)
+    }
+
+    public func parse(_ request: WebhookRequest) throws(WebhookError) -> WebhookEvent {
+        guard request.mediaType == "application/json" else { throw .unsupportedMediaType(request.mediaType) }
+        let delivery = request[header: "x-request-uuid"] ?? SignatureCheck.bodyDigestID(request.body)
+        switch request[header: "x-event-key"] ?? "" {
+        case "repo:push":
+            let payload = try PayloadDecoding.decode(BitbucketCloudPushPayload.self, from: request.body)
+            return .push(payload.pushEvents(deliveryID: delivery))
+        case "diagnostics:ping":
+            return .ping(deliveryID: delivery)
+        case let other:
+            return .other(event: other.isEmpty ? "(none)" : other, deliveryID: delivery)
+        }
+    }
+
+    public func signedHeaders(body: Data, event: String, deliveryID: String, secret: SecretValue, now: Date) -> [(name: String, value: String)] {
+        BitbucketSignature.headers(body: body, event: event == "push" ? "repo:push" : event, deliveryID: deliveryID, deliveryHeader: "X-Request-UUID", secret: secret)
+    }
+}
+
+struct BitbucketCloudPushPayload: Decodable {
+    struct Repository: Decodable {
+        struct Links: Decodable {
+            struct Link: Decodable { var href: String }
+            var html: Link?
+        }
+        var full_name: String
+        var links: Links?
+    }
+    struct RefState: Decodable {
+        struct Target: Decodable {
+            struct Author: Decodable { var raw: String? }
+            var hash: String
+            var message: String?
+            var author: Author?
+        }
+        var type: String
+        var name: String
+        var target: Target
+    }
+    struct Change: Decodable {
+        var old: RefState?
+        var new: RefState?
+        var created: Bool?
+        var closed: Bool?
+        var forced: Bool?
+    }
+    struct Push: Decodable { var changes: [Change] }
+
+    var repository: Repository
+    var push: Push
+
+    func pushEvents(deliveryID: String) -> [PushEvent] {
+        push.changes.compactMap { change in
+            guard let state = change.new ?? change.old else { return nil }
+            let prefix = state.type == "tag" ? "refs/tags/" : PushEvent.branchPrefix
+            return PushEvent(
+                forge: .bitbucketCloud, deliveryID: deliveryID, repository: repository.full_name,
+                ref: prefix + state.name,
+                before: change.old?.target.hash ?? PushEvent.zeroCommit,
+                after: change.new?.target.hash ?? PushEvent.zeroCommit,
+                created: change.created ?? (change.old == nil),
+                deleted: change.closed ?? (change.new == nil),
+                forced: change.forced ?? false,
+                cloneURL: repository.links?.html.map { $0.href + ".git" },
+                headCommitMessage: change.new?.target.message,
+                headCommitAuthor: change.new?.target.author?.raw,
+                changedPaths: nil
+            )
+        }
+    }
+}
+
+/// Bitbucket Data Center (Server): `X-Event-Key: repo:refs_changed`.
+public struct BitbucketServerAdapter: ForgeAdapter {
+    public var forge: Forge { .bitbucketServer }
+
+    public init() {}
+
+    public func verify(_ request: WebhookRequest, secrets: [SecretValue], now: Date) throws(WebhookError) {
+        try BitbucketSignature.verify(request, secrets: secrets)
+    }
+
+    public func parse(_ request: WebhookRequest) throws(WebhookError) -> WebhookEvent {
+        guard request.mediaType == "application/json" else { throw .unsupportedMediaType(request.mediaType) }
+        let delivery = request[header: "x-request-id"] ?? SignatureCheck.bodyDigestID(request.body)
+        switch request[header: "x-event-key"] ?? "" {
+        case "repo:refs_changed":
+            let payload = try PayloadDecoding.decode(BitbucketServerPushPayload.self, from: request.body)
+            return .push(payload.pushEvents(deliveryID: delivery))
+        case "diagnostics:ping":
+            return .ping(deliveryID: delivery)
+        case let other:
+            return .other(event: other.isEmpty ? "(none)" : other, deliveryID: delivery)
+        }
+    }
+
+    public func signedHeaders(body: Data, event: String, deliveryID: String, secret: SecretValue, now: Date) -> [(name: String, value: String)] {
+        BitbucketSignature.headers(body: body, event: event == "push" ? "repo:refs_changed" : event, deliveryID: deliveryID, deliveryHeader: "X-Request-Id", secret: secret)
+    }
+}
+
+struct BitbucketServerPushPayload: Decodable {
+    struct Repository: Decodable {
+        struct Project: Decodable { var key: String }
+        struct Links: Decodable {
+            struct Clone: Decodable { var href: String; var name: String }
+            var clone: [Clone]?
+        }
+        var slug: String
+        var project: Project
+        var links: Links?
+    }
+    struct Change: Decodable {
+        var refId: String
+        var fromHash: String
+        var toHash: String
+        var type: String
+    }
+
+    var repository: Repository
+    var changes: [Change]
+
+    func pushEvents(deliveryID: String) -> [PushEvent] {
+        changes.map { change in
+            PushEvent(
+                forge: .bitbucketServer, deliveryID: deliveryID,
+                repository: "\(repository.project.key.lowercased())/\(repository.slug)",
+                ref: change.refId, before: change.fromHash, after: change.toHash,
+                created: change.type == "ADD", deleted: change.type == "DELETE", forced: false,
+                cloneURL: repository.links?.clone?.first { $0.name == "http" }?.href,
+                headCommitMessage: nil, headCommitAuthor: nil, changedPaths: nil
+            )
+        }
+    }
+}

@@ -1,0 +1,39 @@
+public import Foundation
+public import SlipwayCore
+
+/// What to do with a delivery for an app, decided without any I/O.
+public enum IntakeDecision: Sendable, Equatable {
+    /// A push to the app's branch: queue a job for it.
+    case enqueue(PushEvent)
+    /// A verified delivery that creates no job; `reason` is sent back to the forge.
+    case ignore(deliveryID: String, reason: String)
+    case ping(deliveryID: String)
+}
+
+/// Verifies a delivery for an app and decides whether it becomes a job.
+public struct WebhookIntake: Sendable {
+    public init() {}
+
+    /// Verify first, over the raw bytes; only then read the payload.
+    public func decide(_ request: WebhookRequest, for app: AppConfig, now: Date) throws(WebhookError) -> IntakeDecision {
+        let adapter = app.forge.adapter
+        try adapter.verify(request, secrets: app.webhookSecrets, now: now)
+        switch try adapter.parse(request) {
+        case .ping(let delivery):
+            return .ping(deliveryID: delivery)
+        case .other(let event, let delivery):
+            return .ignore(deliveryID: delivery, reason: "event '\(event)' does not trigger deployments")
+        case .push(let pushes):
+            let delivery = pushes.first?.deliveryID ?? SignatureCheck.bodyDigestID(request.body)
+            let wanted = PushEvent.branchPrefix + app.branch
+            guard let push = pushes.first(where: { $0.ref == wanted }) else {
+                let refs = pushes.map(\.ref).joined(separator: ", ")
+                return .ignore(deliveryID: delivery, reason: "push to \(refs.isEmpty ? "no ref" : refs), not to \(wanted)")
+            }
+            if push.deleted || PayloadDecoding.isZero(push.after) {
+                return .ignore(deliveryID: delivery, reason: "\(wanted) was deleted; nothing to deploy")
+            }
+            return .enqueue(push)
+        }
+    }
+}

@@ -1,0 +1,29 @@
+public import Foundation
+
+/// A webhook delivery as it arrived: headers and the exact body bytes the forge signed.
+public struct WebhookRequest: Sendable {
+    /// Header names lower-cased; a repeated header keeps its first value.
+    public let headers: [String: String]
+    public let body: Data
+
+    public init(headers: [(name: String, value: String)], body: Data) {
+        var map: [String: String] = [:]
+        for header in headers {
+            let key = header.name.lowercased()
+            if map[key] == nil { map[key] = header.value }
+        }
+        self.headers = map
+        self.body = body
+    }
+
+    public subscript(header name: String) -> String? {
+        headers[name.lowercased()]
+    }
+
+    /// The media type without parameters, lower-cased (`application/json`).
+    public var mediaType: String? {
+        guard let raw = self[header: "content-type"] else { return nil }
+        let type = raw.split(separator: ";", maxSplits: 1).first.map(String.init) ?? raw
+        return type.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+}

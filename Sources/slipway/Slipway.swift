@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `slipway`: the server and the command-line client of its API.
+@main
+struct Slipway: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slipway",
+        abstract: "A webhook-driven, push-model deployer for Kubernetes.",
+        subcommands: [Serve.self, Jobs.self, Logs.self, Cancel.self, SendTestHook.self]
+    )
+}
