@@ -47,8 +47,10 @@ public struct TLSIdentity: Sendable {
                 notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(825 * 86400),
                 issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
                 extensions: try Certificate.Extensions {
-                    Critical(BasicConstraints.notCertificateAuthority)
-                    Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
+                    // Its own issuer: clients trust it as a root (`--ca-file`), and TLS libraries
+                    // only accept a self-signed root that says it is a CA. Path length 0: it signs nothing else.
+                    Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                    Critical(KeyUsage(digitalSignature: true, keyCertSign: true))
                     try ExtendedKeyUsage([.serverAuth])
                     SubjectAlternativeNames(names)
                 },

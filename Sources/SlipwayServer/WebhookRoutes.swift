@@ -66,7 +66,7 @@ struct WebhookRoutes: Sendable {
         }
 
         do {
-            return try record(decision, app: app)
+            return try record(decision, app: app, base: baseURL(for: request))
         } catch {
             logger.error("webhook not stored", metadata: ["app": "\(app.name)", "error": "\(error)"])
             // The forge may retry; nothing was acknowledged, so nothing is lost.
@@ -75,15 +75,15 @@ struct WebhookRoutes: Sendable {
     }
 
     /// Commits what the decision asks for; the answer is built only after the commit.
-    private func record(_ decision: IntakeDecision, app: AppConfig) throws(StoreError) -> Response {
+    private func record(_ decision: IntakeDecision, app: AppConfig, base: String) throws(StoreError) -> Response {
         switch decision {
         case .enqueue(let push):
             switch try store.enqueue(push: push, app: app.name, now: now()) {
             case .created(let job):
                 logger.info("job queued", metadata: ["app": "\(app.name)", "job-id": "\(job.id)", "commit": "\(job.commit)", "delivery": "\(push.deliveryID)"])
-                return JSONBody.response(.accepted, Accepted(status: "queued", job: job.id, statusURL: statusURL(job.id)))
+                return JSONBody.response(.accepted, Accepted(status: "queued", job: job.id, statusURL: "\(base)/api/v1/jobs/\(job.id)"))
             case .existing(let job):
-                return JSONBody.response(.ok, Accepted(status: "duplicate", job: job.id, statusURL: statusURL(job.id)))
+                return JSONBody.response(.ok, Accepted(status: "duplicate", job: job.id, statusURL: "\(base)/api/v1/jobs/\(job.id)"))
             }
         case .ping(let id):
             try store.recordIgnoredDelivery(app: app.name, forge: app.forge, deliveryID: id, outcome: "ping", now: now())
@@ -106,7 +106,9 @@ struct WebhookRoutes: Sendable {
         }
     }
 
-    private func statusURL(_ id: Int64) -> String {
-        "\(config.baseURL)/api/v1/jobs/\(id)"
+    /// Links point where the caller reached us, unless a public URL is configured.
+    private func baseURL(for request: Request) -> String {
+        guard config.publicURL == nil, let host = request.head.authority else { return config.baseURL }
+        return (config.tls == .disabled ? "http://" : "https://") + host
     }
 }

@@ -1,7 +1,7 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 import Hummingbird
-import Logging
+public import Logging
 import SlipwayConfig
 import SlipwayServer
 

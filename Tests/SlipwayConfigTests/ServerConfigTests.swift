@@ -1,0 +1,125 @@
+import Foundation
+import SlipwayConfig
+import SlipwayCore
+import Testing
+
+@Suite struct ServerConfigTests {
+    static func parse(_ text: String, env: [String: String] = [:]) throws(ConfigError) -> ServerConfig {
+        try ServerConfig.parse(text, file: "slipway.yaml", environment: env)
+    }
+
+    static func error(_ text: String, env: [String: String] = [:]) -> ConfigError? {
+        do {
+            _ = try parse(text, env: env)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func theShippedExampleLoads() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../config/slipway.yaml").standardized
+        // Point the generated secrets into the temp dir so the test leaves nothing behind.
+        let text = try String(contentsOf: example, encoding: .utf8).replacingOccurrences(of: "data/", with: dir.path + "/")
+        let config = try Self.parse(text)
+        #expect(config.port == 8443)
+        #expect(config.tls == .selfSigned)
+        #expect(config.maxBodyBytes == 25 * 1024 * 1024)
+        #expect(config.idleTimeout == .seconds(30))
+        #expect(config.apiTokens.map(\.role) == [.admin])
+        #expect(config.apps.first?.forge == .github)
+        #expect(config.apps.first?.branch == "main")
+        // Generated secrets are random, private and stable across loads.
+        let secretFile = dir.appendingPathComponent("secrets/admin-token").path
+        let attributes = try FileManager.default.attributesOfItem(atPath: secretFile)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let again = try Self.parse(text)
+        #expect(again.apiTokens.first?.secret == config.apiTokens.first?.secret)
+        #expect(config.apiTokens.first?.secret.value.count == 64)
+    }
+
+    @Test func secretsComeFromEnvironmentAndFiles() throws {
+        let config = try Self.parse("""
+            apps:
+              - name: shop
+                repo: https://git.example.com/a/shop.git
+                forge: gitlab
+                webhook_secrets:
+                  - {env: NEW_SECRET}
+                  - {env: OLD_SECRET}
+            """, env: ["NEW_SECRET": "n", "OLD_SECRET": "o"])
+        #expect(config.apps.first?.webhookSecrets.map(\.value) == ["n", "o"])
+    }
+
+    @Test func errorsNameFileLineAndWhatWasExpected() {
+        let unknown = Self.error("""
+            listen:
+              port: 8443
+              hots: 0.0.0.0
+            """)
+        #expect(unknown?.line == 3)
+        #expect(unknown?.message.contains("unknown key 'hots'") == true)
+        #expect(unknown?.description.hasPrefix("slipway.yaml:3:") == true)
+
+        let badPort = Self.error("listen:\n  port: eighty\n")
+        #expect(badPort?.line == 2)
+        #expect(badPort?.message == "listen.port: expected a whole number, found 'eighty'")
+
+        let forge = Self.error("""
+            apps:
+              - name: a
+                repo: r
+                forge: sourcehut
+                webhook_secrets: [{env: X}]
+            """, env: ["X": "x"])
+        #expect(forge?.line == 4)
+        #expect(forge?.message.contains("'sourcehut' is not one of: github, gitlab") == true)
+
+        let missingEnv = Self.error("""
+            apps:
+              - {name: a, repo: r, forge: github, webhook_secrets: [{env: HOOK_SECRET}]}
+            """)
+        #expect(missingEnv?.message.contains("environment variable HOOK_SECRET is not set") == true)
+
+        let inline = Self.error("""
+            api_tokens:
+              - {name: a, role: admin, token: hunter2}
+            """)
+        #expect(inline?.message.contains("expected a mapping") == true)
+
+        let noSecret = Self.error("apps:\n  - {name: a, repo: r, forge: github, webhook_secrets: []}\n")
+        #expect(noSecret?.message.contains("needs at least one webhook secret") == true)
+
+        let badName = Self.error("apps:\n  - {name: ../x, repo: r, forge: github, webhook_secrets: [{env: X}]}\n", env: ["X": "x"])
+        #expect(badName?.message.contains("app names use") == true)
+
+        let duplicate = Self.error("""
+            apps:
+              - {name: a, repo: r, forge: github, webhook_secrets: [{env: X}]}
+              - {name: a, repo: r, forge: github, webhook_secrets: [{env: X}]}
+            """, env: ["X": "x"])
+        #expect(duplicate?.line == 3)
+
+        let broken = Self.error("listen: [\n")
+        #expect(broken?.message.hasPrefix("invalid YAML") == true)
+        #expect(broken?.line != nil)
+    }
+
+    @Test func durationsAndLimits() throws {
+        let config = try Self.parse("""
+            limits: {max_body_bytes: 1024, idle_timeout: 250ms, store_busy_timeout: 2m}
+            tls: {mode: disabled}
+            public_url: https://ci.example.com/
+            """)
+        #expect(config.maxBodyBytes == 1024)
+        #expect(config.idleTimeout == .milliseconds(250))
+        #expect(config.storeBusyTimeout == .seconds(120))
+        #expect(config.tls == .disabled)
+        #expect(config.baseURL == "https://ci.example.com")
+        #expect(Self.error("limits: {idle_timeout: soon}")?.message.contains("expected a duration") == true)
+    }
+}

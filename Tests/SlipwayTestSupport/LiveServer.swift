@@ -1,0 +1,126 @@
+public import Foundation
+import Logging
+import ServiceLifecycle
+public import SlipwayClient
+public import SlipwayConfig
+public import SlipwayCore
+import SlipwayServer
+public import SlipwayStore
+
+/// The real Slipway server, in this process, over TLS on a loopback port picked by the OS.
+public final class LiveServer: Sendable {
+    public let config: ServerConfig
+    public let store: JobStore
+    public let port: Int
+    public let dataDir: TemporaryDirectory
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    public static let adminToken = "admin-token-for-tests"
+    public static let readToken = "read-token-for-tests"
+
+    /// A configuration with one app per forge, all signed with the fixtures' secret,
+    /// named after the forge (`github`, `gitlab`, ...), plus an admin and a read token.
+    public static func testConfig(dataDir: String) -> ServerConfig {
+        var config = ServerConfig()
+        config.host = "127.0.0.1"
+        config.port = 0
+        config.dataDir = dataDir
+        config.idleTimeout = .seconds(2)
+        config.storeBusyTimeout = .milliseconds(300)
+        config.apiTokens = [
+            APIToken(name: "test-admin", role: .admin, secret: SecretValue(adminToken)),
+            APIToken(name: "test-reader", role: .read, secret: SecretValue(readToken)),
+        ]
+        config.apps = Forge.allCases.map { forge in
+            var secrets = [SecretValue(WebhookFixture.secret)]
+            if forge == .gitlab { secrets.append(SecretValue(WebhookFixture.gitlabSigningToken)) }
+            return AppConfig(name: forge.rawValue, repoURL: "https://git.example.com/acme/storefront.git",
+                             branch: "main", forge: forge, webhookSecrets: secrets)
+        }
+        return config
+    }
+
+    /// Starts a server; `configure` may change the test configuration first.
+    public static func start(
+        now: @escaping @Sendable () -> Date = { Date() },
+        configure: (inout ServerConfig) -> Void = { _ in }
+    ) async throws -> LiveServer {
+        let dataDir = try TemporaryDirectory("slipway-live")
+        var config = testConfig(dataDir: dataDir.path)
+        configure(&config)
+        var logger = Logger(label: "slipway-test")
+        logger.logLevel = .warning
+        let store = try SlipwayServer.openStore(config: config)
+        let server = SlipwayServer(config: config, store: store, logger: logger, now: now)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let application = try server.makeApplication { port in continuation.yield(port) }
+        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
+        let task = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw LiveServerError.didNotStart }
+        return LiveServer(config: config, store: store, port: port, dataDir: dataDir, group: group, task: task)
+    }
+
+    private init(config: ServerConfig, store: JobStore, port: Int, dataDir: TemporaryDirectory, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.config = config
+        self.store = store
+        self.port = port
+        self.dataDir = dataDir
+        self.group = group
+        self.task = task
+    }
+
+    /// `https://localhost:PORT`: the name is in the generated certificate.
+    public var baseURL: String { "https://localhost:\(port)" }
+
+    /// The generated self-signed certificate, to trust in clients.
+    public var certificatePath: String { dataDir.url.appendingPathComponent("tls/server.crt").path }
+
+    /// A client that trusts this server's certificate, with the given bearer token.
+    public func client(token: String? = LiveServer.adminToken) throws -> APIClient {
+        try APIClient(baseURL: baseURL, token: token, caFile: certificatePath)
+    }
+
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        dataDir.remove()
+    }
+}
+
+public enum LiveServerError: Error {
+    case didNotStart
+}
+
+/// Runs `body` with a started server and always stops it.
+public func withLiveServer<T>(
+    now: @escaping @Sendable () -> Date = { Date() },
+    configure: (inout ServerConfig) -> Void = { _ in },
+    _ body: (LiveServer) async throws -> T
+) async throws -> T {
+    let server = try await LiveServer.start(now: now, configure: configure)
+    do {
+        let result = try await body(server)
+        await server.stop()
+        return result
+    } catch {
+        await server.stop()
+        throw error
+    }
+}
+
+extension LiveServer {
+    /// Runs `body` with a client of this server and shuts the client down afterwards.
+    public func withClient<T>(token: String? = LiveServer.adminToken, _ body: (APIClient) async throws -> T) async throws -> T {
+        let client = try client(token: token)
+        do {
+            let result = try await body(client)
+            try await client.shutdown()
+            return result
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+}
