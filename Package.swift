@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "slipway", targets: ["slipway"]),
+        .executable(name: "slipway-webhook-bench", targets: ["WebhookBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -83,6 +84,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Benchmarks: run on demand (see README), never part of the test suite.
+        .executableTarget(
+            name: "WebhookBenchmark",
+            dependencies: [
+                "SlipwayCore", "SlipwayWebhooks",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            path: "Benchmarks/WebhookBenchmark",
             swiftSettings: swiftSettings
         ),
         // Test support: helpers every test target uses (fixtures, signing, a live server).

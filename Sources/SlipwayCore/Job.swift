@@ -53,6 +53,15 @@ public struct Job: Sendable, Hashable, Codable, Identifiable {
     public var startedAt: Date?
     public var finishedAt: Date?
 
+    /// The API's field names (snake_case, as in every Slipway JSON answer).
+    enum CodingKeys: String, CodingKey {
+        case id, app, forge, trigger, ref, before, commit, message, author, status, reason
+        case deliveryID = "delivery_id"
+        case createdAt = "created_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+    }
+
     public init(
         id: JobID, app: String, forge: Forge?, deliveryID: String?, trigger: JobTrigger,
         ref: String, before: String?, commit: String, message: String?, author: String?,

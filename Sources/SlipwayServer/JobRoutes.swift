@@ -24,6 +24,11 @@ struct JobRoutes: Sendable {
         var jobs: [Job]
         /// Pass as `before` to get the next page; absent on the last page.
         var nextBefore: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case jobs
+            case nextBefore = "next_before"
+        }
     }
 
     func list(_ request: Request, context: SlipwayRequestContext) throws -> Response {

@@ -28,6 +28,11 @@ struct WebhookRoutes: Sendable {
         var status: String
         var job: Int64
         var statusURL: String
+
+        enum CodingKeys: String, CodingKey {
+            case status, job
+            case statusURL = "status_url"
+        }
     }
 
     private struct Answer: Encodable {

@@ -24,7 +24,8 @@ struct ClientOptions: ParsableArguments {
 
     func makeClient() throws -> APIClient {
         let environment = ProcessInfo.processInfo.environment
-        let local: ServerConfig? = (server == nil || (token ?? environment["SLIPWAY_TOKEN"]) == nil)
+        // Best effort: the local config only fills in what the flags leave open.
+        let local: ServerConfig? = (server == nil || (token ?? environment["SLIPWAY_TOKEN"]) == nil || (caFile == nil && !insecure))
             ? try? ServerConfig.load(path: config) : nil
         guard let baseURL = server ?? local?.baseURL else {
             throw ValidationError("give --server, or --config with a readable server configuration")

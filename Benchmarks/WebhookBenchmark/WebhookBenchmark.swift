@@ -1,0 +1,114 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOSSL
+import SlipwayCore
+import SlipwayWebhooks
+
+/// Signed GitHub pushes against a real `slipway serve` process over loopback TLS:
+/// pushes per second, p50/p99 time to the 202, and the server's peak RSS.
+///
+///     swift build -c release && .build/release/slipway-webhook-bench [pushes] [connections]
+@main
+struct WebhookBenchmark {
+    static func main() async throws {
+        let arguments = CommandLine.arguments
+        let total = arguments.count > 1 ? Int(arguments[1]) ?? 20_000 : 20_000
+        let connections = arguments.count > 2 ? Int(arguments[2]) ?? 64 : 64
+        let binary = URL(fileURLWithPath: arguments[0]).deletingLastPathComponent().appendingPathComponent("slipway")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-bench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let secret = "bench-secret"
+        let config = dir.appendingPathComponent("slipway.yaml")
+        try """
+            listen: {host: 127.0.0.1, port: 0}
+            data_dir: \(dir.path)/data
+            apps:
+              - {name: bench, repo: https://git.example.com/acme/bench.git, forge: github, webhook_secrets: [{env: BENCH_SECRET}]}
+            """.write(to: config, atomically: true, encoding: .utf8)
+
+        let server = Process()
+        server.executableURL = binary
+        server.environment = ["BENCH_SECRET": secret, "PATH": "/usr/bin:/bin"]
+        let output = Pipe()
+        server.standardOutput = output
+        server.standardError = output
+        server.arguments = ["serve", "--config", config.path, "--log-level", "notice"]
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        var seen = ""
+        var port = 0
+        while port == 0 {
+            let data = output.fileHandleForReading.availableData
+            guard !data.isEmpty else { fatalError("slipway serve exited:\n\(seen)") }
+            seen += String(decoding: data, as: UTF8.self)
+            if let range = seen.range(of: #"port=(\d+)"#, options: .regularExpression), seen.contains("slipway listening") {
+                port = Int(seen[range].dropFirst(5))!
+            }
+        }
+        Thread.detachNewThread { while !output.fileHandleForReading.availableData.isEmpty {} }
+
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.additionalTrustRoots = [.file("\(dir.path)/data/tls/server.crt")]
+        var clientConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
+        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let adapter = GitHubAdapter()
+        let url = "https://localhost:\(port)/hooks/bench"
+
+        func push(_ n: Int) async throws -> Duration {
+            let commit = String(format: "%040x", n)
+            let body = TestPush.body(forge: .github, repository: "acme/bench", cloneURL: "https://git.example.com/acme/bench.git",
+                                     branch: "main", before: String(repeating: "0", count: 40), commit: commit, message: "bench \(n)")
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            for header in adapter.signedHeaders(body: body, event: "push", deliveryID: "bench-\(n)", secret: SecretValue(secret), now: Date()) {
+                request.headers.add(name: header.name, value: header.value)
+            }
+            request.body = .bytes(ByteBuffer(data: body))
+            let start = ContinuousClock.now
+            let response = try await client.execute(request, timeout: .seconds(30))
+            _ = try await response.body.collect(upTo: 1 << 20)
+            guard response.status.code == 202 else { fatalError("push \(n) answered \(response.status)") }
+            return ContinuousClock.now - start
+        }
+
+        // Warm up the connections and the server.
+        for n in 0..<connections { _ = try await push(1_000_000 + n) }
+
+        let started = ContinuousClock.now
+        let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
+            for worker in 0..<connections {
+                group.addTask {
+                    var mine: [Duration] = []
+                    var n = worker
+                    while n < total {
+                        mine.append(try await push(n))
+                        n += connections
+                    }
+                    return mine
+                }
+            }
+            var all: [Duration] = []
+            for try await part in group { all += part }
+            return all
+        }
+        let elapsed = ContinuousClock.now - started
+        try await client.shutdown()
+
+        let sorted = latencies.sorted()
+        func percentile(_ p: Double) -> Double {
+            let d = sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+            return Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        }
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let status = (try? String(contentsOfFile: "/proc/\(server.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let peak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.map(String.init) ?? "VmHWM: unknown"
+        print("pushes: \(total), connections: \(connections), cores: \(ProcessInfo.processInfo.activeProcessorCount)")
+        print(String(format: "throughput: %.0f pushes/s", Double(total) / seconds))
+        print(String(format: "time to 202: p50 %.2f ms, p99 %.2f ms, max %.2f ms", percentile(0.5), percentile(0.99), percentile(1.0)))
+        print("server peak RSS: \(peak.replacingOccurrences(of: "VmHWM:", with: "").trimmingCharacters(in: .whitespaces))")
+    }
+}

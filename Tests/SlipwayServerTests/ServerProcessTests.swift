@@ -1,0 +1,100 @@
+import Foundation
+import SlipwayClient
+import SlipwayCore
+import SlipwayTestSupport
+import Testing
+
+/// `slipway serve` and the CLI as separate processes, the way they are deployed.
+@Suite(.serialized) struct ServerProcessTests {
+    static func writeConfig(in dir: TemporaryDirectory) throws -> String {
+        try dir.write("slipway.yaml", """
+            listen: {host: 127.0.0.1, port: 0}
+            data_dir: \(dir.path)/data
+            api_tokens:
+              - {name: admin, role: admin, token: {file: \(dir.path)/data/secrets/admin-token, generate: true}}
+            apps:
+              - name: storefront
+                repo: https://github.com/acme/storefront.git
+                forge: github
+                webhook_secrets: [{env: STOREFRONT_SECRET}]
+            """)
+    }
+
+    static let environment = ["STOREFRONT_SECRET": WebhookFixture.secret]
+
+    @Test func acknowledgedJobSurvivesKill9() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let config = try Self.writeConfig(in: dir)
+        let first = try await ServerProcess.start(configPath: config, environment: Self.environment)
+        let (headers, body) = try WebhookFixture.load("github-push")
+        let caFile = dir.path + "/data/tls/server.crt"
+        let hooks = try APIClient(baseURL: "https://localhost:\(first.port)", token: nil, caFile: caFile)
+        let (status, answer) = try await hooks.send(.POST, "/hooks/storefront", headers: headers.map { ($0.name, $0.value) }, body: body)
+        // Killed the moment the 202 is in: nothing gets a chance to flush.
+        first.kill()
+        try await hooks.shutdown()
+        #expect(status == 202, "\(String(decoding: answer, as: UTF8.self))")
+
+        let second = try await ServerProcess.start(configPath: config, environment: Self.environment)
+        defer { _ = second.terminate() }
+        let token = try String(contentsOfFile: dir.path + "/data/secrets/admin-token", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let api = try APIClient(baseURL: "https://localhost:\(second.port)", token: token, caFile: caFile)
+        let jobs = try await api.jobs()
+        try await api.shutdown()
+        #expect(jobs.count == 1)
+        #expect(jobs.first?.commit == "5f2e8a7d0c1b3e4f6a9d8c7b2e1f0a3d4c5b6e7f")
+        #expect(jobs.first?.deliveryID == "6f1d3c40-c6a1-11f0-8a5e-2b1f0c9d7e11")
+        #expect(jobs.first?.status == .queued)
+    }
+
+    @Test func cliSendsATestHookAndShowsTheJob() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let config = try Self.writeConfig(in: dir)
+        let server = try await ServerProcess.start(configPath: config, environment: Self.environment)
+        defer { _ = server.terminate() }
+        let url = "https://localhost:\(server.port)"
+        let commit = String(repeating: "c0ffee", count: 7).prefix(40)
+
+        let sent = try runSlipway(["send-test-hook", "storefront", "--commit", String(commit), "--config", config, "--server", url],
+                                  environment: Self.environment)
+        #expect(sent.status == 0, "\(sent.output)")
+        #expect(sent.output.contains("POST /hooks/storefront -> 202"), "\(sent.output)")
+
+        let listed = try runSlipway(["jobs", "--config", config, "--server", url], environment: Self.environment)
+        #expect(listed.status == 0, "\(listed.output)")
+        #expect(listed.output.contains("storefront"), "\(listed.output)")
+        #expect(listed.output.contains(String(commit.prefix(8))), "\(listed.output)")
+        #expect(listed.output.contains("queued"), "\(listed.output)")
+
+        let logs = try runSlipway(["logs", "1", "--config", config, "--server", url], environment: Self.environment)
+        #expect(logs.status == 0, "\(logs.output)")
+
+        let cancelled = try runSlipway(["cancel", "1", "--config", config, "--server", url], environment: Self.environment)
+        #expect(cancelled.output.contains("job 1: cancelled"), "\(cancelled.output)")
+
+        // A wrong token is refused with the server's reason.
+        let refused = try runSlipway(["jobs", "--config", config, "--server", url, "--token", "nope"], environment: Self.environment)
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("401"), "\(refused.output)")
+    }
+
+    @Test func aBrokenConfigStopsTheStartWithItsLine() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let config = try dir.write("slipway.yaml", "listen:\n  port: 8443\n  hots: x\n")
+        let result = try runSlipway(["serve", "--config", config])
+        #expect(result.status != 0)
+        #expect(result.output.contains("slipway.yaml:3:"), "\(result.output)")
+        #expect(result.output.contains("unknown key 'hots'"), "\(result.output)")
+    }
+
+    @Test func sigtermStopsTheServerCleanly() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let server = try await ServerProcess.start(configPath: try Self.writeConfig(in: dir), environment: Self.environment)
+        #expect(server.terminate() == 0)
+    }
+}
