@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
     ],
     targets: [
         // The small core every other target points down to.
@@ -48,10 +50,31 @@ let package = Package(
             dependencies: ["SlipwayCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CLibgit2",
+            pkgConfig: "libgit2",
+            providers: [.apt(["libgit2-dev"])]
+        ),
+        .target(
+            name: "SlipwayGit",
+            dependencies: ["SlipwayCore", "CLibgit2", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SlipwayRunner",
+            dependencies: [
+                "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SlipwayServer",
             dependencies: [
-                "SlipwayCore", "SlipwayConfig", "SlipwayWebhooks", "SlipwayStore",
+                "SlipwayCore", "SlipwayConfig", "SlipwayWebhooks", "SlipwayStore", "SlipwayRunner", "SlipwayGit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -80,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "slipway",
             dependencies: [
-                "SlipwayServer", "SlipwayClient", "SlipwayConfig", "SlipwayCore",
+                "SlipwayServer", "SlipwayClient", "SlipwayConfig", "SlipwayCore", "SlipwayRunner", "SlipwayGit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -103,7 +126,7 @@ let package = Package(
         .target(
             name: "SlipwayTestSupport",
             dependencies: [
-                "SlipwayCore", "SlipwayConfig", "SlipwayServer", "SlipwayClient", "SlipwayStore",
+                "SlipwayCore", "SlipwayConfig", "SlipwayServer", "SlipwayClient", "SlipwayStore", "SlipwayRunner", "SlipwayGit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -126,6 +149,17 @@ let package = Package(
         .testTarget(
             name: "SlipwayConfigTests",
             dependencies: ["SlipwayConfig", "SlipwayCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SlipwayRunnerTests",
+            dependencies: ["SlipwayRunner", "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit", "SlipwayTestSupport",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SlipwayGitTests",
+            dependencies: ["SlipwayGit", "SlipwayCore", "SlipwayTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -17,7 +17,7 @@ extension ServerConfig {
 
     public static func parse(_ text: String, file: String, environment: [String: String]) throws(ConfigError) -> ServerConfig {
         let root = try YAMLNode.parse(text, file: file).mapping(allowing: [
-            "listen", "tls", "public_url", "data_dir", "limits", "workers", "api_tokens", "apps",
+            "listen", "tls", "public_url", "data_dir", "limits", "workers", "runner", "api_tokens", "apps",
         ])
         var config = ServerConfig()
         if let listen = try root["listen"]?.mapping(allowing: ["host", "port"]) {
@@ -41,6 +41,19 @@ extension ServerConfig {
         if let node = root["workers"] {
             config.workers = try node.int()
             guard config.workers >= 1 else { throw node.error("at least one worker is needed") }
+        }
+        if let runner = try root["runner"]?.mapping(allowing: ["hooks_dir", "keep_workspaces", "max_attempts", "shutdown_grace", "git_ca_file"]) {
+            if let node = runner["hooks_dir"] { config.hooksDir = try node.string() }
+            if let node = runner["keep_workspaces"] {
+                config.keepWorkspaces = try node.int()
+                guard config.keepWorkspaces >= 0 else { throw node.error("must be 0 or more") }
+            }
+            if let node = runner["max_attempts"] {
+                config.maxAttempts = try node.int()
+                guard config.maxAttempts >= 1 else { throw node.error("must be at least 1") }
+            }
+            if let node = runner["shutdown_grace"] { config.shutdownGrace = try node.duration() }
+            if let node = runner["git_ca_file"] { config.gitCAFile = try node.string() }
         }
         let secrets = SecretResolver(environment: environment)
         for node in try root["api_tokens"]?.sequence() ?? [] {
@@ -78,7 +91,9 @@ extension ServerConfig {
     static let appNameCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
     private static func parseApp(_ node: YAMLNode, secrets: SecretResolver) throws(ConfigError) -> AppConfig {
-        let app = try node.mapping(allowing: ["name", "repo", "branch", "forge", "webhook_secrets"])
+        let app = try node.mapping(allowing: [
+            "name", "repo", "branch", "forge", "webhook_secrets", "pipeline", "secrets", "pass_env", "repo_auth", "cancel_running_on_push",
+        ])
         let nameNode = try app.required("name")
         let name = try nameNode.string()
         guard !name.isEmpty, name.unicodeScalars.allSatisfy(appNameCharacters.contains), !name.hasPrefix(".") else {
@@ -95,6 +110,35 @@ extension ServerConfig {
         for secretNode in secretNodes {
             resolved.append(try secrets.resolve(secretNode))
         }
-        return AppConfig(name: name, repoURL: repo, branch: branch, forge: forge, webhookSecrets: resolved)
+        var result = AppConfig(name: name, repoURL: repo, branch: branch, forge: forge, webhookSecrets: resolved)
+        if let node = app["pipeline"] {
+            result.pipelinePath = try node.string()
+            guard !result.pipelinePath.isEmpty, !result.pipelinePath.hasPrefix("/"), !result.pipelinePath.split(separator: "/").contains("..") else {
+                throw node.error("the pipeline file is a relative path inside the repository")
+            }
+        }
+        if let node = app["secrets"] {
+            for (key, value) in try node.entries() {
+                guard key.first.map({ $0.isLetter || $0 == "_" }) == true, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                    throw value.error("'\(key)' is not a valid environment variable name")
+                }
+                result.secrets[key] = try secrets.resolve(value)
+            }
+        }
+        if let node = app["pass_env"] {
+            result.passEnvironment = try node.sequence().map { item throws(ConfigError) in try item.string() }
+        }
+        if let node = app["repo_auth"] {
+            let auth = try node.mapping(allowing: ["username", "password", "ssh_key", "passphrase"])
+            let username = try auth["username"]?.string() ?? "git"
+            if let key = auth["ssh_key"] {
+                result.repositoryAuth = .sshKey(username: username, privateKeyPath: try key.string(),
+                                                passphrase: try auth["passphrase"].map { node throws(ConfigError) in try secrets.resolve(node) })
+            } else {
+                result.repositoryAuth = .userPassword(username: username, password: try secrets.resolve(try auth.required("password")))
+            }
+        }
+        if let node = app["cancel_running_on_push"] { result.cancelRunningOnPush = try node.bool() }
+        return result
     }
 }

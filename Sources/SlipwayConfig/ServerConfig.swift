@@ -25,12 +25,24 @@ public struct ServerConfig: Sendable {
     /// How long a store write waits for a lock before the server answers 503.
     public var storeBusyTimeout: Duration = .seconds(5)
     public var workers: Int = 2
+    /// The server's hooks folder, for `hook:` steps.
+    public var hooksDir: String = "hooks"
+    /// Finished jobs' workspaces kept for debugging, newest first.
+    public var keepWorkspaces: Int = 3
+    /// A job interrupted by a crash or shutdown runs again until it has had this many attempts.
+    public var maxAttempts: Int = 2
+    /// On shutdown, running steps may finish for this long before they are interrupted.
+    public var shutdownGrace: Duration = .seconds(30)
+    /// Extra CA certificates (PEM) to trust for https git remotes.
+    public var gitCAFile: String?
     public var apiTokens: [APIToken] = []
     public var apps: [AppConfig] = []
 
     public init() {}
 
     public var databasePath: String { (dataDir as NSString).appendingPathComponent("slipway.sqlite") }
+    public var mirrorsDir: String { (dataDir as NSString).appendingPathComponent("mirrors") }
+    public var workspacesDir: String { (dataDir as NSString).appendingPathComponent("workspaces") }
 
     public func app(named name: String) -> AppConfig? {
         apps.first { $0.name == name }

@@ -77,6 +77,20 @@ public struct YAMLNode {
         return YAMLMapping(entries: entries, owner: self)
     }
 
+    /// The entries of a mapping with free-form keys (variable names, say), in file order.
+    public func entries() throws(ConfigError) -> [(String, YAMLNode)] {
+        guard case .mapping(let mapping) = node else {
+            if isNull { return [] }
+            throw error("expected a mapping of keys to values, found \(kind)")
+        }
+        var result: [(String, YAMLNode)] = []
+        for (key, value) in mapping {
+            guard let name = key.string else { throw YAMLNode(node: key, file: file, path: path).error("keys must be plain strings") }
+            result.append((name, child(value, name)))
+        }
+        return result
+    }
+
     // MARK: Sequences
 
     public func sequence() throws(ConfigError) -> [YAMLNode] {

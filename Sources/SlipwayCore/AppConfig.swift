@@ -6,12 +6,31 @@ public struct AppConfig: Sendable, Hashable {
     public var forge: Forge
     /// Every secret currently accepted for this app's webhooks; more than one while rotating.
     public var webhookSecrets: [SecretValue]
+    /// Where the pipeline file is in the app's repository.
+    public var pipelinePath: String
+    /// Given to every step as environment variables, and masked as `***` in logs.
+    public var secrets: [String: SecretValue]
+    /// Names of the server's environment variables that steps may see (nothing else leaks in).
+    public var passEnvironment: [String]
+    /// How Slipway authenticates to the repository.
+    public var repositoryAuth: RepositoryAuth
+    /// Whether a newer push also cancels the app's running job (queued ones are always superseded).
+    public var cancelRunningOnPush: Bool
 
-    public init(name: String, repoURL: String, branch: String = "main", forge: Forge, webhookSecrets: [SecretValue]) {
+    public init(
+        name: String, repoURL: String, branch: String = "main", forge: Forge, webhookSecrets: [SecretValue],
+        pipelinePath: String = ".slipway.yaml", secrets: [String: SecretValue] = [:], passEnvironment: [String] = [],
+        repositoryAuth: RepositoryAuth = .none, cancelRunningOnPush: Bool = false
+    ) {
         self.name = name
         self.repoURL = repoURL
         self.branch = branch
         self.forge = forge
         self.webhookSecrets = webhookSecrets
+        self.pipelinePath = pipelinePath
+        self.secrets = secrets
+        self.passEnvironment = passEnvironment
+        self.repositoryAuth = repositoryAuth
+        self.cancelRunningOnPush = cancelRunningOnPush
     }
 }

@@ -12,6 +12,8 @@ struct JobRoutes: Sendable {
     let logger: Logger
     /// How often a followed log looks for new chunks.
     let followInterval: Duration
+    /// Tells the runner a job was cancelled.
+    let jobsChanged: @Sendable () -> Void
 
     func register(on api: RouterGroup<SlipwayRequestContext>) {
         api.get("jobs") { request, context in try list(request, context: context) }
@@ -55,9 +57,25 @@ struct JobRoutes: Sendable {
         return JSONBody.response(.ok, JobList(jobs: jobs, nextBefore: next))
     }
 
+    /// A job with its steps: the job's fields, plus `steps`.
+    private struct JobDetail: Encodable {
+        var job: Job
+        var steps: [StepRecord]
+
+        enum CodingKeys: String, CodingKey { case steps }
+
+        func encode(to encoder: any Encoder) throws {
+            try job.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(steps, forKey: .steps)
+        }
+    }
+
     func show(_ request: Request, context: SlipwayRequestContext) throws -> Response {
         try context.require(.read)
-        return JSONBody.response(.ok, try job(request, context))
+        let job = try job(request, context)
+        let steps = try storeCall { try store.steps(job.id) }
+        return JSONBody.response(.ok, JobDetail(job: job, steps: steps))
     }
 
     func cancel(_ request: Request, context: SlipwayRequestContext) throws -> Response {
@@ -71,6 +89,7 @@ struct JobRoutes: Sendable {
             throw APIError(.notFound, "no job with id \(current.id)")
         }
         logger.info("job cancel requested", metadata: ["job-id": "\(updated.id)", "by": "\(who)"])
+        jobsChanged()
         return JSONBody.response(.accepted, updated)
     }
 

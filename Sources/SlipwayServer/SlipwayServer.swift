@@ -6,6 +6,7 @@ public import Logging
 import NIOCore
 public import SlipwayConfig
 import SlipwayCore
+public import SlipwayRunner
 public import SlipwayStore
 
 /// The HTTP(S) face of Slipway: webhooks in, the job API out.
@@ -16,10 +17,13 @@ public struct SlipwayServer: Sendable {
     /// The clock webhook checks use; tests set it to replay signed fixtures.
     public let now: @Sendable () -> Date
     public var followInterval: Duration = .milliseconds(200)
+    /// Runs queued jobs; nil serves the API and intake only.
+    public let dispatcher: JobDispatcher?
 
-    public init(config: ServerConfig, store: JobStore, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(config: ServerConfig, store: JobStore, dispatcher: JobDispatcher?, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.config = config
         self.store = store
+        self.dispatcher = dispatcher
         self.logger = logger
         self.now = now
     }
@@ -41,9 +45,11 @@ public struct SlipwayServer: Sendable {
                 ? JSONBody.response(.ok, ["status": "ready"])
                 : JSONBody.response(.serviceUnavailable, ["status": "store unavailable"])
         }
-        WebhookRoutes(config: config, store: store, now: now, logger: logger).register(on: router)
+        let dispatcher = self.dispatcher
+        let jobsChanged: @Sendable () -> Void = { dispatcher?.wake() }
+        WebhookRoutes(config: config, store: store, now: now, logger: logger, jobsChanged: jobsChanged).register(on: router)
         let api = router.group("/api/v1").add(middleware: TokenAuthenticator(tokens: config.apiTokens))
-        JobRoutes(store: store, logger: logger, followInterval: followInterval).register(on: api)
+        JobRoutes(store: store, logger: logger, followInterval: followInterval, jobsChanged: jobsChanged).register(on: api)
         return router
     }
 
@@ -71,6 +77,7 @@ public struct SlipwayServer: Sendable {
             router: makeRouter(),
             server: server,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "slipway"),
+            services: dispatcher.map { [$0] } ?? [],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("slipway listening", metadata: ["port": "\(port)"])

@@ -13,6 +13,8 @@ struct WebhookRoutes: Sendable {
     let store: JobStore
     let now: @Sendable () -> Date
     let logger: Logger
+    /// Tells the runner a job was queued.
+    let jobsChanged: @Sendable () -> Void
 
     func register(on router: Router<SlipwayRequestContext>) {
         router.post("/hooks/:app") { request, context in try await receive(request, context: context) }
@@ -86,6 +88,7 @@ struct WebhookRoutes: Sendable {
             switch try store.enqueue(push: push, app: app.name, now: now()) {
             case .created(let job):
                 logger.info("job queued", metadata: ["app": "\(app.name)", "job-id": "\(job.id)", "commit": "\(job.commit)", "delivery": "\(push.deliveryID)"])
+                jobsChanged()
                 return JSONBody.response(.accepted, Accepted(status: "queued", job: job.id, statusURL: "\(base)/api/v1/jobs/\(job.id)"))
             case .existing(let job):
                 return JSONBody.response(.ok, Accepted(status: "duplicate", job: job.id, statusURL: "\(base)/api/v1/jobs/\(job.id)"))

@@ -49,6 +49,24 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-runner") { db in
+            try db.execute(sql: """
+                ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+                ALTER TABLE jobs ADD COLUMN retry_of INTEGER REFERENCES jobs(id);
+
+                CREATE TABLE job_steps (
+                    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    seq INTEGER NOT NULL,
+                    stage TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    started_at DOUBLE,
+                    finished_at DOUBLE,
+                    exit_code INTEGER,
+                    PRIMARY KEY (job_id, seq)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -3,6 +3,8 @@ import Foundation
 import Hummingbird
 public import Logging
 import SlipwayConfig
+import SlipwayGit
+import SlipwayRunner
 import SlipwayServer
 
 /// `slipway serve`: run the server until SIGTERM or SIGINT.
@@ -27,7 +29,9 @@ struct Serve: AsyncParsableCommand {
         do {
             let store = try SlipwayServer.openStore(config: serverConfig)
             logger.info("store opened", metadata: ["path": "\(store.path)", "apps": "\(serverConfig.apps.count)"])
-            let server = SlipwayServer(config: serverConfig, store: store, logger: logger)
+            let mirrors = MirrorCache(root: serverConfig.mirrorsDir, caFile: serverConfig.gitCAFile)
+            let dispatcher = JobDispatcher(config: serverConfig, store: store, mirrors: mirrors, logger: logger)
+            let server = SlipwayServer(config: serverConfig, store: store, dispatcher: dispatcher, logger: logger)
             try await server.makeApplication().runService()
         } catch let error as ServerStartError {
             logger.critical("slipway could not start", metadata: ["error": "\(error)"])

@@ -4,6 +4,8 @@ import ServiceLifecycle
 public import SlipwayClient
 public import SlipwayConfig
 public import SlipwayCore
+public import SlipwayGit
+public import SlipwayRunner
 import SlipwayServer
 public import SlipwayStore
 
@@ -41,9 +43,11 @@ public final class LiveServer: Sendable {
         return config
     }
 
-    /// Starts a server; `configure` may change the test configuration first.
+    /// Starts a server; `configure` may change the test configuration first. With `runner`,
+    /// queued jobs run (as in `slipway serve`); without, they stay queued.
     public static func start(
         now: @escaping @Sendable () -> Date = { Date() },
+        runner: Bool = false,
         configure: (inout ServerConfig) -> Void = { _ in }
     ) async throws -> LiveServer {
         let dataDir = try TemporaryDirectory("slipway-live")
@@ -52,7 +56,11 @@ public final class LiveServer: Sendable {
         var logger = Logger(label: "slipway-test")
         logger.logLevel = .warning
         let store = try SlipwayServer.openStore(config: config)
-        let server = SlipwayServer(config: config, store: store, logger: logger, now: now)
+        let dispatcher = runner
+            ? JobDispatcher(config: config, store: store, mirrors: MirrorCache(root: config.mirrorsDir), logger: logger,
+                            stepPollInterval: .milliseconds(100), pollInterval: .milliseconds(250), now: now)
+            : nil
+        let server = SlipwayServer(config: config, store: store, dispatcher: dispatcher, logger: logger, now: now)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let application = try server.makeApplication { port in continuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
@@ -96,10 +104,11 @@ public enum LiveServerError: Error {
 /// Runs `body` with a started server and always stops it.
 public func withLiveServer<T>(
     now: @escaping @Sendable () -> Date = { Date() },
+    runner: Bool = false,
     configure: (inout ServerConfig) -> Void = { _ in },
     _ body: (LiveServer) async throws -> T
 ) async throws -> T {
-    let server = try await LiveServer.start(now: now, configure: configure)
+    let server = try await LiveServer.start(now: now, runner: runner, configure: configure)
     do {
         let result = try await body(server)
         await server.stop()

@@ -1,0 +1,106 @@
+public import SlipwayCore
+
+extension PipelineSpec {
+    /// The default pipeline file name in an app's repository.
+    public static let defaultPath = ".slipway.yaml"
+
+    /// Parses a pipeline file. Errors name the file, the line and what was expected;
+    /// unknown keys are errors.
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> PipelineSpec {
+        let root = try YAMLNode.parse(text, file: file).mapping(allowing: ["stages", "hooks"])
+        var stages: [Stage] = []
+        if let stagesNode = root["stages"] {
+            let mapping = try stagesNode.mapping(allowing: Set(StageName.allCases.map(\.rawValue)))
+            for name in StageName.allCases {
+                guard let node = mapping[name.rawValue] else { continue }
+                stages.append(Stage(name: name, steps: try steps(node, allowHook: false)))
+            }
+        }
+        var hooks: [HookPoint: [StepSpec]] = [:]
+        if let hooksNode = root["hooks"] {
+            let mapping = try hooksNode.mapping(allowing: Set(HookPoint.allCases.map(\.rawValue)))
+            for point in HookPoint.allCases {
+                guard let node = mapping[point.rawValue] else { continue }
+                hooks[point] = try steps(node, allowHook: true)
+            }
+        }
+        guard !stages.isEmpty || !hooks.isEmpty else {
+            throw ConfigError(file: file, line: 1, message: "the pipeline has no stages: add stages.build, stages.test or stages.deploy")
+        }
+        return PipelineSpec(stages: stages, hooks: hooks)
+    }
+
+    private static func steps(_ node: YAMLNode, allowHook: Bool) throws(ConfigError) -> [StepSpec] {
+        var steps: [StepSpec] = []
+        var names: Set<String> = []
+        for item in try node.sequence() {
+            let step = try self.step(item, allowHook: allowHook)
+            guard names.insert(step.name).inserted else { throw item.error("another step here is already named '\(step.name)'") }
+            steps.append(step)
+        }
+        return steps
+    }
+
+    private static func step(_ node: YAMLNode, allowHook: Bool) throws(ConfigError) -> StepSpec {
+        var keys: Set<String> = ["name", "run", "script", "env", "timeout", "workdir", "retries"]
+        if allowHook { keys.insert("hook") }
+        let mapping = try node.mapping(allowing: keys)
+        let name = try mapping.required("name").string()
+        guard !name.isEmpty else { throw node.error("a step needs a non-empty name") }
+
+        let commands = ["run", "script", "hook"].filter { mapping[$0] != nil }
+        guard commands.count == 1 else {
+            let choices = allowHook ? "'run', 'script' or 'hook'" : "'run' or 'script'"
+            throw node.error(commands.isEmpty ? "step '\(name)' needs one of \(choices)" : "step '\(name)' has both \(commands.joined(separator: " and ")); give one")
+        }
+        let command: StepSpec.Command
+        switch commands[0] {
+        case "run":
+            command = .shell(try mapping.required("run").string())
+        case "script":
+            let scriptNode = try mapping.required("script")
+            command = .repositoryScript(try insideWorkspace(try scriptNode.string(), scriptNode))
+        default:
+            let hookNode = try mapping.required("hook")
+            let hook = try hookNode.string()
+            guard !hook.isEmpty, !hook.contains("/") else {
+                throw hookNode.error("'hook' names a file in the server's hooks folder, without a path: found '\(hook)'")
+            }
+            command = .serverHook(hook)
+        }
+
+        var env: [String: String] = [:]
+        if let envNode = mapping["env"] {
+            for (variable, value) in try envNode.entries() {
+                guard variable.first.map({ $0.isLetter || $0 == "_" }) == true,
+                      variable.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                    throw value.error("'\(variable)' is not a valid environment variable name")
+                }
+                env[variable] = try value.string()
+            }
+        }
+        var timeout = StepSpec.defaultTimeout
+        if let timeoutNode = mapping["timeout"] {
+            timeout = try timeoutNode.duration()
+            guard timeout > .zero else { throw timeoutNode.error("a timeout must be more than zero") }
+        }
+        var workdir: String?
+        if let workdirNode = mapping["workdir"] {
+            workdir = try insideWorkspace(try workdirNode.string(), workdirNode)
+        }
+        var retries = 0
+        if let retriesNode = mapping["retries"] {
+            retries = try retriesNode.int()
+            guard (0...10).contains(retries) else { throw retriesNode.error("retries must be between 0 and 10") }
+        }
+        return StepSpec(name: name, command: command, env: env, timeout: timeout, workdir: workdir, retries: retries, line: node.line)
+    }
+
+    /// A relative path that stays inside the workspace: no absolute paths, no `..`.
+    private static func insideWorkspace(_ path: String, _ node: YAMLNode) throws(ConfigError) -> String {
+        guard !path.isEmpty, !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
+            throw node.error("'\(path)' must be a relative path inside the workspace ('..' and absolute paths are refused)")
+        }
+        return path
+    }
+}

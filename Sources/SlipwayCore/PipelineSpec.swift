@@ -1,0 +1,72 @@
+/// The stages and hooks an app's repository asks for, from its pipeline file (`.slipway.yaml`).
+public struct PipelineSpec: Sendable, Hashable {
+    /// Stages in the order they run; a stage the file leaves out is absent.
+    public var stages: [Stage]
+    public var hooks: [HookPoint: [StepSpec]]
+
+    public init(stages: [Stage], hooks: [HookPoint: [StepSpec]] = [:]) {
+        self.stages = stages
+        self.hooks = hooks
+    }
+
+    public struct Stage: Sendable, Hashable {
+        public var name: StageName
+        public var steps: [StepSpec]
+
+        public init(name: StageName, steps: [StepSpec]) {
+            self.name = name
+            self.steps = steps
+        }
+    }
+}
+
+/// The fixed stages, always run in this order.
+public enum StageName: String, Sendable, Hashable, CaseIterable, Codable {
+    case build, test, deploy
+}
+
+/// Points around the deploy where hooks run, as sync hooks do in a pull deployer.
+public enum HookPoint: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Before the deploy stage; a failure stops the deploy.
+    case preDeploy = "pre-deploy"
+    /// After the deploy stage succeeded.
+    case postDeploy = "post-deploy"
+    /// After any stage or hook failed; runs even though the job has failed.
+    case onFailure = "on-failure"
+}
+
+/// One step: a shell script or a script file, run as a child process.
+public struct StepSpec: Sendable, Hashable {
+    public enum Command: Sendable, Hashable {
+        /// A script for `/bin/sh -e`.
+        case shell(String)
+        /// A script file in the app's repository, relative to the workspace.
+        case repositoryScript(String)
+        /// A script file in the server's hooks/ folder.
+        case serverHook(String)
+    }
+
+    public var name: String
+    public var command: Command
+    public var env: [String: String]
+    public var timeout: Duration
+    /// A directory inside the workspace; nil for the workspace itself.
+    public var workdir: String?
+    /// How many times to run the step again after it failed.
+    public var retries: Int
+    /// Where the step is written, for error messages.
+    public var line: Int?
+
+    public static let defaultTimeout: Duration = .seconds(30 * 60)
+
+    public init(name: String, command: Command, env: [String: String] = [:], timeout: Duration = StepSpec.defaultTimeout,
+                workdir: String? = nil, retries: Int = 0, line: Int? = nil) {
+        self.name = name
+        self.command = command
+        self.env = env
+        self.timeout = timeout
+        self.workdir = workdir
+        self.retries = retries
+        self.line = line
+    }
+}

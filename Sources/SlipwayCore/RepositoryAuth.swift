@@ -1,0 +1,8 @@
+/// How Slipway authenticates to an app's git remote.
+public enum RepositoryAuth: Sendable, Hashable {
+    case none
+    /// HTTPS basic auth, or a token as the password (any user name works with GitHub and GitLab tokens).
+    case userPassword(username: String, password: SecretValue)
+    /// An SSH private key file, with its passphrase if it has one.
+    case sshKey(username: String, privateKeyPath: String, passphrase: SecretValue?)
+}

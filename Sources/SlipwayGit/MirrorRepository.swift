@@ -1,0 +1,155 @@
+import CLibgit2
+import Foundation
+import SlipwayCore
+
+/// What one fetch brought in.
+public struct FetchReport: Sendable, Equatable {
+    /// True when the mirror was created from nothing (a full clone).
+    public var cloned: Bool
+    public var receivedObjects: Int
+    public var receivedBytes: Int
+}
+
+/// A bare mirror of one remote on disk, driven through libgit2. Not thread-safe: `MirrorCache`
+/// serialises every use of one mirror.
+struct MirrorRepository {
+    let path: String
+    let url: String
+
+    /// Written after the first complete fetch: a mirror without it was interrupted half-way.
+    var completeMarker: String { (path as NSString).appendingPathComponent("slipway-mirror-complete") }
+
+    /// Brings the mirror up to date with the remote, cloning it when missing, and
+    /// re-cloning it once when it is damaged.
+    func fetch(credentials: RepositoryAuth) throws(GitError) -> FetchReport {
+        _ = LibGit2.initialised
+        try RepositoryURL.validate(url)
+        let fileManager = FileManager.default
+        if fileManager.fileExists(atPath: path) && !fileManager.fileExists(atPath: completeMarker) {
+            try? fileManager.removeItem(atPath: path)
+        }
+        do {
+            return try fetchOnce(credentials: credentials)
+        } catch where error.kind == .corruptMirror && fileManager.fileExists(atPath: completeMarker) {
+            try? fileManager.removeItem(atPath: path)
+            return try fetchOnce(credentials: credentials)
+        }
+    }
+
+    private func fetchOnce(credentials: RepositoryAuth) throws(GitError) -> FetchReport {
+        let cloning = !FileManager.default.fileExists(atPath: path)
+        var repository: OpaquePointer?
+        if cloning {
+            try LibGit2.check(git_repository_init(&repository, path, 1), "cannot create a mirror at \(path)")
+        } else {
+            try LibGit2.check(git_repository_open_bare(&repository, path), "cannot open the mirror at \(path)")
+        }
+        defer { git_repository_free(repository) }
+
+        var remote: OpaquePointer?
+        if git_remote_lookup(&remote, repository, "origin") < 0 {
+            try LibGit2.check(git_remote_create_with_fetchspec(&remote, repository, "origin", url, "+refs/heads/*:refs/heads/*"),
+                              "cannot configure the remote \(url)")
+        } else if String(cString: git_remote_url(remote)) != url {
+            try LibGit2.check(git_remote_set_url(repository, "origin", url), "cannot change the remote URL to \(url)")
+            git_remote_free(remote)
+            try LibGit2.check(git_remote_lookup(&remote, repository, "origin"), "cannot read the remote")
+        }
+        defer { git_remote_free(remote) }
+
+        let box = CredentialBox(credentials)
+        var options = git_fetch_options()
+        git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION))
+        options.prune = GIT_FETCH_PRUNE
+        options.callbacks.credentials = CredentialBox.callback
+        options.callbacks.payload = Unmanaged.passUnretained(box).toOpaque()
+        let result = withExtendedLifetime(box) { git_remote_fetch(remote, nil, &options, "slipway fetch") }
+        if result < 0 {
+            var error = LibGit2.lastError("fetching \(url) failed", code: result)
+            if box.attempts > 1 || (box.attempts > 0 && box.credentials == .none) { error.kind = .authentication }
+            if cloning { try? FileManager.default.removeItem(atPath: path) }
+            throw error
+        }
+        let stats = git_remote_stats(remote)!.pointee
+        if cloning {
+            FileManager.default.createFile(atPath: completeMarker, contents: Data())
+        }
+        return FetchReport(cloned: cloning, receivedObjects: Int(stats.received_objects), receivedBytes: Int(stats.received_bytes))
+    }
+
+    /// Writes the tree of `commit` into `directory` (which must not exist yet or be empty).
+    func checkout(commit sha: String, into directory: String) throws(GitError) {
+        _ = LibGit2.initialised
+        var repository: OpaquePointer?
+        try LibGit2.check(git_repository_open_bare(&repository, path), "cannot open the mirror at \(path)")
+        defer { git_repository_free(repository) }
+        var oid = git_oid()
+        guard sha.count == 40, git_oid_fromstr(&oid, sha) == 0 else {
+            throw GitError(.commitNotFound, "'\(sha)' is not a full commit id")
+        }
+        var commit: OpaquePointer?
+        guard git_commit_lookup(&commit, repository, &oid) == 0 else {
+            throw GitError(.commitNotFound, "commit \(sha) is not in \(url) (after fetching it); was it force-pushed away?")
+        }
+        defer { git_commit_free(commit) }
+        var tree: OpaquePointer?
+        try LibGit2.check(git_commit_tree(&tree, commit), "cannot read the tree of \(sha)")
+        defer { git_tree_free(tree) }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw GitError(.other, "cannot create the workspace \(directory): \(error.localizedDescription)")
+        }
+        var options = git_checkout_options()
+        git_checkout_options_init(&options, UInt32(GIT_CHECKOUT_OPTIONS_VERSION))
+        options.checkout_strategy = GIT_CHECKOUT_FORCE.rawValue | GIT_CHECKOUT_DONT_UPDATE_INDEX.rawValue
+        let result = directory.withCString { target in
+            options.target_directory = target
+            return git_checkout_tree(repository, tree, &options)
+        }
+        try LibGit2.check(result, "cannot check out \(sha) into \(directory)")
+    }
+
+    /// Whether the mirror has `commit`.
+    func contains(commit sha: String) -> Bool {
+        _ = LibGit2.initialised
+        var repository: OpaquePointer?
+        guard git_repository_open_bare(&repository, path) == 0 else { return false }
+        defer { git_repository_free(repository) }
+        var oid = git_oid()
+        guard sha.count == 40, git_oid_fromstr(&oid, sha) == 0 else { return false }
+        var commit: OpaquePointer?
+        guard git_commit_lookup(&commit, repository, &oid) == 0 else { return false }
+        git_commit_free(commit)
+        return true
+    }
+}
+
+/// Carries credentials into libgit2's C callback, and counts attempts so that a refused
+/// password is not retried forever.
+final class CredentialBox {
+    let credentials: RepositoryAuth
+    var attempts = 0
+
+    init(_ credentials: RepositoryAuth) {
+        self.credentials = credentials
+    }
+
+    static let callback: git_credential_acquire_cb = { out, _, usernameFromURL, allowedTypes, payload in
+        guard let payload, let out else { return -1 }
+        let box = Unmanaged<CredentialBox>.fromOpaque(payload).takeUnretainedValue()
+        box.attempts += 1
+        guard box.attempts == 1 else { return GIT_EAUTH.rawValue }
+        switch box.credentials {
+        case .none:
+            return GIT_PASSTHROUGH.rawValue
+        case .userPassword(let username, let password):
+            guard allowedTypes & GIT_CREDENTIAL_USERPASS_PLAINTEXT.rawValue != 0 else { return GIT_PASSTHROUGH.rawValue }
+            return git_credential_userpass_plaintext_new(out, username, password.value)
+        case .sshKey(let username, let key, let passphrase):
+            guard allowedTypes & GIT_CREDENTIAL_SSH_KEY.rawValue != 0 else { return GIT_PASSTHROUGH.rawValue }
+            let user = usernameFromURL.map { String(cString: $0) } ?? username
+            return git_credential_ssh_key_new(out, user, nil, key, passphrase?.value)
+        }
+    }
+}

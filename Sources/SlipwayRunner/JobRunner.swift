@@ -1,0 +1,218 @@
+import Foundation
+import Logging
+import SlipwayConfig
+import SlipwayCore
+import SlipwayGit
+import SlipwayStore
+
+/// How a job run ended, before it is written to the store.
+struct RunResult: Sendable, Equatable {
+    var status: JobStatus
+    var reason: String?
+}
+
+/// Runs one job from start to end: fetch, checkout, read the pipeline file, run the stages
+/// and hooks, record every step.
+struct JobRunner: Sendable {
+    let store: JobStore
+    let mirrors: MirrorCache
+    let executor: StepExecutor
+    let workspacesDir: String
+    /// The server's own environment, from which only an app's `pass_env` names are taken.
+    let serverEnvironment: [String: String]
+    let logger: Logger
+
+    /// A step planned for this job, with where it stands in the plan.
+    private struct PlannedStep {
+        var stage: String
+        var spec: StepSpec
+        var index: Int
+        var isFailureHook: Bool { stage == HookPoint.onFailure.rawValue }
+    }
+
+    func run(_ job: Job, app: AppConfig, stopRequested: @escaping @Sendable () async -> StopReason?) async -> RunResult {
+        let log = LogSink(store: store, jobID: job.id)
+        defer { Task { await log.flush() } }
+        let secrets = app.secrets.values.map(\.value) + app.webhookSecrets.map(\.value)
+        let masker = SecretMasker(secrets: secrets)
+        // Slipway's own lines are masked too: error messages may quote a URL with a token.
+        func say(_ text: String) async {
+            await log.line("slipway", masker.masking(text))
+        }
+
+        await say("job \(job.id): \(app.name) at \(job.commit) (\(job.ref), trigger \(job.trigger.rawValue), attempt via \(job.deliveryID ?? "-"))")
+        let workspace = (workspacesDir as NSString).appendingPathComponent("\(app.name)-\(job.id)")
+
+        // 1. The commit, from the mirror.
+        do {
+            if let report = try await mirrors.ensure(commit: job.commit, in: app.repoURL, credentials: app.repositoryAuth) {
+                await say(report.cloned
+                    ? "cloned \(app.repoURL): \(report.receivedObjects) objects, \(report.receivedBytes / 1024) KiB"
+                    : "fetched \(app.repoURL): \(report.receivedObjects) new objects, \(report.receivedBytes / 1024) KiB")
+            } else {
+                await say("commit \(job.commit.prefix(12)) already in the mirror; no fetch needed")
+            }
+            try? FileManager.default.removeItem(atPath: workspace)
+            try await mirrors.checkout(app.repoURL, commit: job.commit, into: workspace)
+        } catch {
+            await say("error: \(error)")
+            return RunResult(status: .failed, reason: "git: \(error)")
+        }
+        await log.flush()
+
+        // 2. The pipeline file, from the checked-out commit.
+        let pipelineFile = (workspace as NSString).appendingPathComponent(app.pipelinePath)
+        guard let text = try? String(contentsOfFile: pipelineFile, encoding: .utf8) else {
+            let reason = "no pipeline file \(app.pipelinePath) in commit \(job.commit.prefix(12))"
+            await say("error: \(reason)")
+            return RunResult(status: .failed, reason: reason)
+        }
+        let pipeline: PipelineSpec
+        do {
+            pipeline = try PipelineSpec.parse(text, file: app.pipelinePath)
+        } catch {
+            await say("error: \(error)")
+            return RunResult(status: .failed, reason: error.description)
+        }
+
+        // 3. The plan: build, test, pre-deploy hooks, deploy, post-deploy hooks; on-failure last.
+        var plan: [PlannedStep] = []
+        func add(_ stage: String, _ steps: [StepSpec]) {
+            for spec in steps { plan.append(PlannedStep(stage: stage, spec: spec, index: plan.count)) }
+        }
+        for stage in pipeline.stages where stage.name != .deploy { add(stage.name.rawValue, stage.steps) }
+        add(HookPoint.preDeploy.rawValue, pipeline.hooks[.preDeploy] ?? [])
+        for stage in pipeline.stages where stage.name == .deploy { add(stage.name.rawValue, stage.steps) }
+        add(HookPoint.postDeploy.rawValue, pipeline.hooks[.postDeploy] ?? [])
+        add(HookPoint.onFailure.rawValue, pipeline.hooks[.onFailure] ?? [])
+        do {
+            try store.planSteps(job.id, steps: plan.map { ($0.stage, $0.spec.name) })
+        } catch {
+            return RunResult(status: .failed, reason: "\(error)")
+        }
+
+        var environment = baseEnvironment(job: job, app: app, workspace: workspace)
+        var failure: (step: PlannedStep, why: String)?
+        var stop: StopReason?
+        for step in plan where !step.isFailureHook {
+            if failure != nil || stop != nil {
+                try? store.updateStep(job.id, index: step.index, status: .skipped)
+                continue
+            }
+            let outcome = await runStep(step, job: job, workspace: workspace, environment: environment, secrets: secrets,
+                                        log: log, stopRequested: stopRequested, say: say)
+            switch outcome {
+            case .succeeded:
+                continue
+            case .cancelled:
+                stop = await stopRequested() ?? .cancelled
+            default:
+                failure = (step, Self.describe(outcome))
+            }
+        }
+
+        if let stop {
+            for step in plan where step.isFailureHook { try? store.updateStep(job.id, index: step.index, status: .skipped) }
+            await say(stop == .cancelled ? "job cancelled" : "job interrupted: the server is shutting down")
+            return RunResult(status: stop == .cancelled ? .cancelled : .interrupted,
+                             reason: stop == .cancelled ? "cancelled while running" : "the server shut down while the job ran")
+        }
+        guard let failure else {
+            for step in plan where step.isFailureHook { try? store.updateStep(job.id, index: step.index, status: .skipped) }
+            await say("job succeeded")
+            return RunResult(status: .succeeded, reason: nil)
+        }
+
+        // 4. A step failed: the on-failure hooks still run, told what failed.
+        environment["SLIPWAY_JOB_STATUS"] = JobStatus.failed.rawValue
+        environment["SLIPWAY_FAILED_STEP"] = "\(failure.step.stage)/\(failure.step.spec.name)"
+        for step in plan where step.isFailureHook {
+            _ = await runStep(step, job: job, workspace: workspace, environment: environment, secrets: secrets,
+                              log: log, stopRequested: stopRequested, say: say)
+        }
+        let reason = "step \(failure.step.stage)/\(failure.step.spec.name) \(failure.why)"
+        await say("job failed: \(reason)")
+        return RunResult(status: .failed, reason: reason)
+    }
+
+    /// Runs a step, again up to its `retries`, and records it.
+    private func runStep(_ step: PlannedStep, job: Job, workspace: String, environment: [String: String], secrets: [String],
+                         log: LogSink, stopRequested: @escaping @Sendable () async -> StopReason?,
+                         say: (String) async -> Void) async -> StepOutcome {
+        let label = "\(step.stage)/\(step.spec.name)"
+        var environment = environment
+        environment.merge(step.spec.env) { _, stepValue in stepValue }
+        var outcome = StepOutcome.notStarted("not run")
+        for attempt in 0...step.spec.retries {
+            try? store.updateStep(job.id, index: step.index, status: .running)
+            await say(attempt == 0 ? "step \(label) started" : "step \(label): attempt \(attempt + 1) of \(step.spec.retries + 1)")
+            let started = ContinuousClock.now
+            outcome = await executor.run(step.spec, label: label, workspace: workspace, environment: environment, secrets: secrets,
+                                         log: log, isCancelled: { await stopRequested() != nil })
+            let seconds = (ContinuousClock.now - started).components.seconds
+            switch outcome {
+            case .succeeded:
+                try? store.updateStep(job.id, index: step.index, status: .succeeded, exitCode: 0)
+                await say("step \(label) succeeded in \(seconds)s")
+                await log.flush()
+                return outcome
+            case .cancelled:
+                try? store.updateStep(job.id, index: step.index, status: .cancelled)
+                await log.flush()
+                return outcome
+            case .timedOut:
+                try? store.updateStep(job.id, index: step.index, status: .timedOut)
+            case .failed(let code):
+                try? store.updateStep(job.id, index: step.index, status: .failed, exitCode: Int(code))
+            case .killedBySignal, .notStarted:
+                try? store.updateStep(job.id, index: step.index, status: .failed)
+            }
+            await say("step \(label) \(Self.describe(outcome))")
+            await log.flush()
+            if case .notStarted = outcome { break }
+        }
+        return outcome
+    }
+
+    static func describe(_ outcome: StepOutcome) -> String {
+        switch outcome {
+        case .succeeded: "succeeded"
+        case .failed(let code): "failed with exit code \(code)"
+        case .killedBySignal(let signal): "was killed by signal \(signal)"
+        case .timedOut: "timed out and was killed with its process group"
+        case .cancelled: "was cancelled"
+        case .notStarted(let why): "could not start: \(why)"
+        }
+    }
+
+    /// What every step sees: Slipway's variables, the app's secrets, the server variables the
+    /// app lets through, and a plain PATH. Nothing else of the server's environment.
+    func baseEnvironment(job: Job, app: AppConfig, workspace: String) -> [String: String] {
+        var environment: [String: String] = [
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": workspace,
+            "SLIPWAY_APP": app.name,
+            "SLIPWAY_JOB_ID": String(job.id),
+            "SLIPWAY_REPO": app.repoURL,
+            "SLIPWAY_REF": job.ref,
+            "SLIPWAY_BRANCH": job.ref.hasPrefix(PushEvent.branchPrefix) ? String(job.ref.dropFirst(PushEvent.branchPrefix.count)) : app.branch,
+            "SLIPWAY_COMMIT": job.commit,
+            "SLIPWAY_COMMIT_SHORT": String(job.commit.prefix(7)),
+            "SLIPWAY_WORKSPACE": workspace,
+            "SLIPWAY_TRIGGER": job.trigger.rawValue,
+        ]
+        for name in app.passEnvironment {
+            if let value = serverEnvironment[name] { environment[name] = value }
+        }
+        for (name, secret) in app.secrets { environment[name] = secret.value }
+        return environment
+    }
+}
+
+/// Why a running job is asked to stop.
+public enum StopReason: Sendable, Equatable {
+    /// Someone cancelled it, or a newer push did.
+    case cancelled
+    /// The server is shutting down and the grace period is over.
+    case shutdown
+}

@@ -1,0 +1,135 @@
+import Foundation
+import SlipwayCore
+import Subprocess
+import SystemPackage
+
+/// How a step ended.
+public enum StepOutcome: Sendable, Equatable {
+    case succeeded
+    case failed(exitCode: Int32)
+    case killedBySignal(Int32)
+    case timedOut
+    case cancelled
+    /// The step could not be started at all (missing script, bad workdir...).
+    case notStarted(String)
+
+    public var isSuccess: Bool { self == .succeeded }
+}
+
+/// Runs one step as a child process in its own process group, streams its output into the
+/// job log, and kills the whole group (grandchildren too) on timeout or cancel.
+struct StepExecutor: Sendable {
+    /// The server's hooks folder, for `hook:` steps.
+    let hooksDirectory: String
+    /// How often the watchdog checks for cancel and timeout.
+    let pollInterval: Duration
+
+    /// - Parameters:
+    ///   - label: how the step is named in log lines (`build/compile`).
+    ///   - isCancelled: asked every `pollInterval` while the step runs.
+    func run(_ step: StepSpec, label: String, workspace: String, environment: [String: String], secrets: [String],
+             log: LogSink, isCancelled: @escaping @Sendable () async -> Bool) async -> StepOutcome {
+        let directory: String
+        switch Self.workingDirectory(step.workdir, in: workspace) {
+        case .success(let path): directory = path
+        case .failure(let why): return .notStarted(why.description)
+        }
+        let executable: String
+        var arguments: [String]
+        switch step.command {
+        case .shell(let script):
+            executable = "/bin/sh"
+            arguments = ["-e", "-c", script]
+        case .repositoryScript(let path):
+            let file = (workspace as NSString).appendingPathComponent(path)
+            guard FileManager.default.fileExists(atPath: file) else { return .notStarted("script \(path) is not in the repository") }
+            (executable, arguments) = FileManager.default.isExecutableFile(atPath: file) ? (file, []) : ("/bin/sh", [file])
+        case .serverHook(let name):
+            let file = (hooksDirectory as NSString).appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: file) else { return .notStarted("hook \(name) is not in the server's hooks folder \(hooksDirectory)") }
+            (executable, arguments) = FileManager.default.isExecutableFile(atPath: file) ? (file, []) : ("/bin/sh", [file])
+        }
+
+        var options = PlatformOptions()
+        // Its own process group, so a timeout or cancel can kill everything the step started.
+        options.processGroupID = 0
+        let deadline = ContinuousClock.now.advanced(by: step.timeout)
+        let pollInterval = pollInterval
+        do {
+            let result = try await Subprocess.run(
+                .path(FilePath(executable)), arguments: Arguments(arguments),
+                environment: .custom(environment.map { Array("\($0.key)=\($0.value)".utf8) }),
+                workingDirectory: FilePath(directory), platformOptions: options,
+                input: .none, output: .sequence, error: .sequence
+            ) { execution -> StepOutcome? in
+                try await withThrowingTaskGroup(of: StepOutcome?.self) { group in
+                    group.addTask {
+                        var lines = LineAssembler(secrets: secrets)
+                        for try await buffer in execution.standardOutput {
+                            for line in buffer.withUnsafeBytes({ lines.feed($0) }) { await log.line(label, line) }
+                        }
+                        for line in lines.finish() { await log.line(label, line) }
+                        return nil
+                    }
+                    group.addTask {
+                        var lines = LineAssembler(secrets: secrets)
+                        for try await buffer in execution.standardError {
+                            for line in buffer.withUnsafeBytes({ lines.feed($0) }) { await log.line(label, line) }
+                        }
+                        for line in lines.finish() { await log.line(label, line) }
+                        return nil
+                    }
+                    // The watchdog: the only task that can decide the outcome early.
+                    let watchdog = Task { () -> StepOutcome? in
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: pollInterval)
+                            if Task.isCancelled { return nil }
+                            if await isCancelled() {
+                                try? execution.send(signal: .kill, toProcessGroup: true)
+                                return .cancelled
+                            }
+                            if ContinuousClock.now >= deadline {
+                                try? execution.send(signal: .kill, toProcessGroup: true)
+                                return .timedOut
+                            }
+                        }
+                        return nil
+                    }
+                    // Output ends when every process holding the pipes is gone.
+                    try await group.waitForAll()
+                    watchdog.cancel()
+                    return await watchdog.value
+                }
+            }
+            if let early = result.closureResult { return early }
+            switch result.terminationStatus {
+            case .exited(0): return .succeeded
+            case .exited(let code): return .failed(exitCode: code)
+            case .signaled(let signal): return .killedBySignal(signal)
+            }
+        } catch {
+            return .notStarted("cannot start \(executable): \(error)")
+        }
+    }
+
+    /// The step's directory, which must exist and stay inside the workspace after
+    /// following symbolic links.
+    static func workingDirectory(_ workdir: String?, in workspace: String) -> Result<String, StepSetupError> {
+        guard let workdir else { return .success(workspace) }
+        let candidate = URL(fileURLWithPath: workspace).appendingPathComponent(workdir).standardizedFileURL.resolvingSymlinksInPath().path
+        let root = URL(fileURLWithPath: workspace).standardizedFileURL.resolvingSymlinksInPath().path
+        guard candidate == root || candidate.hasPrefix(root + "/") else {
+            return .failure(StepSetupError("workdir \(workdir) leads outside the workspace"))
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return .failure(StepSetupError("workdir \(workdir) is not a directory in the repository"))
+        }
+        return .success(candidate)
+    }
+}
+
+struct StepSetupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,130 @@
+public import Foundation
+import GRDB
+public import SlipwayCore
+
+/// The job life cycle as the runner drives it.
+extension JobStore {
+    /// Every queued job, oldest first: the scheduler's starting point.
+    public func queuedJobs() throws(StoreError) -> [Job] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE status = 'queued' ORDER BY id").map(Self.job(from:))
+        }
+    }
+
+    /// Marks a queued job running. Returns false when it is no longer queued (cancelled meanwhile).
+    public func start(_ id: JobID, now: Date = Date()) throws(StoreError) -> Bool {
+        try write { db in
+            try db.execute(sql: "UPDATE jobs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'",
+                           arguments: [now.timeIntervalSince1970, id])
+            return db.changesCount == 1
+        }
+    }
+
+    /// Ends a job with a final status and the reason a user reads.
+    public func finish(_ id: JobID, status: JobStatus, reason: String?, now: Date = Date()) throws(StoreError) {
+        precondition(status.isFinal, "finish needs a final status")
+        try write { db in
+            try db.execute(sql: "UPDATE jobs SET status = ?, reason = ?, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
+                           arguments: [status.rawValue, reason, now.timeIntervalSince1970, id])
+        }
+    }
+
+    /// Marks queued jobs as superseded by a newer one; returns the ids that changed.
+    public func supersede(_ ids: [JobID], by newer: JobID, now: Date = Date()) throws(StoreError) -> [JobID] {
+        guard !ids.isEmpty else { return [] }
+        return try write { db in
+            var changed: [JobID] = []
+            for id in ids {
+                try db.execute(sql: "UPDATE jobs SET status = 'superseded', reason = ?, finished_at = ? WHERE id = ? AND status = 'queued'",
+                               arguments: ["superseded by job \(newer)", now.timeIntervalSince1970, id])
+                if db.changesCount == 1 { changed.append(id) }
+            }
+            return changed
+        }
+    }
+
+    public func isCancelRequested(_ id: JobID) throws(StoreError) -> Bool {
+        try read { db in try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM jobs WHERE id = ?", arguments: [id]) ?? false }
+    }
+
+    /// At start-up: jobs left `running` by a process that died become `interrupted`, and each is
+    /// queued again as a new attempt while it has attempts left. Returns the new jobs.
+    public func recoverInterrupted(maxAttempts: Int, now: Date = Date()) throws(StoreError) -> (interrupted: [JobID], requeued: [Job]) {
+        try write { db in
+            let running = try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE status = 'running' ORDER BY id")
+            var requeued: [Job] = []
+            for id in running {
+                if let copy = try Self.interrupt(db, id: id, reason: "the server stopped while the job ran", maxAttempts: maxAttempts, now: now) {
+                    requeued.append(copy)
+                }
+            }
+            return (running, requeued)
+        }
+    }
+
+    /// Ends a running job as `interrupted` and queues it again as a new attempt while it has
+    /// attempts left.
+    @discardableResult
+    public func interrupt(_ id: JobID, reason: String, maxAttempts: Int, now: Date = Date()) throws(StoreError) -> Job? {
+        try write { db in try Self.interrupt(db, id: id, reason: reason, maxAttempts: maxAttempts, now: now) }
+    }
+
+    private static func interrupt(_ db: Database, id: JobID, reason: String, maxAttempts: Int, now: Date) throws -> Job? {
+        let attempt = try Int.fetchOne(db, sql: "SELECT attempt FROM jobs WHERE id = ?", arguments: [id]) ?? 1
+        let again = attempt < maxAttempts
+        try db.execute(sql: "UPDATE jobs SET status = 'interrupted', reason = ?, finished_at = ? WHERE id = ? AND status = 'running'",
+                       arguments: [again ? "\(reason); queued again as attempt \(attempt + 1)" : "\(reason); no attempts left (\(attempt) of \(maxAttempts))",
+                                   now.timeIntervalSince1970, id])
+        let wasRunning = db.changesCount == 1
+        try db.execute(sql: "UPDATE job_steps SET status = 'cancelled', finished_at = ? WHERE job_id = ? AND status = 'running'",
+                       arguments: [now.timeIntervalSince1970, id])
+        guard again, wasRunning else { return nil }
+        try db.execute(sql: """
+            INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths,
+                              status, created_at, attempt, retry_of)
+            SELECT app, forge, NULL, trigger, ref, before_sha, commit_sha, message, author, changed_paths,
+                   'queued', ?, attempt + 1, id FROM jobs WHERE id = ?
+            """, arguments: [now.timeIntervalSince1970, id])
+        return try fetchJob(db, id: db.lastInsertedRowID)
+    }
+
+    // MARK: Steps
+
+    /// Records the steps a job is going to run, all `pending`, in order.
+    public func planSteps(_ id: JobID, steps: [(stage: String, name: String)]) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "DELETE FROM job_steps WHERE job_id = ?", arguments: [id])
+            for (index, step) in steps.enumerated() {
+                try db.execute(sql: "INSERT INTO job_steps (job_id, seq, stage, name, status) VALUES (?, ?, ?, ?, 'pending')",
+                               arguments: [id, index, step.stage, step.name])
+            }
+        }
+    }
+
+    /// Updates one step's status (and start, end, exit code when given).
+    public func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int? = nil, now: Date = Date()) throws(StoreError) {
+        try write { db in
+            switch status {
+            case .running:
+                try db.execute(sql: "UPDATE job_steps SET status = ?, started_at = ? WHERE job_id = ? AND seq = ?",
+                               arguments: [status.rawValue, now.timeIntervalSince1970, id, index])
+            case .pending, .skipped:
+                try db.execute(sql: "UPDATE job_steps SET status = ? WHERE job_id = ? AND seq = ?", arguments: [status.rawValue, id, index])
+            default:
+                try db.execute(sql: "UPDATE job_steps SET status = ?, finished_at = ?, exit_code = ? WHERE job_id = ? AND seq = ?",
+                               arguments: [status.rawValue, now.timeIntervalSince1970, exitCode, id, index])
+            }
+        }
+    }
+
+    public func steps(_ id: JobID) throws(StoreError) -> [StepRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM job_steps WHERE job_id = ? ORDER BY seq", arguments: [id]).map { row in
+                StepRecord(stage: row["stage"], name: row["name"], status: StepStatus(rawValue: row["status"]) ?? .pending,
+                           startedAt: (row["started_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                           finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                           exitCode: row["exit_code"])
+            }
+        }
+    }
+}

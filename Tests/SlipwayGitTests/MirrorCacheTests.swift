@@ -1,0 +1,100 @@
+import Foundation
+import SlipwayGit
+import SlipwayTestSupport
+import Testing
+
+@Suite struct MirrorCacheTests {
+    @Test func firstFetchClonesLaterFetchesAreIncremental() async throws {
+        let repository = try GitRepository.make(files: ["app.txt": "v1\n", "big.txt": String(repeating: "x\n", count: 5000)])
+        defer { repository.directory.remove() }
+        let cacheDir = try TemporaryDirectory()
+        defer { cacheDir.remove() }
+        let cache = MirrorCache(root: cacheDir.path)
+
+        let first = try #require(try await cache.ensure(commit: try repository.head(), in: repository.url))
+        #expect(first.cloned)
+        #expect(first.receivedObjects >= 4)
+
+        // Already there: no fetch at all.
+        #expect(try await cache.ensure(commit: try repository.head(), in: repository.url) == nil)
+
+        let second = try repository.commit(files: ["app.txt": "v2\n"], message: "second")
+        let report = try #require(try await cache.ensure(commit: second, in: repository.url))
+        #expect(!report.cloned)
+        // Only the new commit, its tree and the changed blob.
+        #expect(report.receivedObjects == 3)
+        #expect(report.receivedBytes < first.receivedBytes)
+
+        let workspace = cacheDir.path + "/ws"
+        try await cache.checkout(repository.url, commit: second, into: workspace)
+        #expect(try String(contentsOfFile: workspace + "/app.txt", encoding: .utf8) == "v2\n")
+    }
+
+    @Test func missingCommitIsAClearError() async throws {
+        let repository = try GitRepository.make()
+        defer { repository.directory.remove() }
+        let cacheDir = try TemporaryDirectory()
+        defer { cacheDir.remove() }
+        let cache = MirrorCache(root: cacheDir.path)
+        let missing = String(repeating: "ab", count: 20)
+        await #expect(throws: GitError.self) { try await cache.ensure(commit: missing, in: repository.url) }
+        do {
+            _ = try await cache.ensure(commit: missing, in: repository.url)
+        } catch {
+            #expect(error.kind == .commitNotFound)
+            #expect(error.message.contains(missing))
+        }
+    }
+
+    @Test func unknownSchemesAreRefusedBeforeLibgit2GuessesSSH() async throws {
+        let cache = MirrorCache(root: NSTemporaryDirectory() + "/slipway-unused")
+        for url in ["ftp://example.com/repo.git", "example.com/repo", "htps://x/y"] {
+            do {
+                _ = try await cache.fetch(url)
+                Issue.record("\(url) was accepted")
+            } catch {
+                #expect(error.kind == .unsupportedURL, "\(url): \(error)")
+            }
+        }
+    }
+
+    @Test func halfWrittenMirrorIsReclonedAndDamagedOneRepaired() async throws {
+        let repository = try GitRepository.make()
+        defer { repository.directory.remove() }
+        let cacheDir = try TemporaryDirectory()
+        defer { cacheDir.remove() }
+        let cache = MirrorCache(root: cacheDir.path)
+        let path = cache.mirrorPath(for: repository.url)
+
+        // A clone that died half-way: a directory without the completion marker.
+        try FileManager.default.createDirectory(atPath: path + "/objects", withIntermediateDirectories: true)
+        try "garbage".write(toFile: path + "/HEAD", atomically: true, encoding: .utf8)
+        let report = try await cache.fetch(repository.url)
+        #expect(report.cloned)
+
+        // A complete mirror whose object store was damaged afterwards.
+        try FileManager.default.removeItem(atPath: path + "/objects")
+        try "garbage".write(toFile: path + "/HEAD", atomically: true, encoding: .utf8)
+        let next = try repository.commit(files: ["n.txt": "n\n"], message: "n")
+        let repaired = try #require(try await cache.ensure(commit: next, in: repository.url))
+        #expect(repaired.cloned)
+    }
+
+    @Test func concurrentFetchesOfOneRepositoryDoNotCollide() async throws {
+        let repository = try GitRepository.make()
+        defer { repository.directory.remove() }
+        let cacheDir = try TemporaryDirectory()
+        defer { cacheDir.remove() }
+        let cache = MirrorCache(root: cacheDir.path)
+        let head = try repository.head()
+        let reports = try await withThrowingTaskGroup(of: FetchReport?.self) { group in
+            for _ in 0..<8 { group.addTask { try await cache.ensure(commit: head, in: repository.url) } }
+            var all: [FetchReport?] = []
+            for try await report in group { all.append(report) }
+            return all
+        }
+        // Exactly one clone; everyone else found the commit already there.
+        #expect(reports.compactMap { $0 }.filter(\.cloned).count == 1)
+        #expect(reports.compactMap { $0 }.count == 1)
+    }
+}
