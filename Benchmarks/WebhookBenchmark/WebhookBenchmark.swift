@@ -59,7 +59,7 @@ struct WebhookBenchmark {
         let url = "https://localhost:\(port)/hooks/bench"
 
         func push(_ n: Int) async throws -> Duration {
-            let commit = String(format: "%040x", n)
+            let commit = String(format: "%040x", n + 1)  // all zeros would mean "branch deleted"
             let body = TestPush.body(forge: .github, repository: "acme/bench", cloneURL: "https://git.example.com/acme/bench.git",
                                      branch: "main", before: String(repeating: "0", count: 40), commit: commit, message: "bench \(n)")
             var request = HTTPClientRequest(url: url)

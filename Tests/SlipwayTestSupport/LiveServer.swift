@@ -1,6 +1,7 @@
 public import Foundation
 import Logging
 import ServiceLifecycle
+import SlipwayWebhooks
 public import SlipwayClient
 public import SlipwayConfig
 public import SlipwayCore
@@ -132,4 +133,44 @@ extension LiveServer {
             throw error
         }
     }
+}
+
+extension LiveServer {
+    /// Sends a push of `commit` to `app`'s hook, signed as GitHub would (the app must use
+    /// `forge: github`), and returns the job id the server answered with.
+    public func push(app: String, commit: String, branch: String = "main", secret: String = WebhookFixture.secret) async throws -> JobID {
+        let body = TestPush.body(forge: .github, repository: "acme/\(app)", cloneURL: "file:///dev/null", branch: branch,
+                                 before: String(repeating: "0", count: 40), commit: commit, message: "test push")
+        let headers = GitHubAdapter().signedHeaders(body: body, event: "push", deliveryID: UUID().uuidString,
+                                                    secret: SecretValue(secret), now: Date())
+        let (status, answer) = try await withClient(token: nil) { client in
+            try await client.send(.POST, "/hooks/\(app)", headers: headers.map { ($0.name, $0.value) }, body: body)
+        }
+        struct Accepted: Decodable { var job: Int64 }
+        guard (200..<300).contains(status), let accepted = try? JSONDecoder().decode(Accepted.self, from: answer) else {
+            throw PushRefused(status: status, body: String(decoding: answer, as: UTF8.self))
+        }
+        return accepted.job
+    }
+
+    /// Waits until the job reaches a final status and returns it.
+    public func waitForEnd(of id: JobID, timeout: Duration = .seconds(60)) async throws -> Job {
+        var job: Job?
+        try await waitFor(timeout: timeout) {
+            job = try store.job(id: id)
+            return job?.status.isFinal == true
+        }
+        return job!
+    }
+
+    /// The whole log of a job, as stored.
+    public func log(of id: JobID) throws -> String {
+        try store.logChunks(jobID: id, limit: .max).map(\.text).joined()
+    }
+}
+
+public struct PushRefused: Error, CustomStringConvertible {
+    public var status: Int
+    public var body: String
+    public var description: String { "push answered \(status): \(body)" }
 }
