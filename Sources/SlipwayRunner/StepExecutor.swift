@@ -58,7 +58,7 @@ struct StepExecutor: Sendable {
         do {
             let result = try await Subprocess.run(
                 .path(FilePath(executable)), arguments: Arguments(arguments),
-                environment: .custom(environment.map { Array("\($0.key)=\($0.value)".utf8) }),
+                environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Subprocess.Environment.Key(stringLiteral: $0.key), $0.value) })),
                 workingDirectory: FilePath(directory), platformOptions: options,
                 input: .none, output: .sequence, error: .sequence
             ) { execution -> StepOutcome? in

@@ -112,3 +112,57 @@ import Testing
         #expect(server.terminate() == 0)
     }
 }
+
+/// Crash recovery and graceful shutdown of `slipway serve` with a job running.
+@Suite(.serialized) struct RecoveryTests {
+    @Test func aJobRunningAtKill9IsInterruptedAndRunsAgainThenShutdownInterruptsIt() async throws {
+        let repository = try GitRepository.make(files: [".slipway.yaml": """
+            stages:
+              build:
+                - {name: long, run: echo "attempt running"; sleep 120}
+            """])
+        defer { repository.directory.remove() }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let config = try dir.write("slipway.yaml", """
+            listen: {host: 127.0.0.1, port: 0}
+            data_dir: \(dir.path)/data
+            runner: {shutdown_grace: 1s, max_attempts: 2}
+            api_tokens:
+              - {name: admin, role: admin, token: {env: ADMIN_TOKEN}}
+            apps:
+              - {name: app, repo: \(repository.url), forge: github, webhook_secrets: [{env: HOOK_SECRET}]}
+            """)
+        let environment = ["ADMIN_TOKEN": "admin", "HOOK_SECRET": "s"]
+        let caFile = dir.path + "/data/tls/server.crt"
+
+        let first = try await ServerProcess.start(configPath: config, environment: environment)
+        let sent = try runSlipway(["send-test-hook", "app", "--commit", try repository.head(), "--config", config,
+                                   "--server", "https://localhost:\(first.port)"], environment: environment)
+        #expect(sent.status == 0, "\(sent.output)")
+        var api = try APIClient(baseURL: "https://localhost:\(first.port)", token: "admin", caFile: caFile)
+        try await waitFor { try await api.job(1).status == .running }
+        first.kill()
+        try await api.shutdown()
+
+        let second = try await ServerProcess.start(configPath: config, environment: environment)
+        api = try APIClient(baseURL: "https://localhost:\(second.port)", token: "admin", caFile: caFile)
+        let interrupted = try await api.job(1)
+        #expect(interrupted.status == .interrupted)
+        #expect(interrupted.reason == "the server stopped while the job ran; queued again as attempt 2")
+        try await waitFor { try await api.job(2).status == .running }
+        #expect(try await api.job(2).commit == interrupted.commit)
+
+        // SIGTERM: no new jobs, a grace second for the running step, then it is interrupted.
+        #expect(second.terminate() == 0)
+        try await api.shutdown()
+        let third = try await ServerProcess.start(configPath: config, environment: environment)
+        defer { _ = third.terminate() }
+        api = try APIClient(baseURL: "https://localhost:\(third.port)", token: "admin", caFile: caFile)
+        let retry = try await api.job(2)
+        #expect(retry.status == .interrupted)
+        #expect(retry.reason == "the server shut down while the job ran; no attempts left (2 of 2)")
+        #expect(try await api.jobs().count == 2)
+        try await api.shutdown()
+    }
+}
