@@ -123,3 +123,62 @@ import Testing
         #expect(Self.error("limits: {idle_timeout: soon}")?.message.contains("expected a duration") == true)
     }
 }
+
+@Suite struct PipelineSpecTests {
+    @Test func readsStagesStepsAndHooks() throws {
+        let spec = try PipelineSpec.parse("""
+            stages:
+              test:
+                - name: unit
+                  run: make test
+                  env: {GOFLAGS: "-count=1"}
+                  timeout: 90s
+                  workdir: src
+                  retries: 2
+              build:
+                - {name: compile, run: make}
+            hooks:
+              on-failure:
+                - {name: page, hook: on-failure-notify.sh}
+              pre-deploy:
+                - {name: check, script: ci/check.sh}
+            """, file: ".slipway.yaml")
+        #expect(spec.stages.map(\.name) == [.build, .test])
+        let unit = spec.stages[1].steps[0]
+        #expect(unit.command == .shell("make test"))
+        #expect(unit.env == ["GOFLAGS": "-count=1"])
+        #expect(unit.timeout == .seconds(90))
+        #expect(unit.workdir == "src")
+        #expect(unit.retries == 2)
+        #expect(unit.line == 3)
+        #expect(spec.hooks[.onFailure]?.first?.command == .serverHook("on-failure-notify.sh"))
+        #expect(spec.hooks[.preDeploy]?.first?.command == .repositoryScript("ci/check.sh"))
+        #expect(spec.stages[0].steps[0].timeout == StepSpec.defaultTimeout)
+    }
+
+    @Test func errorsAreExact() {
+        func error(_ text: String) -> ConfigError? {
+            do { _ = try PipelineSpec.parse(text, file: ".slipway.yaml"); return nil } catch { return error }
+        }
+        let cases: [(String, Int?, String)] = [
+            ("stages:\n  biuld:\n    - {name: a, run: b}\n", 2, "unknown key 'biuld'"),
+            ("stages:\n  build:\n    - {name: a}\n", 3, "step 'a' needs one of 'run' or 'script'"),
+            ("stages:\n  build:\n    - {name: a, run: b, script: c}\n", 3, "has both run and script"),
+            ("stages:\n  build:\n    - {name: a, hook: x.sh}\n", 3, "unknown key 'hook'"),
+            ("stages:\n  build:\n    - {name: a, run: b, timeout: soon}\n", 3, "expected a duration"),
+            ("stages:\n  build:\n    - {name: a, run: b, retries: 99}\n", 3, "retries must be between 0 and 10"),
+            ("stages:\n  build:\n    - {name: a, run: b}\n    - {name: a, run: c}\n", 4, "already named 'a'"),
+            ("stages:\n  build:\n    - {name: a, run: b, env: {1X: y}}\n", 3, "'1X' is not a valid environment variable name"),
+            ("stages:\n  build:\n    - {name: a, script: /etc/passwd}\n", 3, "must be a relative path inside the workspace"),
+            ("hooks:\n  post-deploy:\n    - {name: a, hook: ../x}\n", 3, "without a path"),
+            ("stages: {}\n", 1, "the pipeline has no stages"),
+            ("stages:\n  build: [\n", nil, "invalid YAML"),
+        ]
+        for (text, line, message) in cases {
+            let found = error(text)
+            #expect(found?.message.contains(message) == true, "\(text): \(String(describing: found))")
+            if let line { #expect(found?.line == line, "\(text): \(String(describing: found))") }
+            #expect(found?.file == ".slipway.yaml")
+        }
+    }
+}
