@@ -129,11 +129,13 @@ extension ServerConfig {
             result.passEnvironment = try node.sequence().map { item throws(ConfigError) in try item.string() }
         }
         if let node = app["repo_auth"] {
-            let auth = try node.mapping(allowing: ["username", "password", "ssh_key", "passphrase"])
+            let auth = try node.mapping(allowing: ["username", "password", "ssh_key", "passphrase", "known_hosts"])
             let username = try auth["username"]?.string() ?? "git"
             if let key = auth["ssh_key"] {
+                let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
                 result.repositoryAuth = .sshKey(username: username, privateKeyPath: try key.string(),
-                                                passphrase: try auth["passphrase"].map { node throws(ConfigError) in try secrets.resolve(node) })
+                                                passphrase: try auth["passphrase"].map { node throws(ConfigError) in try secrets.resolve(node) },
+                                                knownHosts: try auth["known_hosts"]?.string() ?? "\(home)/.ssh/known_hosts")
             } else {
                 result.repositoryAuth = .userPassword(username: username, password: try secrets.resolve(try auth.required("password")))
             }

@@ -62,11 +62,13 @@ struct MirrorRepository {
         git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION))
         options.prune = GIT_FETCH_PRUNE
         options.callbacks.credentials = CredentialBox.callback
+        options.callbacks.certificate_check = CredentialBox.hostKeyCheck
         options.callbacks.payload = Unmanaged.passUnretained(box).toOpaque()
         let result = withExtendedLifetime(box) { git_remote_fetch(remote, nil, &options, "slipway fetch") }
         if result < 0 {
             var error = LibGit2.lastError("fetching \(url) failed", code: result)
             if box.attempts > 1 || (box.attempts > 0 && box.credentials == .none) { error.kind = .authentication }
+            if let hostKeyProblem = box.hostKeyProblem { error = GitError(.authentication, "fetching \(url) failed: \(hostKeyProblem)") }
             if cloning { try? FileManager.default.removeItem(atPath: path) }
             throw error
         }
@@ -130,6 +132,8 @@ struct MirrorRepository {
 final class CredentialBox {
     let credentials: RepositoryAuth
     var attempts = 0
+    /// Why the SSH host key was refused, for the error message.
+    var hostKeyProblem: String?
 
     init(_ credentials: RepositoryAuth) {
         self.credentials = credentials
@@ -146,10 +150,36 @@ final class CredentialBox {
         case .userPassword(let username, let password):
             guard allowedTypes & GIT_CREDENTIAL_USERPASS_PLAINTEXT.rawValue != 0 else { return GIT_PASSTHROUGH.rawValue }
             return git_credential_userpass_plaintext_new(out, username, password.value)
-        case .sshKey(let username, let key, let passphrase):
+        case .sshKey(let username, let key, let passphrase, _):
             guard allowedTypes & GIT_CREDENTIAL_SSH_KEY.rawValue != 0 else { return GIT_PASSTHROUGH.rawValue }
             let user = usernameFromURL.map { String(cString: $0) } ?? username
             return git_credential_ssh_key_new(out, user, nil, key, passphrase?.value)
+        }
+    }
+
+    /// SSH host keys must be in the configured known_hosts file; TLS certificates are left
+    /// to libgit2's own verification.
+    static let hostKeyCheck: git_transport_certificate_check_cb = { cert, valid, host, payload in
+        guard let cert, let payload else { return GIT_PASSTHROUGH.rawValue }
+        let box = Unmanaged<CredentialBox>.fromOpaque(payload).takeUnretainedValue()
+        guard cert.pointee.cert_type == GIT_CERT_HOSTKEY_LIBSSH2 else { return GIT_PASSTHROUGH.rawValue }
+        guard case .sshKey(_, _, _, let knownHosts) = box.credentials else {
+            box.hostKeyProblem = "ssh remotes need repo_auth with an ssh_key and a known_hosts file"
+            return GIT_ECERTIFICATE.rawValue
+        }
+        let hostName = host.map { String(cString: $0) } ?? ""
+        let hostKey = UnsafeRawPointer(cert).assumingMemoryBound(to: git_cert_hostkey.self).pointee
+        guard hostKey.type.rawValue & GIT_CERT_SSH_SHA256.rawValue != 0 else {
+            box.hostKeyProblem = "the SSH library gave no SHA-256 host key hash for \(hostName)"
+            return GIT_ECERTIFICATE.rawValue
+        }
+        let presented = withUnsafeBytes(of: hostKey.hash_sha256) { Array($0) }
+        switch KnownHosts.check(host: hostName, sha256: presented, file: knownHosts) {
+        case .trusted:
+            return 0
+        case .problem(let why):
+            box.hostKeyProblem = why
+            return GIT_ECERTIFICATE.rawValue
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SlipwayGit
 import SlipwayTestSupport
+import SlipwayCore
 import Testing
 
 @Suite struct MirrorCacheTests {
@@ -96,5 +97,86 @@ import Testing
         // Exactly one clone; everyone else found the commit already there.
         #expect(reports.compactMap { $0 }.filter(\.cloned).count == 1)
         #expect(reports.compactMap { $0 }.count == 1)
+    }
+}
+
+@Suite struct HTTPSRemoteTests {
+    @Test func httpsWithBasicAuthWorksAndWrongPasswordsAreReported() async throws {
+        let root = try TemporaryDirectory("slipway-git-root")
+        defer { root.remove() }
+        let work = try GitRepository.make(files: ["app.txt": "over https\n"])
+        defer { work.directory.remove() }
+        try GitRepository.run(["clone", "-q", "--bare", work.path, root.path + "/app.git"], in: "/")
+        let server = try await GitHTTPServer.start(root: root.path, username: "deploy", password: "t0ken")
+        let cacheDir = try TemporaryDirectory()
+        defer { cacheDir.remove() }
+        // libgit2 matches certificate names, not IP addresses: the URL uses localhost.
+        let cache = MirrorCache(root: cacheDir.path, caFile: server.certificatePath)
+        let url = server.url("app.git")
+
+        let report = try await cache.fetch(url, credentials: .userPassword(username: "deploy", password: SecretValue("t0ken")))
+        #expect(report.cloned)
+        try await cache.checkout(url, commit: try work.head(), into: cacheDir.path + "/ws")
+        #expect(try String(contentsOfFile: cacheDir.path + "/ws/app.txt", encoding: .utf8) == "over https\n")
+
+        for credentials in [RepositoryAuth.none, .userPassword(username: "deploy", password: SecretValue("wrong"))] {
+            do {
+                _ = try await MirrorCache(root: cacheDir.path + "/other").fetch(url, credentials: credentials)
+                Issue.record("fetch with \(credentials) succeeded")
+            } catch {
+                #expect(error.kind == .authentication, "\(error)")
+                #expect(!error.message.contains("wrong"))
+            }
+        }
+        await server.stop()
+    }
+}
+
+@Suite struct SSHRemoteTests {
+    @Test(.enabled(if: SSHGitServer.isAvailable, "needs openssh-server (script/bootstrap installs it)"))
+    func sshWithAKeyWorksAndAnUnknownKeyIsRefused() async throws {
+        let server = try SSHGitServer.start()
+        defer { server.stop() }
+        let work = try GitRepository.make(files: ["app.txt": "over ssh\n"])
+        defer { work.directory.remove() }
+        let bare = server.directory.path + "/app.git"
+        try GitRepository.run(["clone", "-q", "--bare", work.path, bare], in: "/")
+        let cacheDir = try TemporaryDirectory()
+        defer { cacheDir.remove() }
+        let url = server.url(path: bare)
+
+        let cache = MirrorCache(root: cacheDir.path)
+        let report = try await cache.fetch(url, credentials: server.credentials(key: server.clientKeyPath))
+        #expect(report.cloned)
+        try await cache.checkout(url, commit: try work.head(), into: cacheDir.path + "/ws")
+        #expect(try String(contentsOfFile: cacheDir.path + "/ws/app.txt", encoding: .utf8) == "over ssh\n")
+
+        let stranger = cacheDir.path + "/stranger"
+        try GitRepository.runTool("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", stranger])
+        do {
+            _ = try await MirrorCache(root: cacheDir.path + "/other").fetch(url, credentials: server.credentials(key: stranger))
+            Issue.record("an unknown key was accepted")
+        } catch {
+            #expect(error.kind == .authentication || error.kind == .network, "\(error)")
+        }
+
+        // A server whose host key is not the known one is never fetched from.
+        let otherHosts = try cacheDir.write("known_hosts", "[127.0.0.1]:\(server.port) " + (try String(contentsOfFile: server.clientKeyPath + ".pub", encoding: .utf8)))
+        do {
+            _ = try await MirrorCache(root: cacheDir.path + "/third")
+                .fetch(url, credentials: .sshKey(username: NSUserName(), privateKeyPath: server.clientKeyPath, passphrase: nil, knownHosts: otherHosts))
+            Issue.record("a wrong host key was accepted")
+        } catch {
+            #expect(error.kind == .authentication)
+            #expect(error.message.contains("does not match the one in"), "\(error)")
+        }
+        let unknownHost = try cacheDir.write("empty_known_hosts", "")
+        do {
+            _ = try await MirrorCache(root: cacheDir.path + "/fourth")
+                .fetch(url, credentials: .sshKey(username: NSUserName(), privateKeyPath: server.clientKeyPath, passphrase: nil, knownHosts: unknownHost))
+            Issue.record("an unknown host was accepted")
+        } catch {
+            #expect(error.message.contains("is not in \(unknownHost); its host key is SHA256:"), "\(error)")
+        }
     }
 }

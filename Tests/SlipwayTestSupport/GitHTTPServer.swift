@@ -1,0 +1,110 @@
+public import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import HTTPTypes
+import Logging
+import ServiceLifecycle
+import SlipwayServer
+
+/// Git's smart HTTP protocol over TLS with basic auth, served by `git http-backend` (git's own
+/// CGI program), for testing https remotes without a forge.
+public final class GitHTTPServer: Sendable {
+    public let port: Int
+    /// The CA file that makes clients trust this server (its own self-signed certificate).
+    public let certificatePath: String
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+    private let tlsDir: TemporaryDirectory
+
+    /// `https://localhost:PORT/NAME` for a repository `NAME` under `root`.
+    public func url(_ name: String) -> String { "https://localhost:\(port)/\(name)" }
+
+    /// Serves every repository under `root`, to `username`/`password` only.
+    public static func start(root: String, username: String, password: String) async throws -> GitHTTPServer {
+        let tlsDir = try TemporaryDirectory("slipway-git-tls")
+        var logger = Logger(label: "git-http")
+        logger.logLevel = .error
+        let identity = try TLSIdentity.selfSigned(in: tlsDir.path, hostnames: ["localhost"], logger: logger)
+        let expected = "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
+        let router = Router()
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            guard request.headers[.authorization] == expected else {
+                return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Basic realm=\"git\""])
+            }
+            let body = try await request.body.collect(upTo: 64 << 20)
+            return try backend(request: request, body: Data(buffer: body), root: root)
+        }
+        router.on("**", method: .get, use: handler)
+        router.on("**", method: .post, use: handler)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let application = Application(
+            router: router, server: try .tls(.http1(), tlsConfiguration: identity.serverConfiguration()),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
+        let task = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        let port = await iterator.next() ?? 0
+        return GitHTTPServer(port: port, certificatePath: identity.certificatePath, group: group, task: task, tlsDir: tlsDir)
+    }
+
+    private init(port: Int, certificatePath: String, group: ServiceGroup, task: Task<Void, any Error>, tlsDir: TemporaryDirectory) {
+        self.port = port
+        self.certificatePath = certificatePath
+        self.group = group
+        self.task = task
+        self.tlsDir = tlsDir
+    }
+
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        tlsDir.remove()
+    }
+
+    /// Runs `git http-backend` as CGI for one request.
+    private static func backend(request: Request, body: Data, root: String) throws -> Response {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "http-backend"]
+        var environment = [
+            "GIT_PROJECT_ROOT": root, "GIT_HTTP_EXPORT_ALL": "1", "REMOTE_USER": "slipway", "REMOTE_ADDR": "127.0.0.1",
+            "PATH_INFO": request.uri.path, "QUERY_STRING": request.uri.query ?? "",
+            "REQUEST_METHOD": request.method.rawValue, "CONTENT_LENGTH": String(body.count),
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+        ]
+        if let type = request.headers[.contentType] { environment["CONTENT_TYPE"] = type }
+        if let encoding = request.headers[.contentEncoding] { environment["HTTP_CONTENT_ENCODING"] = encoding }
+        if let protocolHeader = request.headers[HTTPField.Name("Git-Protocol")!] { environment["GIT_PROTOCOL"] = protocolHeader }
+        process.environment = environment
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        let writer = input.fileHandleForWriting
+        DispatchQueue.global().async {
+            writer.write(body)
+            try? writer.close()
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        // CGI: headers, a blank line, the body.
+        guard let split = data.range(of: Data("\r\n\r\n".utf8)) ?? data.range(of: Data("\n\n".utf8)) else {
+            return Response(status: .internalServerError)
+        }
+        var status = HTTPResponse.Status.ok
+        var headers = HTTPFields()
+        for line in String(decoding: data[..<split.lowerBound], as: UTF8.self).split(whereSeparator: \.isNewline) {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else { continue }
+            if parts[0].lowercased() == "status", let code = Int(parts[1].prefix(3)) {
+                status = HTTPResponse.Status(code: code)
+            } else if let name = HTTPField.Name(parts[0]) {
+                headers[name] = parts[1]
+            }
+        }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: data[split.upperBound...])))
+    }
+}
