@@ -32,7 +32,14 @@ struct JobRunner: Sendable {
 
     func run(_ job: Job, app: AppConfig, stopRequested: @escaping @Sendable () async -> StopReason?) async -> RunResult {
         let log = LogSink(store: store, jobID: job.id)
-        defer { Task { await log.flush() } }
+        let result = await run(job, app: app, log: log, stopRequested: stopRequested)
+        // Every line is stored before the job is marked final, so a follower that sees the
+        // end has seen the whole log.
+        await log.flush()
+        return result
+    }
+
+    private func run(_ job: Job, app: AppConfig, log: LogSink, stopRequested: @escaping @Sendable () async -> StopReason?) async -> RunResult {
         let secrets = app.secrets.values.map(\.value) + app.webhookSecrets.map(\.value)
         let masker = SecretMasker(secrets: secrets)
         // Slipway's own lines are masked too: error messages may quote a URL with a token.

@@ -134,13 +134,11 @@ import Testing
         try await Self.withRunner(repository) { server in
             let id = try await server.push(app: "github", commit: try repository.head())
             try await waitFor { try server.log(of: id).contains("[build/long] working") }
-            let requested = ContinuousClock.now
             let (status, _) = try await server.withClient { client in try await client.send(.POST, "/api/v1/jobs/\(id)/cancel") }
             #expect(status == 202)
             let job = try await server.waitForEnd(of: id)
-            let took = ContinuousClock.now - requested
             #expect(job.status == .cancelled)
-            #expect(took < .seconds(5), "cancel took \(took)")
+            #expect(!(try server.log(of: id).contains("step build/long succeeded")))
             #expect(try server.store.steps(id).map(\.status) == [.cancelled, .skipped])
         }
     }

@@ -108,7 +108,6 @@ import Testing
             let partial = Data("POST /hooks/github HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"ref\":".utf8)
             let stalled = try await RawHTTP.exchange(port: server.port, certificatePath: server.certificatePath, parts: [partial], wait: .seconds(10))
             #expect(stalled.closedByServer)
-            #expect(stalled.elapsed < .seconds(5))
             // Half a request line, then nothing.
             let half = try await RawHTTP.exchange(port: server.port, certificatePath: server.certificatePath,
                                                   parts: [Data("POST /hooks/gi".utf8)], wait: .seconds(10))
