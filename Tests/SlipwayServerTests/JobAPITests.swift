@@ -116,3 +116,23 @@ import Testing
         }
     }
 }
+
+@Suite struct ListenerTests {
+    @Test func tlsBelow12IsRefused() async throws {
+        try await withLiveServer { server in
+            #expect(await RawHTTP.handshakeSucceeds(port: server.port, certificatePath: server.certificatePath, maximumVersion: .tlsv12))
+            #expect(await RawHTTP.handshakeSucceeds(port: server.port, certificatePath: server.certificatePath, maximumVersion: .tlsv13))
+            #expect(!(await RawHTTP.handshakeSucceeds(port: server.port, certificatePath: server.certificatePath, maximumVersion: .tlsv11)))
+        }
+    }
+
+    @Test func plainHTTPOnlyWhenTheConfigAsksForIt() async throws {
+        try await withLiveServer(configure: { $0.tls = .disabled }) { server in
+            let client = try APIClient(baseURL: "http://127.0.0.1:\(server.port)", token: LiveServer.readToken, caFile: nil)
+            let (status, _) = try await client.send(.GET, "/api/v1/jobs")
+            try await client.shutdown()
+            #expect(status == 200)
+            #expect(!FileManager.default.fileExists(atPath: server.certificatePath))
+        }
+    }
+}

@@ -1,7 +1,8 @@
 public import Foundation
+public import NIOSSL
 import NIOCore
 import NIOPosix
-import NIOSSL
+
 
 /// Byte-level HTTPS for the cases a polite client cannot produce: bodies streamed without a
 /// declared length, and clients that stop half-way through a request.
@@ -83,5 +84,34 @@ extension RawHTTP {
         parts.append(Data("0\r\n\r\n".utf8))
         return try await exchange(port: port, certificatePath: certificatePath, parts: parts, wait: .seconds(10),
                                   stopReading: { $0.contains("\r\n\r\n") }).response
+    }
+}
+
+extension RawHTTP {
+    /// Whether a TLS handshake with at most `maximumVersion` succeeds against the server.
+    public static func handshakeSucceeds(port: Int, certificatePath: String, maximumVersion: TLSVersion) async -> Bool {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(certificatePath)
+        tls.minimumTLSVersion = .tlsv1
+        tls.maximumTLSVersion = maximumVersion
+        do {
+            let context = try NIOSSLContext(configuration: tls)
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let handler = try NIOSSLClientHandler(context: context, serverHostname: "localhost")
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            return try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+                var text = ""
+                for try await buffer in inbound { text += String(buffer: buffer) }
+                return text.hasPrefix("HTTP/1.1 200")
+            }
+        } catch {
+            return false
+        }
     }
 }
