@@ -16,7 +16,6 @@ public actor JobDispatcher: Service {
     private let logger: Logger
     private let now: @Sendable () -> Date
     private var scheduler: Scheduler
-    private var appOfJob: [JobID: String] = [:]
     private var stopping: [JobID: StopReason] = [:]
     private var shutdownDeadlinePassed = false
     private let wakeups: AsyncStream<Void>
@@ -35,7 +34,7 @@ public actor JobDispatcher: Service {
         scheduler = Scheduler(workers: config.workers)
         runner = JobRunner(store: store, mirrors: mirrors,
                            executor: StepExecutor(hooksDirectory: config.hooksDir, pollInterval: stepPollInterval),
-                           workspacesDir: config.workspacesDir, serverEnvironment: ProcessInfo.processInfo.environment, logger: logger)
+                           workspacesDir: config.workspacesDir, serverEnvironment: ProcessInfo.processInfo.environment)
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -86,7 +85,6 @@ public actor JobDispatcher: Service {
                 for id in ids where !stillQueued.contains(id) { scheduler.dropped(id, app: app) }
             }
             for job in queued where !scheduler.knows(job.id) {
-                appOfJob[job.id] = job.app
                 let app = config.app(named: job.app)
                 perform(scheduler.enqueued(job.id, app: job.app, cancelRunning: app?.cancelRunningOnPush ?? false))
             }
@@ -146,7 +144,6 @@ public actor JobDispatcher: Service {
     private func finished(_ job: Job) {
         scheduler.finished(job.id, app: job.app)
         stopping[job.id] = nil
-        appOfJob[job.id] = nil
         wakeup.yield()
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import SlipwayConfig
 import SlipwayCore
 import SlipwayGit
@@ -20,7 +19,6 @@ struct JobRunner: Sendable {
     let workspacesDir: String
     /// The server's own environment, from which only an app's `pass_env` names are taken.
     let serverEnvironment: [String: String]
-    let logger: Logger
 
     /// A step planned for this job, with where it stands in the plan.
     private struct PlannedStep {
@@ -47,7 +45,7 @@ struct JobRunner: Sendable {
             await log.line("slipway", masker.masking(text))
         }
 
-        await say("job \(job.id): \(app.name) at \(job.commit) (\(job.ref), trigger \(job.trigger.rawValue), attempt via \(job.deliveryID ?? "-"))")
+        await say("job \(job.id): \(app.name) at \(job.commit) (\(job.ref), trigger \(job.trigger.rawValue)\(job.deliveryID.map { ", delivery \($0)" } ?? ""))")
         let workspace = (workspacesDir as NSString).appendingPathComponent("\(app.name)-\(job.id)")
 
         // 1. The commit, from the mirror.

@@ -1,42 +1,35 @@
 public import Foundation
 public import SlipwayCore
 
-/// Bitbucket Cloud and Data Center share the signature: `X-Hub-Signature: sha256=<hex>`.
-/// (GitHub's header of the same name is SHA-1: the algorithm comes from the forge, not the name.)
-enum BitbucketSignature {
-    static func verify(_ request: WebhookRequest, secrets: [SecretValue]) throws(WebhookError) {
+/// Bitbucket Cloud (`X-Event-Key: repo:push`) and Bitbucket Data Center
+/// (`repo:refs_changed`). Both sign with `X-Hub-Signature: sha256=<hex>` (GitHub's header of
+/// the same name is SHA-1: the algorithm comes from the forge, never from the header name),
+/// and one delivery may update several refs.
+public struct BitbucketAdapter: ForgeAdapter {
+    public let forge: Forge
+
+    public init(forge: Forge) {
+        precondition(forge == .bitbucketCloud || forge == .bitbucketServer, "BitbucketAdapter reads Bitbucket only")
+        self.forge = forge
+    }
+
+    private var pushEventKey: String { forge == .bitbucketCloud ? "repo:push" : "repo:refs_changed" }
+    private var deliveryHeader: String { forge == .bitbucketCloud ? "X-Request-UUID" : "X-Request-Id" }
+
+    public func verify(_ request: WebhookRequest, secrets: [SecretValue], now: Date) throws(WebhookError) {
         guard let header = request[header: "x-hub-signature"], header.hasPrefix("sha256="),
               SignatureCheck.hmacSHA256Hex(String(header.dropFirst(7)), body: request.body, secrets: secrets)
         else { throw .unauthorized }
     }
 
-    static func headers(body: Data, event: String, deliveryID: String, deliveryHeader: String, secret: SecretValue) -> [(name: String, value: String)] {
-        [
-            ("Content-Type", "application/json"),
-            ("X-Event-Key", event),
-            (deliveryHeader, deliveryID),
-            ("X-Hub-Signature", "sha256=" + SignatureCheck.hmacSHA256Hex(body: body, secret: secret)),
-        ]
-    }
-}
-
-/// Bitbucket Cloud: `X-Event-Key: repo:push`, one delivery may update several refs.
-public struct BitbucketCloudAdapter: ForgeAdapter {
-    public var forge: Forge { .bitbucketCloud }
-
-    public init() {}
-
-    public func verify(_ request: WebhookRequest, secrets: [SecretValue], now: Date) throws(WebhookError) {
-        try BitbucketSignature.verify(request, secrets: secrets)
-    }
-
     public func parse(_ request: WebhookRequest) throws(WebhookError) -> WebhookEvent {
         guard request.mediaType == "application/json" else { throw .unsupportedMediaType(request.mediaType) }
-        let delivery = request[header: "x-request-uuid"] ?? SignatureCheck.bodyDigestID(request.body)
+        let delivery = request[header: deliveryHeader] ?? SignatureCheck.bodyDigestID(request.body)
         switch request[header: "x-event-key"] ?? "" {
-        case "repo:push":
-            let payload = try PayloadDecoding.decode(BitbucketCloudPushPayload.self, from: request.body)
-            return .push(payload.pushEvents(deliveryID: delivery))
+        case pushEventKey where forge == .bitbucketCloud:
+            return .push(try PayloadDecoding.decode(BitbucketCloudPushPayload.self, from: request.body).pushEvents(deliveryID: delivery))
+        case pushEventKey:
+            return .push(try PayloadDecoding.decode(BitbucketServerPushPayload.self, from: request.body).pushEvents(deliveryID: delivery))
         case "diagnostics:ping":
             return .ping(deliveryID: delivery)
         case let other:
@@ -45,7 +38,12 @@ public struct BitbucketCloudAdapter: ForgeAdapter {
     }
 
     public func signedHeaders(body: Data, event: String, deliveryID: String, secret: SecretValue, now: Date) -> [(name: String, value: String)] {
-        BitbucketSignature.headers(body: body, event: event == "push" ? "repo:push" : event, deliveryID: deliveryID, deliveryHeader: "X-Request-UUID", secret: secret)
+        [
+            ("Content-Type", "application/json"),
+            ("X-Event-Key", event == "push" ? pushEventKey : event),
+            (deliveryHeader, deliveryID),
+            ("X-Hub-Signature", "sha256=" + SignatureCheck.hmacSHA256Hex(body: body, secret: secret)),
+        ]
     }
 }
 
@@ -99,35 +97,6 @@ struct BitbucketCloudPushPayload: Decodable {
                 changedPaths: nil
             )
         }
-    }
-}
-
-/// Bitbucket Data Center (Server): `X-Event-Key: repo:refs_changed`.
-public struct BitbucketServerAdapter: ForgeAdapter {
-    public var forge: Forge { .bitbucketServer }
-
-    public init() {}
-
-    public func verify(_ request: WebhookRequest, secrets: [SecretValue], now: Date) throws(WebhookError) {
-        try BitbucketSignature.verify(request, secrets: secrets)
-    }
-
-    public func parse(_ request: WebhookRequest) throws(WebhookError) -> WebhookEvent {
-        guard request.mediaType == "application/json" else { throw .unsupportedMediaType(request.mediaType) }
-        let delivery = request[header: "x-request-id"] ?? SignatureCheck.bodyDigestID(request.body)
-        switch request[header: "x-event-key"] ?? "" {
-        case "repo:refs_changed":
-            let payload = try PayloadDecoding.decode(BitbucketServerPushPayload.self, from: request.body)
-            return .push(payload.pushEvents(deliveryID: delivery))
-        case "diagnostics:ping":
-            return .ping(deliveryID: delivery)
-        case let other:
-            return .other(event: other.isEmpty ? "(none)" : other, deliveryID: delivery)
-        }
-    }
-
-    public func signedHeaders(body: Data, event: String, deliveryID: String, secret: SecretValue, now: Date) -> [(name: String, value: String)] {
-        BitbucketSignature.headers(body: body, event: event == "push" ? "repo:refs_changed" : event, deliveryID: deliveryID, deliveryHeader: "X-Request-Id", secret: secret)
     }
 }
 

@@ -21,8 +21,7 @@ extension Forge {
         case .gitlab: GitLabAdapter()
         case .gitea: GiteaAdapter(forge: .gitea)
         case .forgejo: GiteaAdapter(forge: .forgejo)
-        case .bitbucketCloud: BitbucketCloudAdapter()
-        case .bitbucketServer: BitbucketServerAdapter()
+        case .bitbucketCloud, .bitbucketServer: BitbucketAdapter(forge: self)
         }
     }
 }

@@ -29,7 +29,7 @@ public final class LiveServer: Sendable {
         config.host = "127.0.0.1"
         config.port = 0
         config.dataDir = dataDir
-        config.idleTimeout = .seconds(2)
+        config.idleTimeout = .seconds(15)
         config.storeBusyTimeout = .milliseconds(300)
         config.apiTokens = [
             APIToken(name: "test-admin", role: .admin, secret: SecretValue(adminToken)),

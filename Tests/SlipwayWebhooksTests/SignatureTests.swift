@@ -42,7 +42,7 @@ import Testing
         #expect(throws: WebhookError.unauthorized) {
             try GitHubAdapter().verify(request, secrets: [SecretValue(WebhookFixture.secret)], now: Date())
         }
-        try BitbucketCloudAdapter().verify(request, secrets: [SecretValue(WebhookFixture.secret)], now: Date())
+        try Forge.bitbucketCloud.adapter.verify(request, secrets: [SecretValue(WebhookFixture.secret)], now: Date())
     }
 
     @Test func gitlabSignedDeliveryMustBeRecent() throws {
