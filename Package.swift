@@ -147,6 +147,30 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
+        // The Kubernetes API test server: the real wire protocol, in-process.
+        .target(
+            name: "KubeTestServer",
+            dependencies: [
+                "SlipwayCore", "SlipwayConfig", "SlipwayServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/KubeTestServer",
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KubeTestServerTests",
+            dependencies: ["KubeTestServer", "SlipwayCore", "SlipwayConfig", "SlipwayTestSupport",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SlipwayWebhooksTests",
             dependencies: ["SlipwayWebhooks", "SlipwayCore", "SlipwayTestSupport"],

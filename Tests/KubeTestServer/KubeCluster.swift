@@ -1,0 +1,350 @@
+import Foundation
+public import SlipwayCore
+
+/// The state of the test cluster and the API semantics Slipway relies on: server-side apply
+/// with managed fields and conflicts, merge patches from other managers, dry runs, label
+/// selectors, CRDs that add resource types, and status that a test writes (playing the
+/// controllers that do not run here).
+public actor KubeCluster {
+    struct ObjectKey: Hashable {
+        var group: String
+        var plural: String
+        var namespace: String
+        var name: String
+    }
+
+    struct ManagerEntry {
+        var manager: String
+        var operation: String
+        var apiVersion: String
+        var fields: Set<FieldPath>
+        var time: String
+        var subresource: String?
+    }
+
+    struct Stored {
+        var object: JSONValue
+        var managers: [ManagerEntry]
+    }
+
+    var catalog: ResourceCatalog
+    private var objects: [ObjectKey: Stored] = [:]
+    private var resourceVersion = 200
+    private var injectedFailures: [(status: Int, retryAfter: Int?)] = []
+    /// Every request the server handled, as `METHOD path`, for tests to count.
+    public private(set) var requestLog: [String] = []
+
+    init(catalog: ResourceCatalog) {
+        self.catalog = catalog
+    }
+
+    // MARK: Test controls
+
+    /// The next `count` requests get `status` (a `Status` body; `Retry-After` when given).
+    public func failNext(_ count: Int, status: Int = 500, retryAfter: Int? = nil) {
+        injectedFailures += Array(repeating: (status, retryAfter), count: count)
+    }
+
+    func takeInjectedFailure() -> (status: Int, retryAfter: Int?)? {
+        injectedFailures.isEmpty ? nil : injectedFailures.removeFirst()
+    }
+
+    func record(_ line: String) { requestLog.append(line) }
+
+    /// The stored object, as GET would answer it.
+    public func object(apiVersion: String, kind: String, namespace: String?, name: String) -> JSONValue? {
+        guard let type = type(apiVersion: apiVersion, kind: kind),
+              let stored = objects[ObjectKey(group: type.group, plural: type.plural, namespace: type.namespaced ? namespace ?? "" : "", name: name)]
+        else { return nil }
+        return render(stored)
+    }
+
+    /// All stored objects of a kind.
+    public func objects(apiVersion: String, kind: String) -> [JSONValue] {
+        guard let type = type(apiVersion: apiVersion, kind: kind) else { return [] }
+        return objects.filter { $0.key.group == type.group && $0.key.plural == type.plural }
+            .sorted { ($0.key.namespace, $0.key.name) < ($1.key.namespace, $1.key.name) }.map { render($0.value) }
+    }
+
+    /// Writes `status` as a controller would (its own manager, the status subresource).
+    public func setStatus(apiVersion: String, kind: String, namespace: String?, name: String, status: JSONValue) -> Bool {
+        guard let type = type(apiVersion: apiVersion, kind: kind) else { return false }
+        let key = ObjectKey(group: type.group, plural: type.plural, namespace: type.namespaced ? namespace ?? "" : "", name: name)
+        guard var stored = objects[key] else { return false }
+        stored.object["status"] = status
+        bump(&stored)
+        objects[key] = stored
+        return true
+    }
+
+    /// A change by another field manager (`kubectl edit`, an autoscaler): a merge patch.
+    public func edit(apiVersion: String, kind: String, namespace: String?, name: String, manager: String, patch: JSONValue) -> Bool {
+        guard let type = type(apiVersion: apiVersion, kind: kind) else { return false }
+        return mergePatch(type: type, namespace: namespace, name: name, patch: patch, manager: manager, dryRun: false).status == 200
+    }
+
+    /// Deletes an object behind Slipway's back.
+    public func remove(apiVersion: String, kind: String, namespace: String?, name: String) {
+        guard let type = type(apiVersion: apiVersion, kind: kind) else { return }
+        objects[ObjectKey(group: type.group, plural: type.plural, namespace: type.namespaced ? namespace ?? "" : "", name: name)] = nil
+    }
+
+    func type(apiVersion: String, kind: String) -> ResourceType? {
+        let parts = apiVersion.split(separator: "/").map(String.init)
+        let (group, version) = parts.count == 2 ? (parts[0], parts[1]) : ("", parts[0])
+        return catalog.types.first { $0.group == group && $0.version == version && $0.kind == kind }
+    }
+
+    // MARK: API operations
+
+    func get(type: ResourceType, namespace: String?, name: String) -> KubeAnswer {
+        guard let stored = objects[key(type, namespace, name)] else { return .notFound(type.plural, name) }
+        return .json(200, render(stored))
+    }
+
+    func list(type: ResourceType, namespace: String?, selector: String?) -> KubeAnswer {
+        let requirements: [LabelRequirement]
+        do {
+            requirements = try LabelRequirement.parse(selector ?? "")
+        } catch {
+            return .failure(400, reason: "BadRequest", message: "unable to parse requirement: \(error)")
+        }
+        var items: [JSONValue] = []
+        for (key, stored) in objects.sorted(by: { ($0.key.namespace, $0.key.name) < ($1.key.namespace, $1.key.name) })
+        where key.group == type.group && key.plural == type.plural && (namespace == nil || key.namespace == namespace) {
+            let labels = stored.object[path: ["metadata", "labels"]]?.objectValue ?? [:]
+            guard requirements.allSatisfy({ $0.matches(labels) }) else { continue }
+            var item = render(stored)
+            item["apiVersion"] = nil
+            item["kind"] = nil
+            items.append(item)
+        }
+        return .json(200, ["apiVersion": .string(type.groupVersion), "kind": .string(type.kind + "List"),
+                           "items": .array(items), "metadata": ["resourceVersion": .string(String(resourceVersion))]])
+    }
+
+    func delete(type: ResourceType, namespace: String?, name: String, dryRun: Bool) -> KubeAnswer {
+        let objectKey = key(type, namespace, name)
+        guard let stored = objects[objectKey] else { return .notFound(type.plural, name) }
+        if !dryRun {
+            objects[objectKey] = nil
+            if type.group == "apiextensions.k8s.io", let group = stored.object[path: ["spec", "group"]]?.stringValue,
+               let plural = stored.object[path: ["spec", "names", "plural"]]?.stringValue {
+                catalog.remove(group: group, plural: plural)
+            }
+            if type.kind == "Namespace" { objects = objects.filter { $0.key.namespace != name } }
+        }
+        return .json(200, render(stored))
+    }
+
+    func apply(type: ResourceType, namespace: String?, name: String, body: JSONValue, manager: String, force: Bool, dryRun: Bool) -> KubeAnswer {
+        guard body["apiVersion"]?.stringValue == type.groupVersion, body["kind"]?.stringValue == type.kind else {
+            return .failure(400, reason: "BadRequest",
+                            message: "the apiVersion and kind of the body (\(body["apiVersion"]?.stringValue ?? "?")/\(body["kind"]?.stringValue ?? "?")) do not match the URL (\(type.groupVersion)/\(type.kind))")
+        }
+        guard body[path: ["metadata", "name"]]?.stringValue == name else {
+            return .failure(400, reason: "BadRequest", message: "the name of the object (\(body[path: ["metadata", "name"]]?.stringValue ?? "")) does not match the name on the URL (\(name))")
+        }
+        if let answer = namespaceMissing(type, namespace) { return answer }
+        let objectKey = key(type, namespace, name)
+        let applied = FieldSet.paths(of: body)
+        var stored = objects[objectKey] ?? Stored(object: ["apiVersion": .string(type.groupVersion), "kind": .string(type.kind), "metadata": [:]], managers: [])
+        let creating = objects[objectKey] == nil
+
+        // Conflicts: fields another manager owns, set here to a different value.
+        var conflicts: [(FieldPath, ManagerEntry)] = []
+        for entry in stored.managers where entry.manager != manager {
+            for path in applied.intersection(entry.fields).sorted(by: { $0.conflictText < $1.conflictText })
+            where FieldSet.value(at: path, in: stored.object) != FieldSet.value(at: path, in: body) {
+                conflicts.append((path, entry))
+            }
+        }
+        if !conflicts.isEmpty && !force {
+            let causes: [JSONValue] = conflicts.map { path, entry in
+                ["reason": "FieldManagerConflict", "message": .string("conflict with \"\(entry.manager)\" using \(entry.apiVersion)"), "field": .string(path.conflictText)]
+            }
+            let message: String
+            if conflicts.count == 1 {
+                message = "Apply failed with 1 conflict: conflict with \"\(conflicts[0].1.manager)\" using \(conflicts[0].1.apiVersion): \(conflicts[0].0.conflictText)"
+            } else {
+                message = "Apply failed with \(conflicts.count) conflicts: " + conflicts.map { "conflict with \"\($0.1.manager)\" using \($0.1.apiVersion): \($0.0.conflictText)" }.joined(separator: "\n")
+            }
+            return .failure(409, reason: "Conflict", message: message, details: ["causes": .array(causes)])
+        }
+        if force {
+            for index in stored.managers.indices where stored.managers[index].manager != manager {
+                stored.managers[index].fields.subtract(applied)
+            }
+        }
+        // Fields this manager set before and no longer sets, and nobody else owns, go away.
+        let previous = stored.managers.first { $0.manager == manager && $0.operation == "Apply" }?.fields ?? []
+        let othersOwn = stored.managers.filter { $0.manager != manager }.reduce(into: Set<FieldPath>()) { $0.formUnion($1.fields) }
+        var object = stored.object
+        for path in previous.subtracting(applied).subtracting(othersOwn) {
+            object = FieldSet.removing(path, from: object)
+        }
+        var bodyWithoutStatus = body
+        bodyWithoutStatus["status"] = nil
+        object = FieldSet.merge(bodyWithoutStatus, into: object)
+        if type.namespaced { object["metadata"]?["namespace"] = .string(namespace ?? "") }
+        if let invalid = validate(type: type, name: name, object: object) { return invalid }
+
+        stored.managers.removeAll { $0.manager == manager && $0.operation == "Apply" }
+        stored.managers.insert(ManagerEntry(manager: manager, operation: "Apply", apiVersion: type.groupVersion, fields: applied,
+                                            time: Self.now(), subresource: nil), at: 0)
+        stored.managers.removeAll { $0.fields.isEmpty }
+        return commit(type: type, key: objectKey, before: creating ? nil : objects[objectKey], object: object, managers: stored.managers, dryRun: dryRun)
+    }
+
+    func mergePatch(type: ResourceType, namespace: String?, name: String, patch: JSONValue, manager: String, dryRun: Bool) -> KubeAnswer {
+        let objectKey = key(type, namespace, name)
+        guard var stored = objects[objectKey] else { return .notFound(type.plural, name) }
+        let object = FieldSet.mergePatch(patch, into: stored.object)
+        if let invalid = validate(type: type, name: name, object: object) { return invalid }
+        let changed = FieldSet.patchPaths(patch)
+        // An update takes the fields it changes from whoever owned them.
+        for index in stored.managers.indices { stored.managers[index].fields.subtract(changed) }
+        if let index = stored.managers.firstIndex(where: { $0.manager == manager && $0.operation == "Update" }) {
+            stored.managers[index].fields.formUnion(changed)
+            stored.managers[index].time = Self.now()
+        } else {
+            stored.managers.append(ManagerEntry(manager: manager, operation: "Update", apiVersion: type.groupVersion, fields: changed, time: Self.now(), subresource: nil))
+        }
+        stored.managers.removeAll { $0.fields.isEmpty }
+        return commit(type: type, key: objectKey, before: objects[objectKey], object: object, managers: stored.managers, dryRun: dryRun)
+    }
+
+    // MARK: Internals
+
+    private func commit(type: ResourceType, key: ObjectKey, before: Stored?, object: JSONValue, managers: [ManagerEntry], dryRun: Bool) -> KubeAnswer {
+        var stored = Stored(object: object, managers: managers)
+        if let before {
+            if Self.content(before.object) == Self.content(object) {
+                // Nothing changed: same resourceVersion, as the API server answers.
+                stored.object = before.object
+                if !dryRun { objects[key] = stored }
+                return .json(200, render(stored))
+            }
+            if before.object["spec"] != object["spec"] || Self.nonMetadata(before.object) != Self.nonMetadata(object),
+               let generation = before.object[path: ["metadata", "generation"]]?.intValue {
+                stored.object["metadata"]?["generation"] = .int(generation + 1)
+            }
+            bump(&stored, dryRun: dryRun)
+        } else {
+            created(&stored, type: type)
+            bump(&stored, dryRun: dryRun)
+        }
+        if !dryRun {
+            objects[key] = stored
+            if type.group == "apiextensions.k8s.io", type.kind == "CustomResourceDefinition" { registerCRD(stored.object) }
+        }
+        return .json(before == nil ? 201 : 200, render(stored))
+    }
+
+    private func created(_ stored: inout Stored, type: ResourceType) {
+        stored.object["metadata"]?["uid"] = .string(UUID().uuidString.lowercased())
+        stored.object["metadata"]?["creationTimestamp"] = .string(Self.now())
+        if stored.object["spec"] != nil && type.kind != "Namespace" { stored.object["metadata"]?["generation"] = 1 }
+        switch type.kind {
+        case "Namespace":
+            let name = stored.object[path: ["metadata", "name"]] ?? ""
+            var labels = stored.object[path: ["metadata", "labels"]]?.objectValue ?? [:]
+            labels["kubernetes.io/metadata.name"] = name
+            stored.object["metadata"]?["labels"] = .object(labels)
+            stored.object["spec"] = ["finalizers": ["kubernetes"]]
+            stored.object["status"] = ["phase": "Active"]
+        case "CustomResourceDefinition":
+            let names = stored.object[path: ["spec", "names"]] ?? [:]
+            stored.object["status"] = [
+                "acceptedNames": names,
+                "conditions": [
+                    ["type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": .string(Self.now())],
+                    ["type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": .string(Self.now())],
+                ],
+                "storedVersions": .array((stored.object[path: ["spec", "versions"]]?.arrayValue ?? []).filter { $0["storage"]?.boolValue == true }.compactMap { $0["name"] }),
+            ]
+        default:
+            break
+        }
+    }
+
+    private func registerCRD(_ crd: JSONValue) {
+        guard let group = crd[path: ["spec", "group"]]?.stringValue, let plural = crd[path: ["spec", "names", "plural"]]?.stringValue,
+              let kind = crd[path: ["spec", "names", "kind"]]?.stringValue else { return }
+        let namespaced = crd[path: ["spec", "scope"]]?.stringValue != "Cluster"
+        for version in crd[path: ["spec", "versions"]]?.arrayValue ?? [] where version["served"]?.boolValue != false {
+            guard let name = version["name"]?.stringValue else { continue }
+            catalog.add(ResourceType(group: group, version: name, kind: kind, plural: plural, namespaced: namespaced))
+        }
+    }
+
+    private func bump(_ stored: inout Stored, dryRun: Bool = false) {
+        if !dryRun { resourceVersion += 1 }
+        stored.object["metadata"]?["resourceVersion"] = .string(String(resourceVersion + (dryRun ? 1 : 0)))
+    }
+
+    private func key(_ type: ResourceType, _ namespace: String?, _ name: String) -> ObjectKey {
+        ObjectKey(group: type.group, plural: type.plural, namespace: type.namespaced ? namespace ?? "" : "", name: name)
+    }
+
+    private func namespaceMissing(_ type: ResourceType, _ namespace: String?) -> KubeAnswer? {
+        guard type.namespaced, let namespace else { return nil }
+        guard objects[ObjectKey(group: "", plural: "namespaces", namespace: "", name: namespace)] == nil else { return nil }
+        return .notFound("namespaces", namespace)
+    }
+
+    /// The object with its managed fields, as the API server shows it.
+    private func render(_ stored: Stored) -> JSONValue {
+        var object = stored.object
+        object["metadata"]?["managedFields"] = .array(stored.managers.map { entry in
+            var field: JSONValue = ["manager": .string(entry.manager), "operation": .string(entry.operation), "apiVersion": .string(entry.apiVersion),
+                                    "time": .string(entry.time), "fieldsType": "FieldsV1", "fieldsV1": FieldSet.fieldsV1(entry.fields)]
+            if let subresource = entry.subresource { field["subresource"] = .string(subresource) }
+            return field
+        })
+        return object
+    }
+
+    /// What counts as a change: everything but server-set metadata.
+    private static func content(_ object: JSONValue) -> JSONValue {
+        var copy = object
+        for key in ["resourceVersion", "managedFields", "generation", "uid", "creationTimestamp"] { copy["metadata"]?[key] = nil }
+        return copy
+    }
+
+    private static func nonMetadata(_ object: JSONValue) -> JSONValue {
+        var copy = object
+        copy["metadata"] = nil
+        copy["status"] = nil
+        return copy
+    }
+
+    static func now() -> String {
+        ISO8601DateFormatter().string(from: Date())
+    }
+
+    /// The checks the API server makes that Slipway's tests rely on (Deployments only).
+    private func validate(type: ResourceType, name: String, object: JSONValue) -> KubeAnswer? {
+        guard type.kind == "Deployment" else { return nil }
+        var causes: [(field: String, message: String, reason: String)] = []
+        if let replicas = object[path: ["spec", "replicas"]]?.intValue, replicas < 0 {
+            causes.append(("spec.replicas", "Invalid value: \(replicas): must be greater than or equal to 0", "FieldValueInvalid"))
+        }
+        let selector = object[path: ["spec", "selector", "matchLabels"]]?.objectValue ?? [:]
+        let labels = object[path: ["spec", "template", "metadata", "labels"]]?.objectValue ?? [:]
+        if selector.isEmpty || !selector.allSatisfy({ labels[$0.key] == $0.value }) {
+            let shown = labels.keys.sorted().map { "\"\($0)\":\"\(labels[$0]?.stringValue ?? "")\"" }.joined(separator: ", ")
+            causes.append(("spec.template.metadata.labels", "Invalid value: map[string]string{\(shown)}: `selector` does not match template `labels`", "FieldValueInvalid"))
+        }
+        if (object[path: ["spec", "template", "spec", "containers"]]?.arrayValue ?? []).isEmpty {
+            causes.append(("spec.template.spec.containers", "Required value", "FieldValueRequired"))
+        }
+        guard !causes.isEmpty else { return nil }
+        let listed = causes.map { "\($0.field): \($0.message)" }
+        let message = "Deployment.apps \"\(name)\" is invalid: " + (listed.count == 1 ? listed[0] : "[" + listed.joined(separator: ", ") + "]")
+        return .failure(422, reason: "Invalid", message: message, details: [
+            "name": .string(name), "group": "apps", "kind": "Deployment",
+            "causes": .array(causes.map { ["field": .string($0.field), "message": .string($0.message), "reason": .string($0.reason)] }),
+        ])
+    }
+}
