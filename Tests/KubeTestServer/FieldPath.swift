@@ -72,7 +72,21 @@ enum FieldSet {
         return result
     }
 
+    /// Fields the built-in schemas declare atomic: owned and replaced as a whole.
+    /// (Label selectors are `x-kubernetes-map-type: atomic`; a CRD's `versions` is an atomic list.)
+    static func isAtomic(_ path: FieldPath, _ value: JSONValue) -> Bool {
+        guard case .field(let name)? = path.last else { return false }
+        switch (name, value) {
+        case ("selector", .object), ("versions", .array): return true
+        default: return false
+        }
+    }
+
     private static func collect(_ value: JSONValue, at path: FieldPath, into result: inout Set<FieldPath>) {
+        if isAtomic(path, value) {
+            result.insert(path)
+            return
+        }
         switch value {
         case .object(let fields) where !fields.isEmpty:
             for (key, child) in fields { collect(child, at: path + [.field(key)], into: &result) }
@@ -147,7 +161,11 @@ enum FieldSet {
         switch (applied, live) {
         case (.object(let appliedFields), .object(var liveFields)):
             for (key, value) in appliedFields {
-                liveFields[key] = liveFields[key].map { merge(value, into: $0) } ?? value
+                if isAtomic([.field(key)], value) {
+                    liveFields[key] = value
+                } else {
+                    liveFields[key] = liveFields[key].map { merge(value, into: $0) } ?? value
+                }
             }
             return .object(liveFields)
         case (.array(let appliedItems), .array(let liveItems)):

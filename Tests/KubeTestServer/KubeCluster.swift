@@ -234,17 +234,19 @@ public actor KubeCluster {
             created(&stored, type: type)
             bump(&stored, dryRun: dryRun)
         }
+        let answer = KubeAnswer.json(before == nil ? 201 : 200, render(stored))
         if !dryRun {
             objects[key] = stored
-            if type.group == "apiextensions.k8s.io", type.kind == "CustomResourceDefinition" { registerCRD(stored.object) }
+            if type.group == "apiextensions.k8s.io", type.kind == "CustomResourceDefinition" { establish(key) }
         }
-        return .json(before == nil ? 201 : 200, render(stored))
+        return answer
     }
 
     private func created(_ stored: inout Stored, type: ResourceType) {
         stored.object["metadata"]?["uid"] = .string(UUID().uuidString.lowercased())
         stored.object["metadata"]?["creationTimestamp"] = .string(Self.now())
-        if stored.object["spec"] != nil && type.kind != "Namespace" { stored.object["metadata"]?["generation"] = 1 }
+        // As the API server does: generation for the API groups' objects, not for core ones.
+        if !type.group.isEmpty { stored.object["metadata"]?["generation"] = 1 }
         switch type.kind {
         case "Namespace":
             let name = stored.object[path: ["metadata", "name"]] ?? ""
@@ -253,19 +255,32 @@ public actor KubeCluster {
             stored.object["metadata"]?["labels"] = .object(labels)
             stored.object["spec"] = ["finalizers": ["kubernetes"]]
             stored.object["status"] = ["phase": "Active"]
-        case "CustomResourceDefinition":
-            let names = stored.object[path: ["spec", "names"]] ?? [:]
-            stored.object["status"] = [
-                "acceptedNames": names,
-                "conditions": [
-                    ["type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": .string(Self.now())],
-                    ["type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": .string(Self.now())],
-                ],
-                "storedVersions": .array((stored.object[path: ["spec", "versions"]]?.arrayValue ?? []).filter { $0["storage"]?.boolValue == true }.compactMap { $0["name"] }),
-            ]
         default:
             break
         }
+    }
+
+    /// What the API server does right after a CRD is created: accept its names, mark it
+    /// Established (as the `kube-apiserver` manager, on the status subresource), and serve it.
+    private func establish(_ key: ObjectKey) {
+        guard var stored = objects[key] else { return }
+        let now = Self.now()
+        let status: JSONValue = [
+            "acceptedNames": stored.object[path: ["spec", "names"]] ?? [:],
+            "conditions": [
+                ["type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": .string(now)],
+                ["type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": .string(now)],
+            ],
+        ]
+        var full = status
+        full["storedVersions"] = .array((stored.object[path: ["spec", "versions"]]?.arrayValue ?? []).filter { $0["storage"]?.boolValue == true }.compactMap { $0["name"] })
+        stored.object["status"] = full
+        let fields = Set(FieldSet.paths(of: ["spec": status]).map { [PathElement.field("status")] + $0.dropFirst() })
+        stored.managers.append(ManagerEntry(manager: "kube-apiserver", operation: "Update", apiVersion: "apiextensions.k8s.io/v1",
+                                            fields: fields, time: now, subresource: "status"))
+        bump(&stored)
+        objects[key] = stored
+        registerCRD(stored.object)
     }
 
     private func registerCRD(_ crd: JSONValue) {
