@@ -62,6 +62,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SlipwayKube",
+            dependencies: [
+                "SlipwayCore", "Yams",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SlipwayRunner",
             dependencies: [
                 "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit",
@@ -167,7 +180,10 @@ let package = Package(
         ),
         .testTarget(
             name: "KubeTestServerTests",
-            dependencies: ["KubeTestServer", "SlipwayCore", "SlipwayConfig", "SlipwayTestSupport",
+            dependencies: ["KubeTestServer", "SlipwayCore", "SlipwayConfig", "SlipwayTestSupport", "SlipwayKube",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "X509", package: "swift-certificates"),
+                           .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: swiftSettings
         ),

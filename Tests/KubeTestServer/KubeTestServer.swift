@@ -104,7 +104,7 @@ public final class KubeTestServer: Sendable {
               - name: \(context)
                 context:
                   cluster: test-cluster
-                  user: test-user\(namespace.map { "\n          namespace: \($0)" } ?? "")
+                  user: test-user\(namespace.map { "\n      namespace: \($0)" } ?? "")
             """
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }

@@ -1,0 +1,120 @@
+import AsyncHTTPClient
+public import Foundation
+public import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import NIOSSL
+public import SlipwayCore
+
+/// A client of one cluster's API: TLS and credentials from `ClusterAccess`, retries with
+/// back-off on 429, 5xx and connection errors, discovery, and the calls Slipway makes.
+public final class KubeClient: Sendable {
+    public let access: ClusterAccess
+    private let http: HTTPClient
+    private let retry: RetryPolicy
+    private let logger: Logger
+    public let discovery: Discovery
+    /// Called before each retry with what went wrong (the job log shows it).
+    public typealias RetryObserver = @Sendable (String) async -> Void
+
+    public init(access: ClusterAccess, retry: RetryPolicy = .default, logger: Logger) throws(KubeError) {
+        self.access = access
+        self.retry = retry
+        self.logger = logger
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        do {
+            if access.insecureSkipTLSVerify {
+                tls.certificateVerification = .none
+            } else if let ca = access.certificateAuthorityPEM {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(ca.utf8)))
+            }
+            if case .clientCertificate(let certificate, let key) = access.credential {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(key.value.utf8), format: .pem))
+            }
+        } catch {
+            throw .configuration("the cluster's TLS settings cannot be used: \(error)")
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        discovery = Discovery()
+    }
+
+    deinit {
+        try? http.syncShutdown()
+    }
+
+    public func shutdown() async {
+        try? await http.shutdown()
+    }
+
+    // MARK: Requests
+
+    /// Sends a request, retrying what is worth retrying; returns the status and JSON body.
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
+              contentType: String? = nil, onRetry: RetryObserver? = nil) async throws(KubeError) -> (status: Int, body: JSONValue?) {
+        var url = access.server + path
+        if !query.isEmpty {
+            var allowed = CharacterSet.urlQueryAllowed
+            allowed.remove(charactersIn: "&=+/,")
+            url += "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
+        }
+        var attempt = 0
+        while true {
+            attempt += 1
+            var request = HTTPClientRequest(url: url)
+            request.method = method
+            request.headers.add(name: "Accept", value: "application/json")
+            request.headers.add(name: "User-Agent", value: "slipway")
+            if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+            switch access.credential {
+            case .token(let token): request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
+            case .tokenFile(let file):
+                guard let token = try? String(contentsOfFile: file, encoding: .utf8) else {
+                    throw .configuration("cannot read the token file \(file)")
+                }
+                request.headers.add(name: "Authorization", value: "Bearer \(token.trimmingCharacters(in: .whitespacesAndNewlines))")
+            case .none, .clientCertificate: break
+            }
+            if let body { request.body = .bytes(ByteBuffer(data: body)) }
+
+            let problem: String
+            var retryAfter: Int?
+            do {
+                let response = try await http.execute(request, timeout: .seconds(60))
+                let data = Data(buffer: try await response.body.collect(upTo: 64 << 20))
+                let status = Int(response.status.code)
+                let json = try? JSONDecoder().decode(JSONValue.self, from: data)
+                guard RetryPolicy.isRetryable(status: status), attempt < retry.attempts else {
+                    if status >= 400 && json?["kind"] != "Status" && json == nil {
+                        return (status, ["kind": "Status", "code": .int(Int64(status)), "reason": status == 404 ? "NotFound" : "Unknown",
+                                         "message": .string(String(decoding: data.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))])
+                    }
+                    return (status, json)
+                }
+                retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init)
+                problem = "\(method) \(path) answered \(status) \(json?["message"]?.stringValue ?? "")"
+            } catch {
+                guard attempt < retry.attempts else {
+                    throw .transport("\(method) \(access.server)\(path) failed after \(attempt) attempts: \(error)")
+                }
+                problem = "\(method) \(path) failed: \(error)"
+            }
+            let delay = retry.delay(attempt: attempt, retryAfterSeconds: retryAfter)
+            logger.debug("kube request retried", metadata: ["problem": "\(problem)", "delay": "\(delay)"])
+            await onRetry?("\(problem); trying again in \(delay) (attempt \(attempt + 1) of \(retry.attempts))")
+            try? await Task.sleep(for: delay)
+        }
+    }
+
+    /// `send`, turning an error answer into a `KubeError`.
+    func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
+              contentType: String? = nil, onRetry: RetryObserver? = nil) async throws(KubeError) -> JSONValue {
+        let (status, json) = try await send(method, path, query: query, body: body, contentType: contentType, onRetry: onRetry)
+        guard (200..<300).contains(status) else { throw KubeError.fromStatus(json, code: status) }
+        return json ?? .null
+    }
+}
