@@ -75,6 +75,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SlipwayDeploy",
+            dependencies: ["SlipwayCore", "SlipwayConfig", "SlipwayKube", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SlipwayRunner",
             dependencies: [
                 "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit",
@@ -176,6 +181,12 @@ let package = Package(
             ],
             path: "Tests/KubeTestServer",
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SlipwayDeployTests",
+            dependencies: ["SlipwayDeploy", "SlipwayKube", "SlipwayCore", "SlipwayConfig", "KubeTestServer", "SlipwayTestSupport",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

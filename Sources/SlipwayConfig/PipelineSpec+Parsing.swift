@@ -7,7 +7,7 @@ extension PipelineSpec {
     /// Parses a pipeline file. Errors name the file, the line and what was expected;
     /// unknown keys are errors.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> PipelineSpec {
-        let root = try YAMLNode.parse(text, file: file).mapping(allowing: ["stages", "hooks"])
+        let root = try YAMLNode.parse(text, file: file).mapping(allowing: ["stages", "hooks", "deploy"])
         var stages: [Stage] = []
         if let stagesNode = root["stages"] {
             let mapping = try stagesNode.mapping(allowing: Set(StageName.allCases.map(\.rawValue)))
@@ -24,10 +24,29 @@ extension PipelineSpec {
                 hooks[point] = try steps(node, allowHook: true)
             }
         }
-        guard !stages.isEmpty || !hooks.isEmpty else {
-            throw ConfigError(file: file, line: 1, message: "the pipeline has no stages: add stages.build, stages.test or stages.deploy")
+        let deploy = try root["deploy"].map { node throws(ConfigError) in try deploySpec(node) }
+        guard !stages.isEmpty || !hooks.isEmpty || deploy != nil else {
+            throw ConfigError(file: file, line: 1, message: "the pipeline has no stages: add stages.build, stages.test, stages.deploy or a deploy block")
         }
-        return PipelineSpec(stages: stages, hooks: hooks)
+        return PipelineSpec(stages: stages, hooks: hooks, deploy: deploy)
+    }
+
+    private static func deploySpec(_ node: YAMLNode) throws(ConfigError) -> DeploySpec {
+        let mapping = try node.mapping(allowing: ["manifests", "render", "variables", "wait"])
+        var spec = DeploySpec()
+        if let manifests = mapping["manifests"] { spec.manifests = try insideWorkspace(try manifests.string(), manifests) }
+        if let render = mapping["render"] { spec.render = try render.string() }
+        guard (spec.manifests == nil) != (spec.render == nil) else {
+            throw node.error("deploy needs exactly one of 'manifests' (a folder in the repository) or 'render' (a command printing YAML)")
+        }
+        for (name, value) in try mapping["variables"]?.entries() ?? [] {
+            guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw value.error("'\(name)' is not a valid variable name")
+            }
+            spec.variables[name] = try value.string()
+        }
+        if let wait = mapping["wait"] { spec.wait = try wait.duration() }
+        return spec
     }
 
     private static func steps(_ node: YAMLNode, allowHook: Bool) throws(ConfigError) -> [StepSpec] {

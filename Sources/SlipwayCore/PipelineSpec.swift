@@ -3,10 +3,13 @@ public struct PipelineSpec: Sendable, Hashable {
     /// Stages in the order they run; a stage the file leaves out is absent.
     public var stages: [Stage]
     public var hooks: [HookPoint: [StepSpec]]
+    /// Manifests to apply to the app's cluster, after the deploy stage's steps.
+    public var deploy: DeploySpec?
 
-    public init(stages: [Stage], hooks: [HookPoint: [StepSpec]] = [:]) {
+    public init(stages: [Stage], hooks: [HookPoint: [StepSpec]] = [:], deploy: DeploySpec? = nil) {
         self.stages = stages
         self.hooks = hooks
+        self.deploy = deploy
     }
 
     public struct Stage: Sendable, Hashable {
