@@ -17,9 +17,10 @@ public enum YAMLDocuments {
     public static func parse(_ text: String, file: String) throws(ConfigError) -> [YAMLDocument] {
         var documents: [YAMLDocument] = []
         do {
-            let sequence = try Yams.compose_all(yaml: text)
+            // YamlSequence is a value: iterate this very copy, or its error is lost.
+            var sequence = try Yams.compose_all(yaml: text)
             var index = 0
-            for node in sequence {
+            while let node = sequence.next() {
                 defer { index += 1 }
                 let value = JSONValue(yaml: Constructor.default.any(from: node))
                 if value == .null { continue }

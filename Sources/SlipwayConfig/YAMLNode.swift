@@ -25,6 +25,13 @@ public struct YAMLNode {
     }
 
     static func describe(_ error: YamlError, file: String) -> ConfigError {
+        var described = describeRaw(error, file: file)
+        described.message = described.message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: " ").replacingOccurrences(of: " : ", with: ": ")
+        return described
+    }
+
+    private static func describeRaw(_ error: YamlError, file: String) -> ConfigError {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
             let what = [context?.description, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")

@@ -5,6 +5,11 @@ public enum VariableSubstitution {
     public struct Undefined: Error, Equatable {
         public var name: String
         public var line: Int
+
+        public init(name: String, line: Int) {
+            self.name = name
+            self.line = line
+        }
     }
 
     public static func apply(_ text: String, variables: [String: String]) throws(Undefined) -> String {
@@ -16,8 +21,7 @@ public enum VariableSubstitution {
             let character = text[index]
             if character == "\n" { line += 1 }
             if character == "$", text[index...].hasPrefix("$${") {
-                // Escaped: keep one dollar and the rest as is.
-                output.append("$")
+                // Escaped: drop one dollar, keep the rest as is.
                 index = text.index(after: index)
                 if let close = text[index...].firstIndex(of: "}") {
                     output += text[index...close]

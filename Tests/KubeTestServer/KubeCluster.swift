@@ -77,6 +77,42 @@ public actor KubeCluster {
         return true
     }
 
+    /// Plays the workload controllers that do not run here: every Deployment, StatefulSet and
+    /// DaemonSet whose status lags its spec gets the status of a finished rollout, except
+    /// those with an image tagged `broken`, which report ProgressDeadlineExceeded.
+    public func reconcileWorkloads() {
+        for (key, stored) in objects where ["deployments", "statefulsets", "daemonsets"].contains(key.plural) && key.group == "apps" {
+            let generation = stored.object[path: ["metadata", "generation"]]?.intValue ?? 1
+            guard stored.object[path: ["status", "observedGeneration"]]?.intValue != generation else { continue }
+            let replicas = stored.object[path: ["spec", "replicas"]]?.intValue ?? 1
+            let images = (stored.object[path: ["spec", "template", "spec", "containers"]]?.arrayValue ?? []).compactMap { $0["image"]?.stringValue }
+            var status: JSONValue
+            if images.contains(where: { $0.hasSuffix(":broken") }) {
+                status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "updatedReplicas": .int(replicas),
+                          "unavailableReplicas": .int(replicas),
+                          "conditions": [["type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                                          "message": .string("ReplicaSet \"\(key.name)\" has timed out progressing.")]]]
+            } else {
+                switch key.plural {
+                case "statefulsets":
+                    status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "readyReplicas": .int(replicas),
+                              "updatedReplicas": .int(replicas), "currentRevision": "r1", "updateRevision": "r1"]
+                case "daemonsets":
+                    status = ["observedGeneration": .int(generation), "desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberAvailable": 2]
+                default:
+                    status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "updatedReplicas": .int(replicas),
+                              "availableReplicas": .int(replicas), "readyReplicas": .int(replicas),
+                              "conditions": [["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"],
+                                             ["type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"]]]
+                }
+            }
+            var updated = stored
+            updated.object["status"] = status
+            bump(&updated)
+            objects[key] = updated
+        }
+    }
+
     /// A change by another field manager (`kubectl edit`, an autoscaler): a merge patch.
     public func edit(apiVersion: String, kind: String, namespace: String?, name: String, manager: String, patch: JSONValue) -> Bool {
         guard let type = type(apiVersion: apiVersion, kind: kind) else { return false }

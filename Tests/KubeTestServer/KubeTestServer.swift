@@ -35,7 +35,8 @@ public final class KubeTestServer: Sendable {
 
     public static var fixtures: URL { Bundle.module.resourceURL!.appendingPathComponent("Fixtures/kube") }
 
-    public static func start(authentication: Authentication = .bearerToken("test-token")) async throws -> KubeTestServer {
+    /// - Parameter controllers: play the workload controllers (see `KubeCluster.reconcileWorkloads`).
+    public static func start(authentication: Authentication = .bearerToken("test-token"), controllers: Bool = false) async throws -> KubeTestServer {
         let tlsDir = try TemporaryDirectoryHandle()
         var logger = Logger(label: "kube-test-server")
         logger.logLevel = .error
@@ -63,7 +64,21 @@ public final class KubeTestServer: Sendable {
                                       configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                                       onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
-        let task = Task { try await group.run() }
+        let task = Task {
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                if controllers {
+                    tasks.addTask {
+                        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                            await cluster.reconcileWorkloads()
+                            try? await Task.sleep(for: .milliseconds(50))
+                        }
+                    }
+                }
+                try await tasks.next()
+                tasks.cancelAll()
+            }
+        }
         var iterator = ports.makeAsyncIterator()
         let port = await iterator.next() ?? 0
         return KubeTestServer(port: port, cluster: cluster, certificatePath: identity.certificatePath, group: group, task: task, tlsDir: tlsDir)
