@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "SlipwayRunner",
             dependencies: [
-                "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit",
+                "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit", "SlipwayKube", "SlipwayDeploy",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -122,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "slipway",
             dependencies: [
-                "SlipwayServer", "SlipwayClient", "SlipwayConfig", "SlipwayCore", "SlipwayRunner", "SlipwayGit",
+                "SlipwayServer", "SlipwayClient", "SlipwayConfig", "SlipwayCore", "SlipwayRunner", "SlipwayGit", "SlipwayKube",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -145,7 +145,7 @@ let package = Package(
         .target(
             name: "SlipwayTestSupport",
             dependencies: [
-                "SlipwayCore", "SlipwayConfig", "SlipwayServer", "SlipwayClient", "SlipwayStore", "SlipwayRunner", "SlipwayGit",
+                "SlipwayCore", "SlipwayConfig", "SlipwayServer", "SlipwayClient", "SlipwayStore", "SlipwayRunner", "SlipwayGit", "SlipwayKube",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -185,7 +185,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SlipwayDeployTests",
-            dependencies: ["SlipwayDeploy", "SlipwayKube", "SlipwayCore", "SlipwayConfig", "KubeTestServer", "SlipwayTestSupport",
+            dependencies: ["SlipwayDeploy", "SlipwayKube", "SlipwayCore", "SlipwayConfig", "KubeTestServer", "SlipwayTestSupport", "SlipwayStore",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),

@@ -17,7 +17,7 @@ extension ServerConfig {
 
     public static func parse(_ text: String, file: String, environment: [String: String]) throws(ConfigError) -> ServerConfig {
         let root = try YAMLNode.parse(text, file: file).mapping(allowing: [
-            "listen", "tls", "public_url", "data_dir", "limits", "workers", "runner", "api_tokens", "apps",
+            "listen", "tls", "public_url", "data_dir", "limits", "workers", "runner", "api_tokens", "clusters", "apps",
         ])
         var config = ServerConfig()
         if let listen = try root["listen"]?.mapping(allowing: ["host", "port"]) {
@@ -64,8 +64,25 @@ extension ServerConfig {
             guard !config.apiTokens.contains(where: { $0.name == name }) else { throw node.error("a token named '\(name)' is already defined") }
             config.apiTokens.append(APIToken(name: name, role: role, secret: secret))
         }
+        for node in try root["clusters"]?.sequence() ?? [] {
+            let cluster = try node.mapping(allowing: ["name", "kubeconfig", "context", "in_cluster"])
+            let name = try cluster.required("name").string()
+            let source: ClusterConfig.Source
+            if try cluster["in_cluster"]?.bool() == true {
+                source = .inCluster
+            } else {
+                let path = try cluster["kubeconfig"]?.string() ?? environment["KUBECONFIG"]?.split(separator: ":").first.map(String.init)
+                guard let path else { throw node.error("cluster '\(name)' needs kubeconfig: PATH (or KUBECONFIG set), or in_cluster: true") }
+                source = .kubeconfig(path: path, context: try cluster["context"]?.string())
+            }
+            guard config.cluster(named: name) == nil else { throw node.error("a cluster named '\(name)' is already defined") }
+            config.clusters.append(ClusterConfig(name: name, source: source))
+        }
         for node in try root["apps"]?.sequence() ?? [] {
             let app = try parseApp(node, secrets: secrets)
+            if let target = app.target, config.cluster(named: target.cluster) == nil {
+                throw node.error("app '\(app.name)' deploys to cluster '\(target.cluster)', which is not in clusters")
+            }
             guard config.app(named: app.name) == nil else { throw node.error("an app named '\(app.name)' is already defined") }
             config.apps.append(app)
         }
@@ -93,6 +110,7 @@ extension ServerConfig {
     private static func parseApp(_ node: YAMLNode, secrets: SecretResolver) throws(ConfigError) -> AppConfig {
         let app = try node.mapping(allowing: [
             "name", "repo", "branch", "forge", "webhook_secrets", "pipeline", "secrets", "pass_env", "repo_auth", "cancel_running_on_push",
+            "cluster", "namespace", "prune", "force_conflicts", "rollback",
         ])
         let nameNode = try app.required("name")
         let name = try nameNode.string()
@@ -141,6 +159,15 @@ extension ServerConfig {
             }
         }
         if let node = app["cancel_running_on_push"] { result.cancelRunningOnPush = try node.bool() }
+        if let cluster = app["cluster"] {
+            var target = DeployTarget(cluster: try cluster.string(), namespace: try app["namespace"]?.string() ?? "default")
+            if let node = app["prune"] { target.prune = try node.bool() }
+            if let node = app["force_conflicts"] { target.force = try node.bool() }
+            if let node = app["rollback"] { target.rollback = try node.bool() }
+            result.target = target
+        } else if let stray = ["namespace", "prune", "force_conflicts", "rollback"].compactMap({ app[$0] }).first {
+            throw stray.error("\(stray.path) only applies to an app with a cluster")
+        }
         return result
     }
 }

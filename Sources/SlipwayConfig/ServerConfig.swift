@@ -37,12 +37,17 @@ public struct ServerConfig: Sendable {
     public var gitCAFile: String?
     public var apiTokens: [APIToken] = []
     public var apps: [AppConfig] = []
+    public var clusters: [ClusterConfig] = []
 
     public init() {}
 
     public var databasePath: String { (dataDir as NSString).appendingPathComponent("slipway.sqlite") }
     public var mirrorsDir: String { (dataDir as NSString).appendingPathComponent("mirrors") }
     public var workspacesDir: String { (dataDir as NSString).appendingPathComponent("workspaces") }
+
+    public func cluster(named name: String) -> ClusterConfig? {
+        clusters.first { $0.name == name }
+    }
 
     public func app(named name: String) -> AppConfig? {
         apps.first { $0.name == name }
@@ -54,5 +59,21 @@ public struct ServerConfig: Sendable {
         let scheme = tls == .disabled ? "http" : "https"
         let host = (self.host == "0.0.0.0" || self.host == "::") ? "localhost" : self.host
         return "\(scheme)://\(host):\(port)"
+    }
+}
+
+/// How to reach one cluster: a kubeconfig (and context), or the pod's service account.
+public struct ClusterConfig: Sendable, Hashable {
+    public enum Source: Sendable, Hashable {
+        case kubeconfig(path: String, context: String?)
+        case inCluster
+    }
+
+    public var name: String
+    public var source: Source
+
+    public init(name: String, source: Source) {
+        self.name = name
+        self.source = source
     }
 }

@@ -16,12 +16,15 @@ public struct AppConfig: Sendable, Hashable {
     public var repositoryAuth: RepositoryAuth
     /// Whether a newer push also cancels the app's running job (queued ones are always superseded).
     public var cancelRunningOnPush: Bool
+    /// Where and how the pipeline's `deploy:` manifests are applied; nil when the app has no cluster.
+    public var target: DeployTarget?
 
     public init(
         name: String, repoURL: String, branch: String = "main", forge: Forge, webhookSecrets: [SecretValue],
         pipelinePath: String = ".slipway.yaml", secrets: [String: SecretValue] = [:], passEnvironment: [String] = [],
-        repositoryAuth: RepositoryAuth = .none, cancelRunningOnPush: Bool = false
+        repositoryAuth: RepositoryAuth = .none, cancelRunningOnPush: Bool = false, target: DeployTarget? = nil
     ) {
+        self.target = target
         self.name = name
         self.repoURL = repoURL
         self.branch = branch
@@ -32,5 +35,27 @@ public struct AppConfig: Sendable, Hashable {
         self.passEnvironment = passEnvironment
         self.repositoryAuth = repositoryAuth
         self.cancelRunningOnPush = cancelRunningOnPush
+    }
+}
+
+/// An app's cluster and the rules its deploys follow.
+public struct DeployTarget: Sendable, Hashable {
+    /// A cluster name from the server configuration.
+    public var cluster: String
+    /// Namespaced objects without a namespace go here.
+    public var namespace: String
+    /// Delete objects that left git (only those in the app's inventory).
+    public var prune: Bool
+    /// Take over fields other field managers set (server-side apply `force`).
+    public var force: Bool
+    /// On a failed deploy, re-apply the last healthy revision and mark the commit bad.
+    public var rollback: Bool
+
+    public init(cluster: String, namespace: String, prune: Bool = true, force: Bool = true, rollback: Bool = false) {
+        self.cluster = cluster
+        self.namespace = namespace
+        self.prune = prune
+        self.force = force
+        self.rollback = rollback
     }
 }

@@ -4,6 +4,7 @@ public import ServiceLifecycle
 public import SlipwayConfig
 public import SlipwayCore
 public import SlipwayGit
+public import SlipwayKube
 public import SlipwayStore
 
 /// Turns queued jobs into runs: feeds the `Scheduler` from the store, performs its actions,
@@ -23,8 +24,8 @@ public actor JobDispatcher: Service {
     /// How often the store is read for queued jobs when nothing wakes the dispatcher.
     private let pollInterval: Duration
 
-    public init(config: ServerConfig, store: JobStore, mirrors: MirrorCache, logger: Logger,
-                stepPollInterval: Duration = .milliseconds(200), pollInterval: Duration = .seconds(1),
+    public init(config: ServerConfig, store: JobStore, mirrors: MirrorCache, clusters: [String: KubeClient] = [:], logger: Logger,
+                stepPollInterval: Duration = .milliseconds(200), pollInterval: Duration = .seconds(1), healthPollInterval: Duration = .seconds(1),
                 now: @escaping @Sendable () -> Date = { Date() }) {
         self.config = config
         self.store = store
@@ -34,7 +35,8 @@ public actor JobDispatcher: Service {
         scheduler = Scheduler(workers: config.workers)
         runner = JobRunner(store: store, mirrors: mirrors,
                            executor: StepExecutor(hooksDirectory: config.hooksDir, pollInterval: stepPollInterval),
-                           workspacesDir: config.workspacesDir, serverEnvironment: ProcessInfo.processInfo.environment)
+                           workspacesDir: config.workspacesDir, serverEnvironment: ProcessInfo.processInfo.environment,
+                           manifestStep: ManifestStep(store: store, clusters: clusters, pollInterval: healthPollInterval))
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 

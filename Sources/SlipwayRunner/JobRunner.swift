@@ -19,12 +19,16 @@ struct JobRunner: Sendable {
     let workspacesDir: String
     /// The server's own environment, from which only an app's `pass_env` names are taken.
     let serverEnvironment: [String: String]
+    /// Applies the pipeline's `deploy:` block.
+    let manifestStep: ManifestStep
 
     /// A step planned for this job, with where it stands in the plan.
     private struct PlannedStep {
         var stage: String
         var spec: StepSpec
         var index: Int
+        /// Set for the step that applies the deploy block's manifests.
+        var manifests: DeploySpec?
         var isFailureHook: Bool { stage == HookPoint.onFailure.rawValue }
     }
 
@@ -45,6 +49,11 @@ struct JobRunner: Sendable {
             await log.line("slipway", masker.masking(text))
         }
 
+        if app.target != nil, let bad = try? store.badCommit(app: app.name, commit: job.commit) {
+            let reason = "commit \(job.commit.prefix(12)) was rolled back as bad by job \(bad.jobID) (\(bad.reason)); push a new commit"
+            await say(reason)
+            return RunResult(status: .failed, reason: reason)
+        }
         await say("job \(job.id): \(app.name) at \(job.commit) (\(job.ref), trigger \(job.trigger.rawValue)\(job.deliveryID.map { ", delivery \($0)" } ?? ""))")
         let workspace = (workspacesDir as NSString).appendingPathComponent("\(app.name)-\(job.id)")
 
@@ -88,6 +97,10 @@ struct JobRunner: Sendable {
         for stage in pipeline.stages where stage.name != .deploy { add(stage.name.rawValue, stage.steps) }
         add(HookPoint.preDeploy.rawValue, pipeline.hooks[.preDeploy] ?? [])
         for stage in pipeline.stages where stage.name == .deploy { add(stage.name.rawValue, stage.steps) }
+        if let deploy = pipeline.deploy {
+            plan.append(PlannedStep(stage: StageName.deploy.rawValue, spec: StepSpec(name: "apply manifests", command: .shell("")),
+                                    index: plan.count, manifests: deploy))
+        }
         add(HookPoint.postDeploy.rawValue, pipeline.hooks[.postDeploy] ?? [])
         add(HookPoint.onFailure.rawValue, pipeline.hooks[.onFailure] ?? [])
         do {
@@ -102,6 +115,16 @@ struct JobRunner: Sendable {
         for step in plan where !step.isFailureHook {
             if failure != nil || stop != nil {
                 try? store.updateStep(job.id, index: step.index, status: .skipped)
+                continue
+            }
+            if let deploy = step.manifests {
+                try? store.updateStep(job.id, index: step.index, status: .running)
+                let problem = await manifestStep.run(deploy, job: job, app: app, workspace: workspace, environment: environment) { line in
+                    await log.line("deploy/apply", masker.masking(line))
+                }
+                try? store.updateStep(job.id, index: step.index, status: problem == nil ? .succeeded : .failed)
+                await log.flush()
+                if let problem { failure = (step, problem) }
                 continue
             }
             let outcome = await runStep(step, job: job, workspace: workspace, environment: environment, secrets: secrets,
@@ -135,7 +158,7 @@ struct JobRunner: Sendable {
             _ = await runStep(step, job: job, workspace: workspace, environment: environment, secrets: secrets,
                               log: log, stopRequested: stopRequested, say: say)
         }
-        let reason = "step \(failure.step.stage)/\(failure.step.spec.name) \(failure.why)"
+        let reason = failure.step.manifests != nil ? failure.why : "step \(failure.step.stage)/\(failure.step.spec.name) \(failure.why)"
         await say("job failed: \(reason)")
         return RunResult(status: .failed, reason: reason)
     }

@@ -4,6 +4,19 @@ public import SlipwayCore
 
 /// The job life cycle as the runner drives it.
 extension JobStore {
+    /// Queues a job that no webhook announced (a manual sync, a poll, a self-heal): never
+    /// merged with an existing job of the same commit.
+    public func enqueue(app: String, ref: String, commit: String, trigger: JobTrigger, message: String? = nil, now: Date = Date()) throws(StoreError) -> Job {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, status, created_at)
+                VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?, 'queued', ?)
+                """, arguments: [app, trigger.rawValue, ref, commit, message, now.timeIntervalSince1970])
+            guard let job = try Self.fetchJob(db, id: db.lastInsertedRowID) else { throw StoreError.jobNotFound(db.lastInsertedRowID) }
+            return job
+        }
+    }
+
     /// Every queued job, oldest first: the scheduler's starting point.
     public func queuedJobs() throws(StoreError) -> [Job] {
         try read { db in

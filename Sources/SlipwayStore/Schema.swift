@@ -67,6 +67,7 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
+        JobStore.registerDeploymentMigrations(&migrator)
         return migrator
     }
 }

@@ -4,6 +4,7 @@ import Hummingbird
 public import Logging
 import SlipwayConfig
 import SlipwayGit
+import SlipwayKube
 import SlipwayRunner
 import SlipwayServer
 
@@ -30,7 +31,20 @@ struct Serve: AsyncParsableCommand {
             let store = try SlipwayServer.openStore(config: serverConfig)
             logger.info("store opened", metadata: ["path": "\(store.path)", "apps": "\(serverConfig.apps.count)"])
             let mirrors = MirrorCache(root: serverConfig.mirrorsDir, caFile: serverConfig.gitCAFile)
-            let dispatcher = JobDispatcher(config: serverConfig, store: store, mirrors: mirrors, logger: logger)
+            var clusters: [String: KubeClient] = [:]
+            for cluster in serverConfig.clusters {
+                do {
+                    let access: ClusterAccess = switch cluster.source {
+                    case .kubeconfig(let path, let context): try ClusterAccess.kubeconfig(path: path, context: context)
+                    case .inCluster: try ClusterAccess.inCluster()
+                    }
+                    clusters[cluster.name] = try KubeClient(access: access, logger: logger)
+                    logger.info("cluster configured", metadata: ["cluster": "\(cluster.name)", "server": "\(access.server)"])
+                } catch {
+                    throw ValidationError("cluster '\(cluster.name)': \(error)")
+                }
+            }
+            let dispatcher = JobDispatcher(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters, logger: logger)
             let server = SlipwayServer(config: serverConfig, store: store, dispatcher: dispatcher, logger: logger)
             try await server.makeApplication().runService()
         } catch let error as ServerStartError {

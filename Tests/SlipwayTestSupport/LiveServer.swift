@@ -6,6 +6,7 @@ public import SlipwayClient
 public import SlipwayConfig
 public import SlipwayCore
 public import SlipwayGit
+public import SlipwayKube
 public import SlipwayRunner
 import SlipwayServer
 public import SlipwayStore
@@ -49,6 +50,7 @@ public final class LiveServer: Sendable {
     public static func start(
         now: @escaping @Sendable () -> Date = { Date() },
         runner: Bool = false,
+        clusters: [String: KubeClient] = [:],
         configure: (inout ServerConfig) -> Void = { _ in }
     ) async throws -> LiveServer {
         let dataDir = try TemporaryDirectory("slipway-live")
@@ -58,8 +60,8 @@ public final class LiveServer: Sendable {
         logger.logLevel = .warning
         let store = try SlipwayServer.openStore(config: config)
         let dispatcher = runner
-            ? JobDispatcher(config: config, store: store, mirrors: MirrorCache(root: config.mirrorsDir), logger: logger,
-                            stepPollInterval: .milliseconds(100), pollInterval: .milliseconds(250), now: now)
+            ? JobDispatcher(config: config, store: store, mirrors: MirrorCache(root: config.mirrorsDir), clusters: clusters, logger: logger,
+                            stepPollInterval: .milliseconds(100), pollInterval: .milliseconds(250), healthPollInterval: .milliseconds(50), now: now)
             : nil
         let server = SlipwayServer(config: config, store: store, dispatcher: dispatcher, logger: logger, now: now)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
@@ -106,10 +108,11 @@ public enum LiveServerError: Error {
 public func withLiveServer<T>(
     now: @escaping @Sendable () -> Date = { Date() },
     runner: Bool = false,
+    clusters: [String: KubeClient] = [:],
     configure: (inout ServerConfig) -> Void = { _ in },
     _ body: (LiveServer) async throws -> T
 ) async throws -> T {
-    let server = try await LiveServer.start(now: now, runner: runner, configure: configure)
+    let server = try await LiveServer.start(now: now, runner: runner, clusters: clusters, configure: configure)
     do {
         let result = try await body(server)
         await server.stop()

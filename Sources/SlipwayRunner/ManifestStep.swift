@@ -1,0 +1,129 @@
+import Foundation
+import SlipwayCore
+import SlipwayDeploy
+import SlipwayKube
+import SlipwayStore
+import Subprocess
+import SystemPackage
+
+/// The deploy block of a pipeline: render, apply, prune, wait, and on failure roll back to
+/// the last healthy revision where the app asks for it.
+struct ManifestStep: Sendable {
+    let store: JobStore
+    let clusters: [String: KubeClient]
+    let pollInterval: Duration
+
+    /// Returns nil on success, or why the deploy failed (after any rollback).
+    func run(_ spec: DeploySpec, job: Job, app: AppConfig, workspace: String, environment: [String: String],
+             say: @escaping @Sendable (String) async -> Void) async -> String? {
+        guard let target = app.target else {
+            return "the pipeline has a deploy block, but app '\(app.name)' has no cluster: add cluster and namespace to the app"
+        }
+        guard let client = clusters[target.cluster] else {
+            return "cluster '\(target.cluster)' is not available"
+        }
+        let deployer = Deployer(client: client, pollInterval: pollInterval)
+        let options = Deployer.Options(defaultNamespace: target.namespace, applySetID: Deployer.applySetID(app: app.name, namespace: target.namespace),
+                                       force: target.force, prune: target.prune, wait: spec.wait)
+        let manifests: [Manifest]
+        do {
+            var builtIn = environment.filter { $0.key.hasPrefix("SLIPWAY_") }
+            builtIn["SLIPWAY_NAMESPACE"] = target.namespace
+            let variables = try Renderer.variables(spec: spec, builtIn: builtIn)
+            if let folder = spec.manifests {
+                manifests = try Renderer.renderFolder(folder, workspace: workspace, variables: variables)
+            } else {
+                manifests = try Renderer.renderOutput(try await render(spec.render ?? "", workspace: workspace, environment: environment, say: say),
+                                                      variables: variables)
+            }
+            await say("rendered \(manifests.count) objects for cluster \(target.cluster), namespace \(target.namespace)")
+        } catch {
+            return "render: \(error)"
+        }
+
+        let previousRecord: DeploymentRecord?
+        do {
+            previousRecord = try store.lastDeployment(app: app.name)
+        } catch {
+            return "\(error)"
+        }
+        let previous = Self.references(previousRecord?.objects)
+        do {
+            let outcome = try await deployer.deploy(manifests, options: options, previous: previous, log: say)
+            try? store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(outcome.applied),
+                                        manifests: .array(manifests.map(\.object)), healthy: true)
+            await say("deployed \(job.commit.prefix(12)): \(outcome.applied.count) objects applied, \(outcome.pruned.count) pruned")
+            return nil
+        } catch {
+            // Whatever this attempt may have created is now part of the inventory.
+            let attempted = Array(Set(previous + manifests.map(\.reference))).sorted()
+            try? store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(attempted),
+                                        manifests: .array(manifests.map(\.object)), healthy: false)
+            await say("deploy failed: \(error)")
+            guard target.rollback else { return "deploy: \(error)" }
+            return await rollback(after: error, job: job, app: app, deployer: deployer, options: options, inventory: attempted, say: say)
+        }
+    }
+
+    private func rollback(after failure: DeployError, job: Job, app: AppConfig, deployer: Deployer, options: Deployer.Options,
+                          inventory: [ObjectReference], say: @escaping @Sendable (String) async -> Void) async -> String {
+        let reason = "deploy: \(failure)"
+        try? store.markBad(app: app.name, commit: job.commit, jobID: job.id, reason: failure.description)
+        await say("commit \(job.commit.prefix(12)) is marked bad: it will not be deployed again")
+        guard let good = try? store.lastDeployment(app: app.name, healthyOnly: true), good.commit != job.commit else {
+            await say("no earlier healthy revision to roll back to")
+            return reason + "; no earlier healthy revision to roll back to"
+        }
+        await say("rolling back to \(good.commit.prefix(12)) (deployed by job \(good.jobID))")
+        let manifests = (good.manifests.arrayValue ?? []).enumerated().map {
+            Manifest(object: $0.element, source: "revision \(good.commit.prefix(12))", index: $0.offset, line: 1)
+        }
+        do {
+            let outcome = try await deployer.deploy(manifests, options: options, previous: inventory, log: say)
+            try? store.recordDeployment(app: app.name, jobID: job.id, commit: good.commit, objects: Self.json(outcome.applied),
+                                        manifests: good.manifests, healthy: true)
+            await say("rolled back to \(good.commit.prefix(12))")
+            return reason + "; rolled back to \(good.commit.prefix(12))"
+        } catch {
+            await say("rollback failed: \(error)")
+            return reason + "; rollback to \(good.commit.prefix(12)) failed too: \(error)"
+        }
+    }
+
+    /// Runs the render command; its standard output is the manifests, its standard error
+    /// goes to the log.
+    private func render(_ command: String, workspace: String, environment: [String: String],
+                        say: @escaping @Sendable (String) async -> Void) async throws(DeployError) -> String {
+        await say("render: \(command)")
+        do {
+            let result = try await Subprocess.run(
+                .path(FilePath("/bin/sh")), arguments: ["-e", "-c", command],
+                environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Subprocess.Environment.Key(stringLiteral: $0.key), $0.value) })),
+                workingDirectory: FilePath(workspace), output: .string(limit: 64 << 20), error: .string(limit: 1 << 20))
+            for line in result.standardError.split(separator: "\n") { await say("render: \(line)") }
+            guard result.terminationStatus.isSuccess else {
+                throw DeployError("the render command failed (\(result.terminationStatus)): \(command)")
+            }
+            return result.standardOutput
+        } catch let error as DeployError {
+            throw error
+        } catch {
+            throw DeployError("the render command could not run: \(error)")
+        }
+    }
+
+    static func json(_ references: [ObjectReference]) -> JSONValue {
+        .array(references.map { reference in
+            var object: JSONValue = ["apiVersion": .string(reference.apiVersion), "kind": .string(reference.kind), "name": .string(reference.name)]
+            if let namespace = reference.namespace { object["namespace"] = .string(namespace) }
+            return object
+        })
+    }
+
+    static func references(_ json: JSONValue?) -> [ObjectReference] {
+        (json?.arrayValue ?? []).compactMap { item in
+            guard let apiVersion = item["apiVersion"]?.stringValue, let kind = item["kind"]?.stringValue, let name = item["name"]?.stringValue else { return nil }
+            return ObjectReference(apiVersion: apiVersion, kind: kind, namespace: item["namespace"]?.stringValue, name: name)
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import KubeTestServer
+import Logging
+import SlipwayConfig
+import SlipwayCore
+import SlipwayDeploy
+import SlipwayKube
+import SlipwayStore
+import SlipwayTestSupport
+import Testing
+
+/// The whole path: a push to a real git repository, the runner, the deployer, the Kubernetes
+/// API test server.
+@Suite struct PushToClusterTests {
+    static func manifests(image: String, extra: String = "") -> [String: String?] {
+        [
+            ".slipway.yaml": """
+                stages:
+                  test:
+                    - {name: lint, run: test -f deploy/web.yaml}
+                deploy:
+                  manifests: deploy
+                  variables: {TAG: "${IMAGE_TAG:=\(image)}", REVISION: "${SLIPWAY_COMMIT_SHORT}"}
+                  wait: 20s
+                hooks:
+                  post-deploy:
+                    - {name: after, run: echo deployed $SLIPWAY_COMMIT_SHORT}
+                """,
+            "deploy/web.yaml": """
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata: {name: web, annotations: {revision: "${REVISION}"}}
+                spec:
+                  replicas: 2
+                  selector: {matchLabels: {app: web}}
+                  template:
+                    metadata: {labels: {app: web}}
+                    spec:
+                      containers: [{name: web, image: "shop:${TAG}"}]
+                """,
+            "deploy/extra.yaml": extra.isEmpty ? nil : extra,
+        ]
+    }
+
+    static let extraConfigMap = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {a: b}\n"
+
+    @Test func aPushDeploysPrunesAndRollsBack() async throws {
+        let kube = try await KubeTestServer.start(controllers: true)
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try kube.writeKubeconfig(to: dir.path + "/kubeconfig")
+        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"), logger: Logger(label: "t"))
+        _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], fieldManager: "setup", force: true)
+
+        let repository = try GitRepository.make(files: Self.manifests(image: "1.0", extra: Self.extraConfigMap).compactMapValues { $0 })
+        defer { repository.directory.remove() }
+        try await withLiveServer(runner: true, clusters: ["test": client], configure: { config in
+            config.apps[0].repoURL = repository.url
+            config.apps[0].target = DeployTarget(cluster: "test", namespace: "shop", rollback: true)
+        }) { server in
+            // 1. First deploy: both objects, healthy, post-deploy hook ran.
+            let first = try await server.push(app: "github", commit: try repository.head())
+            var job = try await server.waitForEnd(of: first)
+            var log = try server.log(of: first)
+            #expect(job.status == .succeeded, "\(job.reason ?? "")\n\(log)")
+            #expect(log.contains("[deploy/apply] applied Deployment shop/web"))
+            #expect(log.contains("[post-deploy/after] deployed"))
+            let web = await kube.cluster.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web")
+            #expect(web?[path: ["spec", "template", "spec", "containers"]]?.arrayValue?.first?["image"] == "shop:1.0")
+            #expect(web?[path: ["metadata", "annotations", "revision"]]?.stringValue == String(try repository.head().prefix(7)))
+            #expect(try server.store.steps(first).map(\.name) == ["lint", "apply manifests", "after"])
+
+            // 2. A new image tag in git, the ConfigMap removed: applied, waited for, pruned.
+            let second = try await server.push(app: "github", commit: try repository.commit(files: Self.manifests(image: "2.0"), message: "2.0"))
+            job = try await server.waitForEnd(of: second)
+            log = try server.log(of: second)
+            #expect(job.status == .succeeded, "\(job.reason ?? "")\n\(log)")
+            #expect(log.contains("[deploy/apply] pruned ConfigMap shop/extra"))
+            #expect(await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "extra") == nil)
+            let goodCommit = try repository.head()
+
+            // 3. A broken image: the rollout stalls, the job fails, 2.0 is re-applied, the commit is marked bad.
+            let badCommit = try repository.commit(files: Self.manifests(image: "broken"), message: "broken")
+            let third = try await server.push(app: "github", commit: badCommit)
+            job = try await server.waitForEnd(of: third)
+            log = try server.log(of: third)
+            #expect(job.status == .failed)
+            #expect(job.reason?.contains("ProgressDeadlineExceeded") == true, "\(job.reason ?? "")")
+            #expect(job.reason?.hasSuffix("rolled back to \(goodCommit.prefix(12))") == true, "\(job.reason ?? "")")
+            let rolledBack = await kube.cluster.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web")
+            #expect(rolledBack?[path: ["spec", "template", "spec", "containers"]]?.arrayValue?.first?["image"] == "shop:2.0")
+            #expect(try server.store.badCommit(app: "github", commit: badCommit) != nil)
+            #expect(try server.store.steps(third).map(\.status).last == .skipped)
+
+            // 4. The bad commit again (a manual redelivery): refused before anything runs.
+            let again = try server.store.enqueue(app: "github", ref: "refs/heads/main", commit: badCommit, trigger: .manual)
+            job = try await server.waitForEnd(of: again.id)
+            #expect(job.status == .failed)
+            #expect(job.reason?.contains("was rolled back as bad by job \(third)") == true, "\(job.reason ?? "")")
+
+            // 5. A newer commit deploys normally.
+            let fourth = try await server.push(app: "github", commit: try repository.commit(files: Self.manifests(image: "3.0"), message: "3.0"))
+            #expect(try await server.waitForEnd(of: fourth).status == .succeeded)
+        }
+        await client.shutdown()
+        await kube.stop()
+    }
+
+    @Test func appWithoutAClusterFailsTheDeployClearly() async throws {
+        let repository = try GitRepository.make(files: Self.manifests(image: "1.0").compactMapValues { $0 })
+        defer { repository.directory.remove() }
+        try await withLiveServer(runner: true, configure: { $0.apps[0].repoURL = repository.url }) { server in
+            let id = try await server.push(app: "github", commit: try repository.head())
+            let job = try await server.waitForEnd(of: id)
+            #expect(job.status == .failed)
+            #expect(job.reason == "the pipeline has a deploy block, but app 'github' has no cluster: add cluster and namespace to the app")
+        }
+    }
+}
