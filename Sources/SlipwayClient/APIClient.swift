@@ -127,7 +127,8 @@ public final class APIClient: Sendable {
         }
     }
 
-    static func errorMessage(_ body: Data) -> String {
+    /// The `error` field of an API error answer (or the body as text).
+    public static func errorMessage(_ body: Data) -> String {
         struct ErrorBody: Decodable { var error: String }
         return (try? JSONDecoder().decode(ErrorBody.self, from: body).error) ?? String(decoding: body, as: UTF8.self)
     }

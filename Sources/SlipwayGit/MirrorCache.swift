@@ -61,6 +61,14 @@ public actor MirrorCache {
         }
     }
 
+    /// Fetches and returns the commit `branch` points at on the remote.
+    public func head(of branch: String, in url: String, credentials: RepositoryAuth = .none) async throws(GitError) -> String {
+        try await onMirrorQueue(url) { mirror throws(GitError) in
+            _ = try mirror.fetch(credentials: credentials)
+            return try mirror.head(of: branch)
+        }
+    }
+
     /// Checks `commit` out of the mirror into `directory`.
     public func checkout(_ url: String, commit: String, into directory: String) async throws(GitError) {
         try await onMirrorQueue(url) { mirror throws(GitError) in try mirror.checkout(commit: commit, into: directory) }

@@ -112,6 +112,21 @@ struct MirrorRepository {
         try LibGit2.check(result, "cannot check out \(sha) into \(directory)")
     }
 
+    /// The commit a branch points at in the mirror.
+    func head(of branch: String) throws(GitError) -> String {
+        _ = LibGit2.initialised
+        var repository: OpaquePointer?
+        try LibGit2.check(git_repository_open_bare(&repository, path), "cannot open the mirror at \(path)")
+        defer { git_repository_free(repository) }
+        var oid = git_oid()
+        guard git_reference_name_to_id(&oid, repository, "refs/heads/\(branch)") == 0 else {
+            throw GitError(.commitNotFound, "branch \(branch) is not in \(url)")
+        }
+        var buffer = [CChar](repeating: 0, count: 41)
+        git_oid_tostr(&buffer, 41, &oid)
+        return String(cString: buffer)
+    }
+
     /// Whether the mirror has `commit`.
     func contains(commit sha: String) -> Bool {
         _ = LibGit2.initialised

@@ -216,6 +216,10 @@ struct JobRunner: Sendable {
     /// What every step sees: Slipway's variables, the app's secrets, the server variables the
     /// app lets through, and a plain PATH. Nothing else of the server's environment.
     func baseEnvironment(job: Job, app: AppConfig, workspace: String) -> [String: String] {
+        Self.baseEnvironment(job: job, app: app, workspace: workspace, serverEnvironment: serverEnvironment)
+    }
+
+    static func baseEnvironment(job: Job, app: AppConfig, workspace: String, serverEnvironment: [String: String]) -> [String: String] {
         var environment: [String: String] = [
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": workspace,

@@ -23,19 +23,10 @@ struct ManifestStep: Sendable {
             return "cluster '\(target.cluster)' is not available"
         }
         let deployer = Deployer(client: client, pollInterval: pollInterval)
-        let options = Deployer.Options(defaultNamespace: target.namespace, applySetID: Deployer.applySetID(app: app.name, namespace: target.namespace),
-                                       force: target.force, prune: target.prune, wait: spec.wait)
+        let options = Self.options(app: app, target: target, spec: spec)
         let manifests: [Manifest]
         do {
-            var builtIn = environment.filter { $0.key.hasPrefix("SLIPWAY_") }
-            builtIn["SLIPWAY_NAMESPACE"] = target.namespace
-            let variables = try Renderer.variables(spec: spec, builtIn: builtIn)
-            if let folder = spec.manifests {
-                manifests = try Renderer.renderFolder(folder, workspace: workspace, variables: variables)
-            } else {
-                manifests = try Renderer.renderOutput(try await render(spec.render ?? "", workspace: workspace, environment: environment, say: say),
-                                                      variables: variables)
-            }
+            manifests = try await Self.render(spec, namespace: target.namespace, workspace: workspace, environment: environment, say: say)
             await say("rendered \(manifests.count) objects for cluster \(target.cluster), namespace \(target.namespace)")
         } catch {
             return "render: \(error)"
@@ -90,9 +81,27 @@ struct ManifestStep: Sendable {
         }
     }
 
+    static func options(app: AppConfig, target: DeployTarget, spec: DeploySpec) -> Deployer.Options {
+        Deployer.Options(defaultNamespace: target.namespace, applySetID: Deployer.applySetID(app: app.name, namespace: target.namespace),
+                         force: target.force, prune: target.prune, wait: spec.wait)
+    }
+
+    /// The manifests of a checked-out commit: files or a render command's output, with variables.
+    static func render(_ spec: DeploySpec, namespace: String, workspace: String, environment: [String: String],
+                       say: @escaping @Sendable (String) async -> Void) async throws(DeployError) -> [Manifest] {
+        var builtIn = environment.filter { $0.key.hasPrefix("SLIPWAY_") }
+        builtIn["SLIPWAY_NAMESPACE"] = namespace
+        let variables = try Renderer.variables(spec: spec, builtIn: builtIn)
+        if let folder = spec.manifests {
+            return try Renderer.renderFolder(folder, workspace: workspace, variables: variables)
+        }
+        return try Renderer.renderOutput(try await runRenderCommand(spec.render ?? "", workspace: workspace, environment: environment, say: say),
+                                         variables: variables)
+    }
+
     /// Runs the render command; its standard output is the manifests, its standard error
     /// goes to the log.
-    private func render(_ command: String, workspace: String, environment: [String: String],
+    private static func runRenderCommand(_ command: String, workspace: String, environment: [String: String],
                         say: @escaping @Sendable (String) async -> Void) async throws(DeployError) -> String {
         await say("render: \(command)")
         do {

@@ -19,6 +19,8 @@ public struct SlipwayServer: Sendable {
     public var followInterval: Duration = .milliseconds(200)
     /// Runs queued jobs; nil serves the API and intake only.
     public let dispatcher: JobDispatcher?
+    /// Answers `slipway diff`; nil when no cluster is configured.
+    public var preview: DeployPreview?
 
     public init(config: ServerConfig, store: JobStore, dispatcher: JobDispatcher?, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.config = config
@@ -50,6 +52,7 @@ public struct SlipwayServer: Sendable {
         WebhookRoutes(config: config, store: store, now: now, logger: logger, jobsChanged: jobsChanged).register(on: router)
         let api = router.group("/api/v1").add(middleware: TokenAuthenticator(tokens: config.apiTokens))
         JobRoutes(store: store, logger: logger, followInterval: followInterval, jobsChanged: jobsChanged).register(on: api)
+        AppRoutes(config: config, preview: preview).register(on: api)
         return router
     }
 

@@ -45,7 +45,8 @@ struct Serve: AsyncParsableCommand {
                 }
             }
             let dispatcher = JobDispatcher(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters, logger: logger)
-            let server = SlipwayServer(config: serverConfig, store: store, dispatcher: dispatcher, logger: logger)
+            var server = SlipwayServer(config: serverConfig, store: store, dispatcher: dispatcher, logger: logger)
+            server.preview = DeployPreview(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters)
             try await server.makeApplication().runService()
         } catch let error as ServerStartError {
             logger.critical("slipway could not start", metadata: ["error": "\(error)"])

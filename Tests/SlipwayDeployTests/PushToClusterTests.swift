@@ -117,3 +117,87 @@ import Testing
         }
     }
 }
+
+@Suite struct DiffAndRenderCommandTests {
+    @Test func diffShowsWhatTheNextCommitWouldChangeWithSecretsMasked() async throws {
+        let kube = try await KubeTestServer.start(controllers: true)
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try kube.writeKubeconfig(to: dir.path + "/kubeconfig")
+        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"), logger: Logger(label: "t"))
+        _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], fieldManager: "setup", force: true)
+        let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {password: hunter2}\n"
+        var files = PushToClusterTests.manifests(image: "1.0", extra: PushToClusterTests.extraConfigMap)
+        files["deploy/secret.yaml"] = secret
+        let repository = try GitRepository.make(files: files.compactMapValues { $0 })
+        defer { repository.directory.remove() }
+        try await withLiveServer(runner: true, clusters: ["test": client], configure: { config in
+            config.apps[0].repoURL = repository.url
+            config.apps[0].target = DeployTarget(cluster: "test", namespace: "shop")
+        }) { server in
+            let first = try await server.push(app: "github", commit: try repository.head())
+            let firstJob = try await server.waitForEnd(of: first)
+            let firstLog = try server.log(of: first)
+            #expect(firstJob.status == .succeeded, "\(firstLog)")
+
+            var next = PushToClusterTests.manifests(image: "2.0")
+            next["deploy/secret.yaml"] = secret.replacingOccurrences(of: "hunter2", with: "correct-horse")
+            let commit = try repository.commit(files: next, message: "2.0")
+            let (status, body) = try await server.withClient(token: LiveServer.readToken) { api in
+                try await api.send(.GET, "/api/v1/apps/github/diff?format=text&commit=\(commit)")
+            }
+            let text = String(decoding: body, as: UTF8.self)
+            #expect(status == 200, "\(text)")
+            #expect(text.contains("~ Deployment shop/web"), "\(text)")
+            #expect(text.contains("spec.template.spec.containers[name=web].image: \"shop:1.0\" -> \"shop:2.0\""), "\(text)")
+            #expect(text.contains("- ConfigMap shop/extra (would be pruned)"), "\(text)")
+            #expect(text.contains("~ Secret shop/creds"), "\(text)")
+            #expect(!text.contains("hunter2") && !text.contains("correct-horse"), "\(text)")
+            // Nothing changed in the cluster.
+            #expect(await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "extra") != nil)
+
+            // The branch head by default, JSON without format.
+            let (jsonStatus, json) = try await server.withClient(token: LiveServer.readToken) { api in
+                try await api.send(.GET, "/api/v1/apps/github/diff")
+            }
+            #expect(jsonStatus == 200)
+            #expect(String(decoding: json, as: UTF8.self).contains("\"commit\":\"\(commit)\""))
+            let (missing, _) = try await server.withClient { api in try await api.send(.GET, "/api/v1/apps/nope/diff") }
+            #expect(missing == 404)
+        }
+        await client.shutdown()
+        await kube.stop()
+    }
+
+    @Test func aRenderCommandsOutputIsDeployed() async throws {
+        let kube = try await KubeTestServer.start(controllers: true)
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try kube.writeKubeconfig(to: dir.path + "/kubeconfig")
+        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"), logger: Logger(label: "t"))
+        let repository = try GitRepository.make(files: [
+            ".slipway.yaml": """
+                deploy:
+                  render: |
+                    echo "rendering for $SLIPWAY_APP" >&2
+                    printf 'apiVersion: v1\\nkind: Namespace\\nmetadata: {name: rendered}\\n---\\n'
+                    printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: from-command}\\ndata: {commit: "${SLIPWAY_COMMIT}"}\\n'
+                """,
+        ])
+        defer { repository.directory.remove() }
+        try await withLiveServer(runner: true, clusters: ["test": client], configure: { config in
+            config.apps[0].repoURL = repository.url
+            config.apps[0].target = DeployTarget(cluster: "test", namespace: "rendered")
+        }) { server in
+            let id = try await server.push(app: "github", commit: try repository.head())
+            let job = try await server.waitForEnd(of: id)
+            let log = try server.log(of: id)
+            #expect(job.status == .succeeded, "\(job.reason ?? "")\n\(log)")
+            #expect(log.contains("render: rendering for github"))
+            let made = await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "rendered", name: "from-command")
+            #expect(made?[path: ["data", "commit"]]?.stringValue == (try repository.head()))
+        }
+        await client.shutdown()
+        await kube.stop()
+    }
+}

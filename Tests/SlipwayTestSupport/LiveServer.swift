@@ -63,7 +63,10 @@ public final class LiveServer: Sendable {
             ? JobDispatcher(config: config, store: store, mirrors: MirrorCache(root: config.mirrorsDir), clusters: clusters, logger: logger,
                             stepPollInterval: .milliseconds(100), pollInterval: .milliseconds(250), healthPollInterval: .milliseconds(50), now: now)
             : nil
-        let server = SlipwayServer(config: config, store: store, dispatcher: dispatcher, logger: logger, now: now)
+        var server = SlipwayServer(config: config, store: store, dispatcher: dispatcher, logger: logger, now: now)
+        if !clusters.isEmpty {
+            server.preview = DeployPreview(config: config, store: store, mirrors: MirrorCache(root: config.mirrorsDir), clusters: clusters)
+        }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let application = try server.makeApplication { port in continuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [application], logger: logger))

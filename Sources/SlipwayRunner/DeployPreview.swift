@@ -1,0 +1,123 @@
+public import Foundation
+public import SlipwayConfig
+public import SlipwayCore
+public import SlipwayDeploy
+public import SlipwayGit
+public import SlipwayKube
+public import SlipwayStore
+
+/// What a deploy of a commit would change, without changing anything: the commit is
+/// rendered, every object goes through a server-side dry-run apply, and the result is compared
+/// with the live object (`slipway diff`).
+public struct DeployPreview: Sendable {
+    public struct ObjectChange: Sendable, Codable, Hashable {
+        public enum Action: String, Sendable, Codable { case create, update, unchanged, prune }
+        /// `Deployment shop/web`
+        public var object: String
+        public var action: Action
+        public var changes: [FieldChange]
+    }
+
+    public struct Result: Sendable, Codable {
+        public var app: String
+        public var commit: String
+        public var objects: [ObjectChange]
+    }
+
+    let config: ServerConfig
+    let store: JobStore
+    let mirrors: MirrorCache
+    let clusters: [String: KubeClient]
+
+    public init(config: ServerConfig, store: JobStore, mirrors: MirrorCache, clusters: [String: KubeClient]) {
+        self.config = config
+        self.store = store
+        self.mirrors = mirrors
+        self.clusters = clusters
+    }
+
+    /// Previews `commit` (default: the branch head on the remote) of `app`.
+    public func preview(app: AppConfig, commit requested: String?) async throws(DeployError) -> Result {
+        guard let target = app.target, let client = clusters[target.cluster] else {
+            throw DeployError("app '\(app.name)' has no cluster to compare with")
+        }
+        let commit: String
+        let workspace = (config.workspacesDir as NSString).appendingPathComponent("diff-\(app.name)-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(atPath: workspace) }
+        do {
+            if let requested {
+                _ = try await mirrors.ensure(commit: requested, in: app.repoURL, credentials: app.repositoryAuth)
+                commit = requested
+            } else {
+                commit = try await mirrors.head(of: app.branch, in: app.repoURL, credentials: app.repositoryAuth)
+            }
+            try await mirrors.checkout(app.repoURL, commit: commit, into: workspace)
+        } catch {
+            throw DeployError("git: \(error)")
+        }
+        guard let text = try? String(contentsOfFile: (workspace as NSString).appendingPathComponent(app.pipelinePath), encoding: .utf8) else {
+            throw DeployError("no pipeline file \(app.pipelinePath) in commit \(commit.prefix(12))")
+        }
+        let pipeline: PipelineSpec
+        do {
+            pipeline = try PipelineSpec.parse(text, file: app.pipelinePath)
+        } catch {
+            throw DeployError(error.description)
+        }
+        guard let spec = pipeline.deploy else { throw DeployError("the pipeline of \(commit.prefix(12)) has no deploy block") }
+        let job = Job(id: 0, app: app.name, forge: nil, deliveryID: nil, trigger: .manual, ref: PushEvent.branchPrefix + app.branch,
+                      before: nil, commit: commit, message: nil, author: nil, status: .queued, reason: nil, createdAt: Date(), startedAt: nil, finishedAt: nil)
+        let environment = JobRunner.baseEnvironment(job: job, app: app, workspace: workspace, serverEnvironment: ProcessInfo.processInfo.environment)
+        let manifests = try await ManifestStep.render(spec, namespace: target.namespace, workspace: workspace, environment: environment) { _ in }
+        try Renderer.validate(manifests)
+        let options = ManifestStep.options(app: app, target: target, spec: spec)
+        let plan = try await ApplyPlan.make(manifests, defaultNamespace: target.namespace) { apiVersion, kind throws(DeployError) -> Bool? in
+            do {
+                return try await client.resource(apiVersion: apiVersion, kind: kind).namespaced
+            } catch {
+                if case KubeError.unknownKind = error { return nil }
+                throw DeployError("discovery failed: \(error)")
+            }
+        }
+        var changes: [ObjectChange] = []
+        for manifest in plan.all {
+            var desired = manifest.object
+            var labels = desired[path: ["metadata", "labels"]]?.objectValue ?? [:]
+            labels[Deployer.partOfLabel] = .string(options.applySetID)
+            desired["metadata"]?["labels"] = .object(labels)
+            do {
+                let live = try await client.get(apiVersion: manifest.apiVersion, kind: manifest.kind, namespace: manifest.namespace, name: manifest.name)
+                let result = live == nil ? desired : try await client.apply(desired, fieldManager: Deployer.fieldManager, force: true, dryRun: true)
+                let fields = ObjectDiff.changes(live: live, desired: result)
+                changes.append(ObjectChange(object: manifest.reference.description,
+                                            action: live == nil ? .create : (fields.isEmpty ? .unchanged : .update),
+                                            changes: live == nil ? ObjectDiff.changes(live: nil, desired: desired) : fields))
+            } catch {
+                throw DeployError("\(manifest.place): \(manifest.reference): \(error)")
+            }
+        }
+        let current = Set(plan.all.map(\.reference.identity))
+        let previous = ManifestStep.references((try? store.lastDeployment(app: app.name))?.objects)
+        for reference in previous where !current.contains(reference.identity) && target.prune {
+            changes.append(ObjectChange(object: reference.description, action: .prune, changes: []))
+        }
+        return Result(app: app.name, commit: commit, objects: changes)
+    }
+}
+
+extension DeployPreview.Result {
+    /// The preview as a person reads it: `+` create, `~` update, `-` prune, one field a line.
+    public var text: String {
+        var lines = ["diff of \(app) at \(commit.prefix(12)) against the cluster:"]
+        for object in objects where object.action != .unchanged {
+            let mark = switch object.action { case .create: "+"; case .update: "~"; case .prune: "-"; case .unchanged: " " }
+            lines.append("\(mark) \(object.object)\(object.action == .prune ? " (would be pruned)" : "")")
+            for change in object.changes {
+                lines.append("    \(change.path): \(change.live ?? "(absent)") -> \(change.desired ?? "(absent)")")
+            }
+        }
+        let unchanged = objects.filter { $0.action == .unchanged }.count
+        if unchanged > 0 { lines.append("  \(unchanged) object(s) unchanged") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
