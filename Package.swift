@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "slipway", targets: ["slipway"]),
         .executable(name: "slipway-webhook-bench", targets: ["WebhookBenchmark"]),
+        .executable(name: "slipway-deploy-bench", targets: ["DeployBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -139,6 +140,15 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
             path: "Benchmarks/WebhookBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "DeployBenchmark",
+            dependencies: [
+                "SlipwayCore", "SlipwayConfig", "SlipwayDeploy", "SlipwayKube", "SlipwayStore", "KubeTestServer", "SlipwayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/DeployBenchmark",
             swiftSettings: swiftSettings
         ),
         // Test support: helpers every test target uses (fixtures, signing, a live server).

@@ -21,8 +21,14 @@ extension KubeClient {
             throw .transport("cannot encode \(object["kind"]?.stringValue ?? "object") \(name): \(error)")
         }
         // JSON is YAML: the apply content type takes either.
-        return try await call(.PATCH, info.path(namespace: namespace, name: name), query: query, body: body,
-                              contentType: "application/apply-patch+yaml", onRetry: onRetry)
+        do {
+            return try await call(.PATCH, info.path(namespace: namespace, name: name), query: query, body: body,
+                                  contentType: "application/apply-patch+yaml", onRetry: onRetry)
+        } catch {
+            // A 404 may mean the cached discovery is stale (a CRD was removed or replaced).
+            if error.code == 404 { await discovery.forget(info.apiVersion) }
+            throw error
+        }
     }
 
     /// The live object, or nil when it does not exist.
