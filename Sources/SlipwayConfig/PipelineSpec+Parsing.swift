@@ -32,7 +32,7 @@ extension PipelineSpec {
     }
 
     private static func deploySpec(_ node: YAMLNode) throws(ConfigError) -> DeploySpec {
-        let mapping = try node.mapping(allowing: ["manifests", "render", "variables", "wait"])
+        let mapping = try node.mapping(allowing: ["manifests", "render", "variables", "wait", "daemonset_wait"])
         var spec = DeploySpec()
         if let manifests = mapping["manifests"] { spec.manifests = try insideWorkspace(try manifests.string(), manifests) }
         if let render = mapping["render"] { spec.render = try render.string() }
@@ -46,6 +46,7 @@ extension PipelineSpec {
             spec.variables[name] = try value.string()
         }
         if let wait = mapping["wait"] { spec.wait = try wait.duration() }
+        if let wait = mapping["daemonset_wait"] { spec.daemonSetWait = try wait.duration() }
         return spec
     }
 

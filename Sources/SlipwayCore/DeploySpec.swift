@@ -8,10 +8,14 @@ public struct DeploySpec: Sendable, Hashable {
     public var variables: [String: String]
     /// How long the applied objects may take to become healthy.
     public var wait: Duration
+    /// DaemonSets roll out node by node and get their own, usually longer, timeout.
+    public var daemonSetWait: Duration?
 
     public static let defaultWait: Duration = .seconds(300)
 
-    public init(manifests: String? = nil, render: String? = nil, variables: [String: String] = [:], wait: Duration = DeploySpec.defaultWait) {
+    public init(manifests: String? = nil, render: String? = nil, variables: [String: String] = [:], wait: Duration = DeploySpec.defaultWait,
+                daemonSetWait: Duration? = nil) {
+        self.daemonSetWait = daemonSetWait
         self.manifests = manifests
         self.render = render
         self.variables = variables

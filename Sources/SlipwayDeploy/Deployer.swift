@@ -15,8 +15,12 @@ public struct Deployer: Sendable {
         public var force: Bool
         public var prune: Bool
         public var wait: Duration
+        /// DaemonSets' own health timeout (default: `wait`).
+        public var daemonSetWait: Duration?
 
-        public init(defaultNamespace: String, applySetID: String, force: Bool = true, prune: Bool = true, wait: Duration = DeploySpec.defaultWait) {
+        public init(defaultNamespace: String, applySetID: String, force: Bool = true, prune: Bool = true, wait: Duration = DeploySpec.defaultWait,
+                    daemonSetWait: Duration? = nil) {
+            self.daemonSetWait = daemonSetWait
             self.defaultNamespace = defaultNamespace
             self.applySetID = applySetID
             self.force = force
@@ -141,7 +145,7 @@ public struct Deployer: Sendable {
         }
 
         // 5. Health.
-        try await waitUntilHealthy(applied, timeout: options.wait, what: "the applied objects", log: log)
+        try await waitUntilHealthy(applied, timeout: options.wait, daemonSetTimeout: options.daemonSetWait, what: "the applied objects", log: log)
         return Outcome(applied: applied, pruned: pruned)
     }
 
@@ -196,11 +200,14 @@ public struct Deployer: Sendable {
 
     /// Polls the objects until every one is healthy; a degraded one fails at once, and the
     /// timeout fails naming what was still not ready.
-    public func waitUntilHealthy(_ references: [ObjectReference], timeout: Duration, what: String, log: Log) async throws(DeployError) {
+    public func waitUntilHealthy(_ references: [ObjectReference], timeout: Duration, daemonSetTimeout: Duration? = nil,
+                                 what: String, log: Log) async throws(DeployError) {
         let deadline = ContinuousClock.now.advanced(by: timeout)
+        let daemonSetDeadline = ContinuousClock.now.advanced(by: daemonSetTimeout ?? timeout)
         var lastReport: [String: String] = [:]
         while true {
             var waiting: [String] = []
+            var onlyDaemonSetsWaiting = true
             for reference in references {
                 let health: Health
                 do {
@@ -218,6 +225,7 @@ public struct Deployer: Sendable {
                     lastReport[reference.identity] = nil
                 case .progressing(let message):
                     waiting.append("\(reference): \(message)")
+                    if reference.kind != "DaemonSet" { onlyDaemonSetsWaiting = false }
                     if lastReport[reference.identity] != message {
                         await log("waiting for \(reference): \(message)")
                         lastReport[reference.identity] = message
@@ -230,7 +238,11 @@ public struct Deployer: Sendable {
                 await log("\(what): all \(references.count) healthy")
                 return
             }
-            if ContinuousClock.now >= deadline {
+            if onlyDaemonSetsWaiting, daemonSetTimeout != nil {
+                if ContinuousClock.now >= daemonSetDeadline {
+                    throw DeployError("DaemonSets were not healthy within their own timeout of \(daemonSetTimeout!): \(waiting.joined(separator: "; "))")
+                }
+            } else if ContinuousClock.now >= deadline {
                 throw DeployError("\(what) were not healthy within \(timeout): \(waiting.joined(separator: "; "))")
             }
             try? await Task.sleep(for: pollInterval)

@@ -27,7 +27,7 @@ public enum ObjectDiff {
     /// that start with one of the given paths (the fields a field manager owns).
     public static func changes(live: JSONValue?, desired: JSONValue, only: Set<String>? = nil) -> [FieldChange] {
         var result: [FieldChange] = []
-        compare(strip(live), strip(desired), path: "", into: &result)
+        compare(strip(live) ?? .object([:]), strip(desired), path: "", into: &result)
         let masked = desired["kind"] == "Secret"
         return result.filter { change in
             guard let only else { return true }
@@ -49,13 +49,21 @@ public enum ObjectDiff {
     }
 
     private static func compare(_ live: JSONValue?, _ desired: JSONValue?, path: String, into result: inout [FieldChange]) {
+        // A whole structure on one side only is shown leaf by leaf, against an empty one.
+        switch (live, desired) {
+        case (nil, .object?), (.null?, .object?): return compare(.object([:]), desired, path: path, into: &result)
+        case (.object?, nil), (.object?, .null?): return compare(live, .object([:]), path: path, into: &result)
+        case (nil, .array(let items)?) where keyed(items) != nil: return compare(.array([]), desired, path: path, into: &result)
+        case (.array(let items)?, nil) where keyed(items) != nil: return compare(live, .array([]), path: path, into: &result)
+        default: break
+        }
         switch (live, desired) {
         case (.object(let a)?, .object(let b)?):
             for key in Set(a.keys).union(b.keys).sorted() {
                 compare(a[key], b[key], path: path.isEmpty ? key : "\(path).\(key)", into: &result)
             }
-        case (.array(let a)?, .array(let b)?) where keyed(a) != nil && keyed(a) == keyed(b):
-            let key = keyed(a)!
+        case (.array(let a)?, .array(let b)?) where (keyed(a) ?? keyed(b)) != nil && (a.isEmpty || b.isEmpty || keyed(a) == keyed(b)):
+            let key = (keyed(a) ?? keyed(b))!
             let liveByKey = Dictionary(a.map { ("\($0[key]?.stringValue ?? render($0[key]))", $0) }, uniquingKeysWith: { first, _ in first })
             let desiredByKey = Dictionary(b.map { ("\($0[key]?.stringValue ?? render($0[key]))", $0) }, uniquingKeysWith: { first, _ in first })
             for name in Set(liveByKey.keys).union(desiredByKey.keys).sorted() {

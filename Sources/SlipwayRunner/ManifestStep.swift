@@ -83,7 +83,7 @@ struct ManifestStep: Sendable {
 
     static func options(app: AppConfig, target: DeployTarget, spec: DeploySpec) -> Deployer.Options {
         Deployer.Options(defaultNamespace: target.namespace, applySetID: Deployer.applySetID(app: app.name, namespace: target.namespace),
-                         force: target.force, prune: target.prune, wait: spec.wait)
+                         force: target.force, prune: target.prune, wait: spec.wait, daemonSetWait: spec.daemonSetWait)
     }
 
     /// The manifests of a checked-out commit: files or a render command's output, with variables.

@@ -210,3 +210,36 @@ import Testing
         }
     }
 }
+
+@Suite struct DaemonSetTimeoutTests {
+    @Test func daemonSetsHaveTheirOwnTimeout() async throws {
+        let server = try await KubeTestServer.start(controllers: false)
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try server.writeKubeconfig(to: dir.path + "/kubeconfig")
+        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"), logger: Logger(label: "t"))
+        let set = try Renderer.renderOutput("""
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: shop}
+            ---
+            apiVersion: apps/v1
+            kind: DaemonSet
+            metadata: {name: agent}
+            spec:
+              selector: {matchLabels: {app: agent}}
+              template: {metadata: {labels: {app: agent}}, spec: {containers: [{name: a, image: agent}]}}
+            """, variables: [:])
+        var options = DeployerTests.options
+        options.wait = .milliseconds(100)
+        options.daemonSetWait = .milliseconds(400)
+        do {
+            _ = try await Deployer(client: client, pollInterval: .milliseconds(50)).deploy(set, options: options, previous: []) { _ in }
+            Issue.record("a DaemonSet nobody rolls out was healthy")
+        } catch {
+            #expect("\(error)".hasPrefix("DaemonSets were not healthy within their own timeout of 0.4 seconds: DaemonSet shop/agent"), "\(error)")
+        }
+        await client.shutdown()
+        await server.stop()
+    }
+}

@@ -201,3 +201,35 @@ import Testing
         await kube.stop()
     }
 }
+
+/// `slipway diff` from the command line, against `slipway serve` as its own process.
+@Suite struct DiffCommandTests {
+    @Test func theCLIPrintsTheDiff() async throws {
+        let kube = try await KubeTestServer.start()
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try kube.writeKubeconfig(to: dir.path + "/kubeconfig")
+        let repository = try GitRepository.make(files: PushToClusterTests.manifests(image: "9.9").compactMapValues { $0 })
+        defer { repository.directory.remove() }
+        let config = try dir.write("slipway.yaml", """
+            listen: {host: 127.0.0.1, port: 0}
+            data_dir: \(dir.path)/data
+            api_tokens: [{name: admin, role: admin, token: {env: ADMIN_TOKEN}}]
+            clusters: [{name: test, kubeconfig: \(dir.path)/kubeconfig}]
+            apps:
+              - {name: shop, repo: \(repository.url), forge: github, webhook_secrets: [{env: HOOK}], cluster: test, namespace: shop}
+            """)
+        let environment = ["ADMIN_TOKEN": "admin", "HOOK": "h"]
+        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"), logger: Logger(label: "t"))
+        _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], fieldManager: "setup", force: true)
+        await client.shutdown()
+        let server = try await ServerProcess.start(configPath: config, environment: environment)
+        defer { _ = server.terminate() }
+        let result = try runSlipway(["diff", "shop", "--config", config, "--server", "https://localhost:\(server.port)"], environment: environment)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("diff of shop at \(try repository.head().prefix(12)) against the cluster:"), "\(result.output)")
+        #expect(result.output.contains("+ Deployment shop/web"), "\(result.output)")
+        #expect(result.output.contains("spec.template.spec.containers[name=web].image: (absent) -> \"shop:9.9\""), "\(result.output)")
+        await kube.stop()
+    }
+}
