@@ -69,6 +69,13 @@ public actor MirrorCache {
         }
     }
 
+    /// The commit `branch` points at on the remote, without fetching anything.
+    public func remoteHead(of branch: String, in url: String, credentials: RepositoryAuth = .none) async throws(GitError) -> String {
+        try await onMirrorQueue(url) { _ throws(GitError) in
+            try MirrorRepository.remoteHead(url: url, branch: branch, credentials: credentials)
+        }
+    }
+
     /// Checks `commit` out of the mirror into `directory`.
     public func checkout(_ url: String, commit: String, into directory: String) async throws(GitError) {
         try await onMirrorQueue(url) { mirror throws(GitError) in try mirror.checkout(commit: commit, into: directory) }

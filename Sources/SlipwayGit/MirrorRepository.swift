@@ -112,6 +112,41 @@ struct MirrorRepository {
         try LibGit2.check(result, "cannot check out \(sha) into \(directory)")
     }
 
+    /// The commit `branch` points at on the remote, from the remote's ref advertisement alone
+    /// (`git ls-remote`): no objects are fetched.
+    static func remoteHead(url: String, branch: String, credentials: RepositoryAuth) throws(GitError) -> String {
+        _ = LibGit2.initialised
+        try RepositoryURL.validate(url)
+        var remote: OpaquePointer?
+        try LibGit2.check(git_remote_create_detached(&remote, url), "cannot use the remote \(url)")
+        defer { git_remote_free(remote) }
+        let box = CredentialBox(credentials)
+        var callbacks = git_remote_callbacks()
+        git_remote_init_callbacks(&callbacks, UInt32(GIT_REMOTE_CALLBACKS_VERSION))
+        callbacks.credentials = CredentialBox.callback
+        callbacks.certificate_check = CredentialBox.hostKeyCheck
+        callbacks.payload = Unmanaged.passUnretained(box).toOpaque()
+        let connected = withExtendedLifetime(box) { git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, nil, nil) }
+        if connected < 0 {
+            var error = LibGit2.lastError("reading the branches of \(url) failed", code: connected)
+            if let hostKeyProblem = box.hostKeyProblem { error = GitError(.authentication, "reading the branches of \(url) failed: \(hostKeyProblem)") }
+            throw error
+        }
+        defer { git_remote_disconnect(remote) }
+        var heads: UnsafeMutablePointer<UnsafePointer<git_remote_head>?>?
+        var count = 0
+        try LibGit2.check(git_remote_ls(&heads, &count, remote), "cannot list the refs of \(url)")
+        let wanted = "refs/heads/\(branch)"
+        for index in 0..<count {
+            guard let head = heads?[index]?.pointee, String(cString: head.name) == wanted else { continue }
+            var oid = head.oid
+            var buffer = [CChar](repeating: 0, count: 41)
+            git_oid_tostr(&buffer, 41, &oid)
+            return String(cString: buffer)
+        }
+        throw GitError(.commitNotFound, "branch \(branch) is not in \(url)")
+    }
+
     /// The commit a branch points at in the mirror.
     func head(of branch: String) throws(GitError) -> String {
         _ = LibGit2.initialised

@@ -180,3 +180,24 @@ import Testing
         }
     }
 }
+
+@Suite struct RemoteHeadTests {
+    @Test func remoteHeadReadsTheBranchWithoutFetching() async throws {
+        let repository = try GitRepository.make()
+        defer { repository.directory.remove() }
+        let cacheDir = try TemporaryDirectory()
+        defer { cacheDir.remove() }
+        let cache = MirrorCache(root: cacheDir.path)
+        #expect(try await cache.remoteHead(of: "main", in: repository.url) == (try repository.head()))
+        let next = try repository.commit(files: ["x": "y"], message: "x")
+        #expect(try await cache.remoteHead(of: "main", in: repository.url) == next)
+        // Nothing was fetched: no mirror exists.
+        #expect(!FileManager.default.fileExists(atPath: cache.mirrorPath(for: repository.url)))
+        do {
+            _ = try await cache.remoteHead(of: "nope", in: repository.url)
+            Issue.record("a missing branch had a head")
+        } catch {
+            #expect(error.message == "branch nope is not in \(repository.url)")
+        }
+    }
+}
