@@ -110,7 +110,7 @@ extension ServerConfig {
     private static func parseApp(_ node: YAMLNode, secrets: SecretResolver) throws(ConfigError) -> AppConfig {
         let app = try node.mapping(allowing: [
             "name", "repo", "branch", "forge", "webhook_secrets", "pipeline", "secrets", "pass_env", "repo_auth", "cancel_running_on_push",
-            "cluster", "namespace", "prune", "force_conflicts", "rollback",
+            "cluster", "namespace", "prune", "force_conflicts", "rollback", "drift", "reconcile_interval",
         ])
         let nameNode = try app.required("name")
         let name = try nameNode.string()
@@ -159,13 +159,18 @@ extension ServerConfig {
             }
         }
         if let node = app["cancel_running_on_push"] { result.cancelRunningOnPush = try node.bool() }
+        if let node = app["reconcile_interval"] {
+            result.reconcileInterval = try node.duration()
+            guard result.reconcileInterval >= .seconds(1) else { throw node.error("reconcile_interval must be at least 1s") }
+        }
         if let cluster = app["cluster"] {
             var target = DeployTarget(cluster: try cluster.string(), namespace: try app["namespace"]?.string() ?? "default")
             if let node = app["prune"] { target.prune = try node.bool() }
             if let node = app["force_conflicts"] { target.force = try node.bool() }
             if let node = app["rollback"] { target.rollback = try node.bool() }
+            if let node = app["drift"] { target.driftPolicy = try node.oneOf(DriftPolicy.self) }
             result.target = target
-        } else if let stray = ["namespace", "prune", "force_conflicts", "rollback"].compactMap({ app[$0] }).first {
+        } else if let stray = ["namespace", "prune", "force_conflicts", "rollback", "drift"].compactMap({ app[$0] }).first {
             throw stray.error("\(stray.path) only applies to an app with a cluster")
         }
         return result

@@ -18,6 +18,8 @@ public struct AppConfig: Sendable, Hashable {
     public var cancelRunningOnPush: Bool
     /// Where and how the pipeline's `deploy:` manifests are applied; nil when the app has no cluster.
     public var target: DeployTarget?
+    /// How often the reconciler looks at the app (remote branch head, drift).
+    public var reconcileInterval: Duration = .seconds(180)
 
     public init(
         name: String, repoURL: String, branch: String = "main", forge: Forge, webhookSecrets: [SecretValue],
@@ -50,12 +52,23 @@ public struct DeployTarget: Sendable, Hashable {
     public var force: Bool
     /// On a failed deploy, re-apply the last healthy revision and mark the commit bad.
     public var rollback: Bool
+    /// What the reconciler does about drift.
+    public var driftPolicy: DriftPolicy
 
-    public init(cluster: String, namespace: String, prune: Bool = true, force: Bool = true, rollback: Bool = false) {
+    public init(cluster: String, namespace: String, prune: Bool = true, force: Bool = true, rollback: Bool = false, driftPolicy: DriftPolicy = .report) {
+        self.driftPolicy = driftPolicy
         self.cluster = cluster
         self.namespace = namespace
         self.prune = prune
         self.force = force
         self.rollback = rollback
     }
+}
+
+/// What to do when the cluster drifts from the last applied revision.
+public enum DriftPolicy: String, Sendable, Hashable, CaseIterable {
+    /// Show it in the app's status and metrics.
+    case report
+    /// Re-apply the last applied manifests (a `self-heal` job), backing off when it keeps coming back.
+    case correct
 }

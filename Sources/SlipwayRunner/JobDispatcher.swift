@@ -5,6 +5,7 @@ public import SlipwayConfig
 public import SlipwayCore
 public import SlipwayGit
 public import SlipwayKube
+public import SlipwayMetrics
 public import SlipwayStore
 
 /// Turns queued jobs into runs: feeds the `Scheduler` from the store, performs its actions,
@@ -23,10 +24,12 @@ public actor JobDispatcher: Service {
     private let wakeup: AsyncStream<Void>.Continuation
     /// How often the store is read for queued jobs when nothing wakes the dispatcher.
     private let pollInterval: Duration
+    private let metrics: SlipwayMetrics?
 
     public init(config: ServerConfig, store: JobStore, mirrors: MirrorCache, clusters: [String: KubeClient] = [:], logger: Logger,
                 stepPollInterval: Duration = .milliseconds(200), pollInterval: Duration = .seconds(1), healthPollInterval: Duration = .seconds(1),
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                metrics: SlipwayMetrics? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.metrics = metrics
         self.config = config
         self.store = store
         self.logger = logger
@@ -82,6 +85,7 @@ public actor JobDispatcher: Service {
         var toStart: [Job] = []
         do {
             let queued = try store.queuedJobs()
+            metrics?.queueDepth(queued.count)
             let stillQueued = Set(queued.map(\.id))
             for (app, ids) in scheduler.queued {
                 for id in ids where !stillQueued.contains(id) { scheduler.dropped(id, app: app) }
@@ -139,8 +143,22 @@ public actor JobDispatcher: Service {
             logger.error("cannot record the end of a job", metadata: ["job-id": "\(job.id)", "error": "\(error)"])
         }
         logger.info("job ended", metadata: ["job-id": "\(job.id)", "status": "\(result.status.rawValue)"])
+        recordMetrics(job.id, status: result.status)
         WorkspaceCleaner(directory: config.workspacesDir, keep: config.keepWorkspaces).clean()
         finished(job)
+    }
+
+    private func recordMetrics(_ id: JobID, status: JobStatus) {
+        guard let metrics else { return }
+        let ended = try? store.job(id: id)
+        let duration = ended.flatMap { job in job.startedAt.map { Duration.seconds((job.finishedAt ?? now()).timeIntervalSince($0)) } }
+        metrics.jobEnded(status: status.rawValue, duration: duration)
+        var stages: [String: Double] = [:]
+        for step in (try? store.steps(id)) ?? [] {
+            guard let start = step.startedAt, let end = step.finishedAt else { continue }
+            stages[step.stage, default: 0] += end.timeIntervalSince(start)
+        }
+        for (stage, seconds) in stages { metrics.stageEnded(stage: stage, duration: .seconds(seconds)) }
     }
 
     private func finished(_ job: Job) {

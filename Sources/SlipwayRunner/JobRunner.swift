@@ -54,6 +54,14 @@ struct JobRunner: Sendable {
             await say(reason)
             return RunResult(status: .failed, reason: reason)
         }
+        if job.trigger == .selfHeal {
+            try? store.planSteps(job.id, steps: [(StageName.deploy.rawValue, "re-apply manifests")])
+            try? store.updateStep(job.id, index: 0, status: .running)
+            let problem = await manifestStep.reapply(job: job, app: app) { line in await log.line("deploy/self-heal", masker.masking(line)) }
+            try? store.updateStep(job.id, index: 0, status: problem == nil ? .succeeded : .failed)
+            await say(problem.map { "self-heal failed: \($0)" } ?? "self-heal succeeded")
+            return RunResult(status: problem == nil ? .succeeded : .failed, reason: problem)
+        }
         await say("job \(job.id): \(app.name) at \(job.commit) (\(job.ref), trigger \(job.trigger.rawValue)\(job.deliveryID.map { ", delivery \($0)" } ?? ""))")
         let workspace = (workspacesDir as NSString).appendingPathComponent("\(app.name)-\(job.id)")
 

@@ -56,6 +56,32 @@ struct ManifestStep: Sendable {
         }
     }
 
+    /// A self-heal: the last healthy revision's stored manifests applied again, without
+    /// fetching, building or testing anything.
+    func reapply(job: Job, app: AppConfig, say: @escaping @Sendable (String) async -> Void) async -> String? {
+        guard let target = app.target, let client = clusters[target.cluster] else {
+            return "app '\(app.name)' has no cluster to heal"
+        }
+        guard let good = try? store.lastDeployment(app: app.name, healthyOnly: true) else {
+            return "nothing was deployed yet: there is nothing to re-apply"
+        }
+        let manifests = (good.manifests.arrayValue ?? []).enumerated().map {
+            Manifest(object: $0.element, source: "revision \(good.commit.prefix(12))", index: $0.offset, line: 1)
+        }
+        let previous = Self.references((try? store.lastDeployment(app: app.name))?.objects)
+        let spec = DeploySpec()
+        await say("self-heal: re-applying \(manifests.count) objects of \(good.commit.prefix(12)) (deployed by job \(good.jobID))")
+        do {
+            let outcome = try await Deployer(client: client, pollInterval: pollInterval)
+                .deploy(manifests, options: Self.options(app: app, target: target, spec: spec), previous: previous, log: say)
+            try? store.recordDeployment(app: app.name, jobID: job.id, commit: good.commit, objects: Self.json(outcome.applied),
+                                        manifests: good.manifests, healthy: true)
+            return nil
+        } catch {
+            return "self-heal: \(error)"
+        }
+    }
+
     private func rollback(after failure: DeployError, job: Job, app: AppConfig, deployer: Deployer, options: Deployer.Options,
                           inventory: [ObjectReference], say: @escaping @Sendable (String) async -> Void) async -> String {
         let reason = "deploy: \(failure)"

@@ -3,37 +3,142 @@ import Hummingbird
 import Logging
 import SlipwayConfig
 import SlipwayCore
+import SlipwayDeploy
+import SlipwayReconciler
 import SlipwayRunner
+import SlipwayStore
 
-/// `/api/v1/apps/{name}/…`: what a deploy would change.
+/// `/api/v1/apps…`: status, drift, what a commit would change, refresh and sync.
 struct AppRoutes: Sendable {
     let config: ServerConfig
+    let store: JobStore
     let preview: DeployPreview?
+    let reconciler: Reconciler?
+    let jobsChanged: @Sendable () -> Void
 
     func register(on api: RouterGroup<SlipwayRequestContext>) {
+        api.get("apps") { _, context in try await list(context: context) }
+        api.get("apps/:name") { _, context in try await show(context: context) }
         api.get("apps/:name/diff") { request, context in try await diff(request, context: context) }
+        api.post("apps/:name/refresh") { _, context in try await refresh(context: context) }
+        api.post("apps/:name/sync") { request, context in try await sync(request, context: context) }
     }
 
-    /// The server dry-run of a commit (default: the branch head) against the live objects.
-    /// JSON, or text with `?format=text`.
-    func diff(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
-        try context.require(.read)
+    private struct AppList: Encodable { var apps: [AppStatus] }
+
+    private func app(_ context: SlipwayRequestContext) throws -> AppConfig {
         let name = context.parameters.get("name") ?? ""
         guard let app = config.app(named: name) else { throw APIError(.notFound, "no app named '\(name)' is configured") }
-        guard let preview, app.target != nil else { throw APIError(.conflict, "app '\(name)' has no cluster configured") }
-        let commit = request.uri.queryParameters.get("commit")
-        if let commit, commit.count != 40 || !commit.allSatisfy(\.isHexDigit) {
+        return app
+    }
+
+    private func status(_ app: AppConfig) async -> AppStatus {
+        if let status = await reconciler?.status(of: app.name) { return status }
+        var status = AppStatus(app: app.name)
+        status.deployedCommit = (try? store.lastDeployment(app: app.name, healthyOnly: true))?.commit
+        status.message = "the reconciler is not running"
+        return status
+    }
+
+    func list(context: SlipwayRequestContext) async throws -> Response {
+        try context.require(.read)
+        var statuses: [AppStatus] = []
+        for app in config.apps { statuses.append(await status(app)) }
+        return JSONBody.response(.ok, AppList(apps: statuses))
+    }
+
+    func show(context: SlipwayRequestContext) async throws -> Response {
+        try context.require(.read)
+        return JSONBody.response(.ok, await status(try app(context)))
+    }
+
+    /// Without `commit`: the drift of the deployed revision (checked now). With `commit`: what
+    /// deploying that commit would change. JSON, or text with `?format=text`.
+    func diff(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
+        try context.require(.read)
+        let app = try app(context)
+        guard app.target != nil else { throw APIError(.conflict, "app '\(app.name)' has no cluster configured") }
+        let text = request.uri.queryParameters.get("format") == "text"
+        guard let commit = request.uri.queryParameters.get("commit") else {
+            guard let reconciler, let status = await reconciler.refresh(app.name) else {
+                throw APIError(.serviceUnavailable, "the reconciler is not running")
+            }
+            return text ? Self.text(Self.driftText(status)) : JSONBody.response(.ok, status)
+        }
+        guard commit.count == 40, commit.allSatisfy(\.isHexDigit) else {
             throw APIError(.badRequest, "commit must be a full 40-character commit id")
         }
+        guard let preview else { throw APIError(.serviceUnavailable, "no cluster is configured") }
         let result: DeployPreview.Result
         do {
             result = try await preview.preview(app: app, commit: commit)
         } catch {
             throw APIError(.unprocessableContent, "\(error)")
         }
-        if request.uri.queryParameters.get("format") == "text" {
-            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: result.text)))
+        return text ? Self.text(result.text) : JSONBody.response(.ok, result)
+    }
+
+    func refresh(context: SlipwayRequestContext) async throws -> Response {
+        try context.require(.admin)
+        let app = try app(context)
+        guard let reconciler, let status = await reconciler.refresh(app.name) else {
+            throw APIError(.serviceUnavailable, "the reconciler is not running")
         }
-        return JSONBody.response(.ok, result)
+        return JSONBody.response(.ok, status)
+    }
+
+    private struct SyncRequest: Decodable { var commit: String? }
+    private struct Queued: Encodable {
+        var job: Int64
+        var commit: String
+        var statusURL: String
+        enum CodingKeys: String, CodingKey { case job, commit, statusURL = "status_url" }
+    }
+
+    /// Deploys again: the deployed commit, or the one given (`{"commit": SHA}` or `?commit=`).
+    func sync(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
+        try context.require(.admin)
+        let app = try app(context)
+        var commit: String? = request.uri.queryParameters.get("commit").map { String($0) }
+        let body = try await request.body.collect(upTo: 64 * 1024)
+        if commit == nil, body.readableBytes > 0 {
+            guard let parsed = try? JSONDecoder().decode(SyncRequest.self, from: Data(buffer: body)) else {
+                throw APIError(.badRequest, "the body must be JSON like {\"commit\": \"<40 hex characters>\"}")
+            }
+            commit = parsed.commit
+        }
+        if commit == nil { commit = (try? store.lastDeployment(app: app.name, healthyOnly: true))?.commit }
+        if commit == nil { commit = await reconciler?.status(of: app.name)?.branchHead }
+        guard let commit else {
+            throw APIError(.conflict, "app '\(app.name)' has no deployed commit yet; give one: {\"commit\": \"...\"}")
+        }
+        guard commit.count == 40, commit.allSatisfy(\.isHexDigit) else { throw APIError(.badRequest, "commit must be a full 40-character commit id") }
+        if let bad = try storeCall({ try store.badCommit(app: app.name, commit: commit) }) {
+            throw APIError(.conflict, "commit \(commit.prefix(12)) was rolled back as bad by job \(bad.jobID): \(bad.reason)")
+        }
+        let who = context.token?.name ?? "unknown"
+        let job = try storeCall { try store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: commit, trigger: .manual,
+                                                    message: "sync requested by \(who)") }
+        jobsChanged()
+        let base = config.publicURL ?? (request.head.authority.map { (config.tls == .disabled ? "http://" : "https://") + $0 } ?? config.baseURL)
+        return JSONBody.response(.accepted, Queued(job: job.id, commit: commit, statusURL: "\(base)/api/v1/jobs/\(job.id)"))
+    }
+
+    static func text(_ body: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    static func driftText(_ status: AppStatus) -> String {
+        var lines = ["\(status.app): \(status.sync.rawValue), \(status.health ?? "health unknown")"
+                     + (status.deployedCommit.map { " (deployed \($0.prefix(12)))" } ?? "")]
+        if let message = status.message { lines.append("  \(message)") }
+        for drift in status.drifted {
+            let mark = switch drift.kind { case .changed: "~"; case .missing: "-"; case .extra: "+" }
+            lines.append("\(mark) \(drift.object)\(drift.kind == .missing ? " (missing)" : drift.kind == .extra ? " (not in git)" : "")")
+            for field in drift.fields {
+                lines.append("    \(field.path): live \(field.live ?? "(absent)"), desired \(field.desired ?? "(absent)")")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -4,8 +4,11 @@ import HummingbirdCore
 import HummingbirdTLS
 public import Logging
 import NIOCore
+import ServiceLifecycle
 public import SlipwayConfig
 import SlipwayCore
+public import SlipwayMetrics
+public import SlipwayReconciler
 public import SlipwayRunner
 public import SlipwayStore
 
@@ -19,8 +22,12 @@ public struct SlipwayServer: Sendable {
     public var followInterval: Duration = .milliseconds(200)
     /// Runs queued jobs; nil serves the API and intake only.
     public let dispatcher: JobDispatcher?
-    /// Answers `slipway diff`; nil when no cluster is configured.
+    /// Answers `slipway diff --commit`; nil when no cluster is configured.
     public var preview: DeployPreview?
+    /// App status, drift, refresh; nil when not running.
+    public var reconciler: Reconciler?
+    /// Served on `/metrics`.
+    public var metrics: SlipwayMetrics?
 
     public init(config: ServerConfig, store: JobStore, dispatcher: JobDispatcher?, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.config = config
@@ -49,10 +56,16 @@ public struct SlipwayServer: Sendable {
         }
         let dispatcher = self.dispatcher
         let jobsChanged: @Sendable () -> Void = { dispatcher?.wake() }
-        WebhookRoutes(config: config, store: store, now: now, logger: logger, jobsChanged: jobsChanged).register(on: router)
+        WebhookRoutes(config: config, store: store, now: now, logger: logger, jobsChanged: jobsChanged, metrics: metrics).register(on: router)
         let api = router.group("/api/v1").add(middleware: TokenAuthenticator(tokens: config.apiTokens))
         JobRoutes(store: store, logger: logger, followInterval: followInterval, jobsChanged: jobsChanged).register(on: api)
-        AppRoutes(config: config, preview: preview).register(on: api)
+        AppRoutes(config: config, store: store, preview: preview, reconciler: reconciler, jobsChanged: jobsChanged).register(on: api)
+        if let metrics {
+            router.get("/metrics") { _, _ in
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                         body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
+            }
+        }
         return router
     }
 
@@ -80,7 +93,7 @@ public struct SlipwayServer: Sendable {
             router: makeRouter(),
             server: server,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "slipway"),
-            services: dispatcher.map { [$0] } ?? [],
+            services: ([dispatcher] as [(any Service)?] + [reconciler]).compactMap { $0 },
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("slipway listening", metadata: ["port": "\(port)"])

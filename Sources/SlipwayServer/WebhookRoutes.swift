@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import SlipwayConfig
 import SlipwayCore
+import SlipwayMetrics
 import SlipwayStore
 import SlipwayWebhooks
 
@@ -15,6 +16,7 @@ struct WebhookRoutes: Sendable {
     let logger: Logger
     /// Tells the runner a job was queued.
     let jobsChanged: @Sendable () -> Void
+    let metrics: SlipwayMetrics?
 
     func register(on router: Router<SlipwayRequestContext>) {
         router.post("/hooks/:app") { request, context in try await receive(request, context: context) }
@@ -66,6 +68,7 @@ struct WebhookRoutes: Sendable {
         do {
             decision = try WebhookIntake().decide(delivery, for: app, now: now())
         } catch {
+            metrics?.delivery(forge: app.forge.rawValue, result: error == .unauthorized ? "unauthorized" : "bad-request")
             if error == .unauthorized {
                 logger.warning("webhook refused: signature", metadata: ["app": "\(app.name)", "forge": "\(app.forge.rawValue)"])
             }
@@ -73,8 +76,16 @@ struct WebhookRoutes: Sendable {
         }
 
         do {
-            return try record(decision, app: app, base: baseURL(for: request))
+            let response = try record(decision, app: app, base: baseURL(for: request))
+            let result = switch decision {
+            case .enqueue: response.status == .accepted ? "queued" : "duplicate"
+            case .ping: "ping"
+            case .ignore: "ignored"
+            }
+            metrics?.delivery(forge: app.forge.rawValue, result: result)
+            return response
         } catch {
+            metrics?.delivery(forge: app.forge.rawValue, result: "unavailable")
             logger.error("webhook not stored", metadata: ["app": "\(app.name)", "error": "\(error)"])
             // The forge may retry; nothing was acknowledged, so nothing is lost.
             throw APIError(.serviceUnavailable, "the job store is unavailable; try again later", headers: [.retryAfter: "5"])

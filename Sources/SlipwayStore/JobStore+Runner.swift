@@ -17,6 +17,16 @@ extension JobStore {
         }
     }
 
+    /// The newest job of an app, whatever its trigger.
+    public func latestJob(app: String) throws(StoreError) -> Job? {
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE app = ? ORDER BY id DESC LIMIT 1", arguments: [app]).map(Self.job(from:)) }
+    }
+
+    /// Whether any job of the app is (or was) for this commit.
+    public func hasJob(app: String, commit: String) throws(StoreError) -> Bool {
+        try read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM jobs WHERE app = ? AND commit_sha = ?)", arguments: [app, commit]) ?? false }
+    }
+
     /// Every queued job, oldest first: the scheduler's starting point.
     public func queuedJobs() throws(StoreError) -> [Job] {
         try read { db in

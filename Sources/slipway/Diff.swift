@@ -2,13 +2,15 @@ import ArgumentParser
 import Foundation
 import SlipwayClient
 
-/// `slipway diff APP [--commit SHA]`: what deploying a commit would change in the cluster.
+/// `slipway diff APP`: how the cluster drifted from the deployed revision;
+/// `slipway diff APP --commit SHA`: what deploying that commit would change.
 struct Diff: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show what deploying a commit would change in the app's cluster (server dry-run against live).")
+    static let configuration = CommandConfiguration(
+        abstract: "Show drift from the deployed revision, or with --commit what deploying a commit would change (server dry-run against live).")
 
     @OptionGroup var client: ClientOptions
     @Argument(help: "The app's name.") var app: String
-    @Option(help: "The commit to compare; by default the branch head.") var commit: String?
+    @Option(help: "A commit to preview instead of showing drift.") var commit: String?
 
     func run() async throws {
         let api = try client.makeClient()

@@ -5,6 +5,8 @@ public import Logging
 import SlipwayConfig
 import SlipwayGit
 import SlipwayKube
+import SlipwayMetrics
+import SlipwayReconciler
 import SlipwayRunner
 import SlipwayServer
 
@@ -44,9 +46,13 @@ struct Serve: AsyncParsableCommand {
                     throw ValidationError("cluster '\(cluster.name)': \(error)")
                 }
             }
-            let dispatcher = JobDispatcher(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters, logger: logger)
+            let metrics = SlipwayMetrics()
+            let dispatcher = JobDispatcher(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters, logger: logger, metrics: metrics)
             var server = SlipwayServer(config: serverConfig, store: store, dispatcher: dispatcher, logger: logger)
             server.preview = DeployPreview(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters)
+            server.metrics = metrics
+            server.reconciler = Reconciler(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters, logger: logger,
+                                           metrics: metrics, jobsChanged: { dispatcher.wake() })
             try await server.makeApplication().runService()
         } catch let error as ServerStartError {
             logger.critical("slipway could not start", metadata: ["error": "\(error)"])

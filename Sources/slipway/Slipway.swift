@@ -6,6 +6,6 @@ struct Slipway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slipway",
         abstract: "A webhook-driven, push-model deployer for Kubernetes.",
-        subcommands: [Serve.self, Jobs.self, Logs.self, Cancel.self, Diff.self, SendTestHook.self]
+        subcommands: [Serve.self, Jobs.self, Logs.self, Cancel.self, Apps.self, Diff.self, Sync.self, SendTestHook.self]
     )
 }

@@ -156,9 +156,9 @@ import Testing
             // Nothing changed in the cluster.
             #expect(await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "extra") != nil)
 
-            // The branch head by default, JSON without format.
+            // JSON without format.
             let (jsonStatus, json) = try await server.withClient(token: LiveServer.readToken) { api in
-                try await api.send(.GET, "/api/v1/apps/github/diff")
+                try await api.send(.GET, "/api/v1/apps/github/diff?commit=\(commit)")
             }
             #expect(jsonStatus == 200)
             #expect(String(decoding: json, as: UTF8.self).contains("\"commit\":\"\(commit)\""))
@@ -225,7 +225,8 @@ import Testing
         await client.shutdown()
         let server = try await ServerProcess.start(configPath: config, environment: environment)
         defer { _ = server.terminate() }
-        let result = try runSlipway(["diff", "shop", "--config", config, "--server", "https://localhost:\(server.port)"], environment: environment)
+        let result = try await runSlipway(["diff", "shop", "--commit", try repository.head(), "--config", config, "--server", "https://localhost:\(server.port)"],
+                                    environment: environment)
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("diff of shop at \(try repository.head().prefix(12)) against the cluster:"), "\(result.output)")
         #expect(result.output.contains("+ Deployment shop/web"), "\(result.output)")

@@ -39,7 +39,7 @@ import Testing
                 """])
             defer { work.directory.remove() }
             try work.git("remote", "add", "origin", bare.path)
-            let pushed = try work.git("push", "-q", "origin", "main")
+            let pushed = try await work.gitAsync("push", "-q", "origin", "main")
             let head = try work.head()
             try await waitFor { try server.store.jobs(JobQuery()).count == 1 }
             let job = try #require(try server.store.jobs(JobQuery()).first)
@@ -52,7 +52,7 @@ import Testing
             // Another branch: the hook stays quiet and no job appears.
             try work.git("checkout", "-q", "-b", "feature")
             try work.commit(files: ["f": "f"], message: "feature")
-            try work.git("push", "-q", "origin", "feature")
+            try await work.gitAsync("push", "-q", "origin", "feature")
             try await Task.sleep(for: .milliseconds(300))
             #expect(try server.store.jobs(JobQuery()).count == 1)
         }

@@ -67,22 +67,22 @@ import Testing
         let url = "https://localhost:\(server.port)"
         let commit = try repository.head()
 
-        let sent = try runSlipway(["send-test-hook", "storefront", "--commit", commit, "--config", config, "--server", url],
+        let sent = try await runSlipway(["send-test-hook", "storefront", "--commit", commit, "--config", config, "--server", url],
                                   environment: Self.environment)
         #expect(sent.status == 0, "\(sent.output)")
         #expect(sent.output.contains("POST /hooks/storefront -> 202"), "\(sent.output)")
 
-        let listed = try runSlipway(["jobs", "--config", config, "--server", url], environment: Self.environment)
+        let listed = try await runSlipway(["jobs", "--config", config, "--server", url], environment: Self.environment)
         #expect(listed.status == 0, "\(listed.output)")
         #expect(listed.output.contains("storefront"), "\(listed.output)")
         #expect(listed.output.contains(String(commit.prefix(8))), "\(listed.output)")
 
         // Follow the log in the background; cancel; the follow ends with the job.
-        let follower = Task { try runSlipway(["logs", "1", "--follow", "--config", config, "--server", url], environment: Self.environment) }
+        let follower = Task { try await runSlipway(["logs", "1", "--follow", "--config", config, "--server", url], environment: Self.environment) }
         try await waitFor {
-            try runSlipway(["logs", "1", "--config", config, "--server", url], environment: Self.environment).output.contains("waiting for cancel")
+            try await runSlipway(["logs", "1", "--config", config, "--server", url], environment: Self.environment).output.contains("waiting for cancel")
         }
-        let cancelled = try runSlipway(["cancel", "1", "--config", config, "--server", url], environment: Self.environment)
+        let cancelled = try await runSlipway(["cancel", "1", "--config", config, "--server", url], environment: Self.environment)
         #expect(cancelled.output.hasPrefix("job 1: "), "\(cancelled.output)")
         let followed = try await follower.value
         #expect(followed.status == 0)
@@ -90,16 +90,16 @@ import Testing
         #expect(followed.output.contains("job cancelled"), "\(followed.output)")
 
         // A wrong token is refused with the server's reason.
-        let refused = try runSlipway(["jobs", "--config", config, "--server", url, "--token", "nope"], environment: Self.environment)
+        let refused = try await runSlipway(["jobs", "--config", config, "--server", url, "--token", "nope"], environment: Self.environment)
         #expect(refused.status != 0)
         #expect(refused.output.contains("401"), "\(refused.output)")
     }
 
-    @Test func aBrokenConfigStopsTheStartWithItsLine() throws {
+    @Test func aBrokenConfigStopsTheStartWithItsLine() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let config = try dir.write("slipway.yaml", "listen:\n  port: 8443\n  hots: x\n")
-        let result = try runSlipway(["serve", "--config", config])
+        let result = try await runSlipway(["serve", "--config", config])
         #expect(result.status != 0)
         #expect(result.output.contains("slipway.yaml:3:"), "\(result.output)")
         #expect(result.output.contains("unknown key 'hots'"), "\(result.output)")
@@ -137,7 +137,7 @@ import Testing
         let caFile = dir.path + "/data/tls/server.crt"
 
         let first = try await ServerProcess.start(configPath: config, environment: environment)
-        let sent = try runSlipway(["send-test-hook", "app", "--commit", try repository.head(), "--config", config,
+        let sent = try await runSlipway(["send-test-hook", "app", "--commit", try repository.head(), "--config", config,
                                    "--server", "https://localhost:\(first.port)"], environment: environment)
         #expect(sent.status == 0, "\(sent.output)")
         var api = try APIClient(baseURL: "https://localhost:\(first.port)", token: "admin", caFile: caFile)

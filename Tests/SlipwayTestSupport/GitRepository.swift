@@ -46,6 +46,16 @@ public struct GitRepository: Sendable {
         try Self.run(arguments, in: path)
     }
 
+    /// `git` on a thread of its own, for commands that talk to a server in this process
+    /// (a push whose hook notifies Slipway).
+    @discardableResult
+    public func gitAsync(_ arguments: String...) async throws -> String {
+        let path = self.path
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try Self.run(arguments, in: path) }) }
+        }
+    }
+
     @discardableResult
     public static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> String {
         let process = Process()

@@ -8,6 +8,8 @@ public import SlipwayCore
 public import SlipwayGit
 public import SlipwayKube
 public import SlipwayRunner
+import SlipwayMetrics
+import SlipwayReconciler
 import SlipwayServer
 public import SlipwayStore
 
@@ -51,6 +53,7 @@ public final class LiveServer: Sendable {
         now: @escaping @Sendable () -> Date = { Date() },
         runner: Bool = false,
         clusters: [String: KubeClient] = [:],
+        reconciler: Bool = false,
         configure: (inout ServerConfig) -> Void = { _ in }
     ) async throws -> LiveServer {
         let dataDir = try TemporaryDirectory("slipway-live")
@@ -64,8 +67,15 @@ public final class LiveServer: Sendable {
                             stepPollInterval: .milliseconds(100), pollInterval: .milliseconds(250), healthPollInterval: .milliseconds(50), now: now)
             : nil
         var server = SlipwayServer(config: config, store: store, dispatcher: dispatcher, logger: logger, now: now)
+        let mirrors = MirrorCache(root: config.mirrorsDir)
         if !clusters.isEmpty {
-            server.preview = DeployPreview(config: config, store: store, mirrors: MirrorCache(root: config.mirrorsDir), clusters: clusters)
+            server.preview = DeployPreview(config: config, store: store, mirrors: mirrors, clusters: clusters)
+        }
+        let metrics = SlipwayMetrics()
+        server.metrics = metrics
+        if reconciler {
+            server.reconciler = Reconciler(config: config, store: store, mirrors: mirrors, clusters: clusters, logger: logger,
+                                           tick: .milliseconds(100), metrics: metrics, now: now, jobsChanged: { dispatcher?.wake() })
         }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let application = try server.makeApplication { port in continuation.yield(port) }
@@ -112,10 +122,11 @@ public func withLiveServer<T>(
     now: @escaping @Sendable () -> Date = { Date() },
     runner: Bool = false,
     clusters: [String: KubeClient] = [:],
+    reconciler: Bool = false,
     configure: (inout ServerConfig) -> Void = { _ in },
     _ body: (LiveServer) async throws -> T
 ) async throws -> T {
-    let server = try await LiveServer.start(now: now, runner: runner, clusters: clusters, configure: configure)
+    let server = try await LiveServer.start(now: now, runner: runner, clusters: clusters, reconciler: reconciler, configure: configure)
     do {
         let result = try await body(server)
         await server.stop()

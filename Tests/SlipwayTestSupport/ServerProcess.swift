@@ -75,8 +75,18 @@ public enum ServerProcessError: Error, CustomStringConvertible {
     }
 }
 
-/// Runs the `slipway` CLI and returns its exit status and output.
-public func runSlipway(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+/// Runs the `slipway` CLI and returns its exit status and output. The waiting happens on a
+/// thread of its own: the CLI may talk to servers in this very process, which need Swift's
+/// few cooperative threads free.
+public func runSlipway(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try runSlipwayBlocking(arguments, environment: environment) })
+        }
+    }
+}
+
+private func runSlipwayBlocking(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = ServerProcess.binary
     process.arguments = arguments

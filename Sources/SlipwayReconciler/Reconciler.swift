@@ -1,0 +1,189 @@
+public import Foundation
+public import Logging
+public import ServiceLifecycle
+public import SlipwayConfig
+public import SlipwayCore
+import SlipwayDeploy
+public import SlipwayGit
+public import SlipwayKube
+public import SlipwayMetrics
+public import SlipwayStore
+
+/// The safety net of the push model: every app, every interval, it reads the remote branch
+/// head (a webhook that never arrived still gets a `poll` job) and compares the cluster with
+/// the last applied revision (drift, health), correcting drift with back-off where the app
+/// asks for it.
+public actor Reconciler: Service {
+    private let config: ServerConfig
+    private let store: JobStore
+    private let mirrors: MirrorCache
+    private let clusters: [String: KubeClient]
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+    private let random: @Sendable () -> Double
+    private let tick: Duration
+    private let jobsChanged: @Sendable () -> Void
+    private let metrics: SlipwayMetrics?
+    private var schedule: ReconcileSchedule
+    private var statuses: [String: AppStatus] = [:]
+    private let wakeups: AsyncStream<Void>
+    private let wakeup: AsyncStream<Void>.Continuation
+
+    public init(config: ServerConfig, store: JobStore, mirrors: MirrorCache, clusters: [String: KubeClient], logger: Logger,
+                schedule: ReconcileSchedule = ReconcileSchedule(), tick: Duration = .seconds(1), metrics: SlipwayMetrics? = nil,
+                now: @escaping @Sendable () -> Date = { Date() }, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+                jobsChanged: @escaping @Sendable () -> Void) {
+        self.config = config
+        self.store = store
+        self.mirrors = mirrors
+        self.clusters = clusters
+        self.logger = logger
+        self.now = now
+        self.random = random
+        self.tick = tick
+        self.jobsChanged = jobsChanged
+        self.metrics = metrics
+        var schedule = schedule
+        for app in config.apps {
+            schedule.register(app.name, interval: app.reconcileInterval, now: now(), random: random())
+        }
+        self.schedule = schedule
+        for app in config.apps { statuses[app.name] = AppStatus(app: app.name) }
+        (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    public func run() async throws {
+        let ticker = Task { [tick, wakeup] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: tick)
+                wakeup.yield()
+            }
+        }
+        defer { ticker.cancel() }
+        await cancelWhenGracefulShutdown {
+            for await _ in self.wakeups {
+                await self.reconcileDue()
+            }
+        }
+    }
+
+    /// The status of every app, by name.
+    public func allStatuses() -> [AppStatus] {
+        config.apps.compactMap { statuses[$0.name] }
+    }
+
+    public func status(of app: String) -> AppStatus? { statuses[app] }
+
+    /// Reconcile an app at once (the refresh API), and return its new status.
+    public func refresh(_ app: String) async -> AppStatus? {
+        guard let config = config.app(named: app) else { return nil }
+        await reconcile(config)
+        schedule.reconciled(app, now: now(), random: random())
+        return statuses[app]
+    }
+
+    private func reconcileDue() async {
+        for name in schedule.due(now: now()) {
+            guard let app = config.app(named: name) else { continue }
+            await reconcile(app)
+            schedule.reconciled(name, now: now(), random: random())
+        }
+    }
+
+    /// One tick for one app.
+    func reconcile(_ app: AppConfig) async {
+        let started = ContinuousClock.now
+        var status = statuses[app.name] ?? AppStatus(app: app.name)
+        status.reconciledAt = now()
+        let latest = try? store.latestJob(app: app.name)
+        status.lastJob = latest?.id
+        status.lastJobStatus = latest?.status.rawValue
+
+        // 1. A push no webhook announced.
+        do {
+            let head = try await mirrors.remoteHead(of: app.branch, in: app.repoURL, credentials: app.repositoryAuth)
+            status.branchHead = head
+            if latest?.commit != head, try !store.hasJob(app: app.name, commit: head) {
+                let job = try store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: head, trigger: .poll,
+                                            message: "found by the reconciler: no webhook announced it", now: now())
+                logger.notice("missed push found", metadata: ["app": "\(app.name)", "commit": "\(head)", "job-id": "\(job.id)"])
+                metrics?.pollJob(app: app.name)
+                jobsChanged()
+            }
+        } catch {
+            logger.warning("cannot read the remote branch head", metadata: ["app": "\(app.name)", "error": "\(error)"])
+            status.message = "git: \(error)"
+        }
+
+        // 2. Drift and health against the last applied revision.
+        if let target = app.target {
+            await detectDrift(app: app, target: target, status: &status)
+        } else {
+            status.sync = .unknown
+            status.health = nil
+        }
+        status.nextCorrectionAt = schedule.nextCorrection(app.name)
+        statuses[app.name] = status
+        metrics?.reconciled(app: app.name, sync: status.sync.rawValue, health: status.health, drifted: status.drifted.count,
+                            duration: ContinuousClock.now - started)
+    }
+
+    private func detectDrift(app: AppConfig, target: DeployTarget, status: inout AppStatus) async {
+        guard let client = clusters[target.cluster] else {
+            status.sync = .unknown
+            status.message = "cluster '\(target.cluster)' is not available"
+            return
+        }
+        let record: DeploymentRecord?
+        do {
+            record = try store.lastDeployment(app: app.name, healthyOnly: true)
+        } catch {
+            status.sync = .unknown
+            status.message = "\(error)"
+            return
+        }
+        guard let record else {
+            status.sync = .unknown
+            status.message = "nothing deployed yet"
+            return
+        }
+        status.deployedCommit = record.commit
+        let manifests = (record.manifests.arrayValue ?? []).enumerated().map {
+            Manifest(object: $0.element, source: "revision \(record.commit.prefix(12))", index: $0.offset, line: 1)
+        }
+        let report: DriftReport
+        let health: DriftDetector.AppHealth
+        do {
+            (report, health) = try await DriftDetector(client: client).detect(
+                desired: manifests, applySetID: Deployer.applySetID(app: app.name, namespace: target.namespace), defaultNamespace: target.namespace)
+        } catch {
+            status.sync = .unknown
+            status.health = nil
+            status.message = "cluster: \(error)"
+            logger.warning("drift check failed", metadata: ["app": "\(app.name)", "error": "\(error)"])
+            return
+        }
+        status.sync = report.inSync ? .synced : .outOfSync
+        status.health = health.rawValue
+        status.drifted = report.drifted
+        status.objectHealth = report.health
+        status.objectCount = report.objectCount
+        status.message = report.inSync ? nil : "\(report.drifted.count) object(s) drifted from \(record.commit.prefix(12))"
+
+        // 3. Correct it, where the app asks for it.
+        guard target.driftPolicy == .correct else { return }
+        let running = (try? store.jobs(JobQuery(app: app.name, status: .queued, limit: 1)).isEmpty == false) == true
+            || (try? store.jobs(JobQuery(app: app.name, status: .running, limit: 1)).isEmpty == false) == true
+        guard !running, schedule.shouldCorrect(app.name, drifted: !report.inSync, now: now()) else { return }
+        if (try? store.badCommit(app: app.name, commit: record.commit)) != nil { return }
+        do {
+            let job = try store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: record.commit, trigger: .selfHeal,
+                                        message: "drift: \(report.drifted.map(\.object).joined(separator: ", "))", now: now())
+            status.message = "drift found; self-heal job \(job.id) re-applies \(record.commit.prefix(12))"
+            logger.notice("self-heal queued", metadata: ["app": "\(app.name)", "job-id": "\(job.id)"])
+            jobsChanged()
+        } catch {
+            status.message = "cannot queue a self-heal job: \(error)"
+        }
+    }
+}
