@@ -219,6 +219,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SlipwayReconcilerTests",
+            dependencies: ["SlipwayReconciler", "SlipwayDeploy", "SlipwayKube", "SlipwayCore", "SlipwayConfig", "SlipwayStore",
+                           "KubeTestServer", "SlipwayTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "KubeTestServerTests",
             dependencies: ["KubeTestServer", "SlipwayCore", "SlipwayConfig", "SlipwayTestSupport", "SlipwayKube",
                            .product(name: "Logging", package: "swift-log"),

@@ -32,11 +32,15 @@ struct AppRoutes: Sendable {
         return app
     }
 
+    /// The reconciler's view; before its first look at the app, what the store knows.
     private func status(_ app: AppConfig) async -> AppStatus {
-        if let status = await reconciler?.status(of: app.name) { return status }
+        if let status = await reconciler?.status(of: app.name), status.reconciledAt != nil { return status }
         var status = AppStatus(app: app.name)
         status.deployedCommit = (try? store.lastDeployment(app: app.name, healthyOnly: true))?.commit
-        status.message = "the reconciler is not running"
+        let latest = try? store.latestJob(app: app.name)
+        status.lastJob = latest?.id
+        status.lastJobStatus = latest?.status.rawValue
+        status.message = reconciler == nil ? "the reconciler is not running" : "not reconciled yet"
         return status
     }
 

@@ -45,6 +45,11 @@ public actor KubeCluster {
         injectedFailures += Array(repeating: (status, retryAfter), count: count)
     }
 
+    /// Forget injected failures (the cluster is reachable again).
+    public func clearFailures() {
+        injectedFailures.removeAll()
+    }
+
     func takeInjectedFailure() -> (status: Int, retryAfter: Int?)? {
         injectedFailures.isEmpty ? nil : injectedFailures.removeFirst()
     }

@@ -205,7 +205,7 @@ import Testing
 /// `slipway diff` from the command line, against `slipway serve` as its own process.
 @Suite struct DiffCommandTests {
     @Test func theCLIPrintsTheDiff() async throws {
-        let kube = try await KubeTestServer.start()
+        let kube = try await KubeTestServer.start(controllers: true)
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try kube.writeKubeconfig(to: dir.path + "/kubeconfig")
@@ -231,6 +231,19 @@ import Testing
         #expect(result.output.contains("diff of shop at \(try repository.head().prefix(12)) against the cluster:"), "\(result.output)")
         #expect(result.output.contains("+ Deployment shop/web"), "\(result.output)")
         #expect(result.output.contains("spec.template.spec.containers[name=web].image: (absent) -> \"shop:9.9\""), "\(result.output)")
+
+        // Deploy it with `slipway sync`, then `slipway apps` shows it.
+        let synced = try await runSlipway(["sync", "shop", "--commit", try repository.head(), "--config", config, "--server", "https://localhost:\(server.port)"],
+                                          environment: environment)
+        #expect(synced.output.hasPrefix("job 1 queued for shop at \(try repository.head().prefix(12))"), "\(synced.output)")
+        try await waitFor {
+            try await runSlipway(["jobs", "--config", config, "--server", "https://localhost:\(server.port)"], environment: environment).output.contains("succeeded")
+        }
+        try await waitFor {
+            let apps = try await runSlipway(["apps", "--config", config, "--server", "https://localhost:\(server.port)"], environment: environment)
+            let head = String(try repository.head().prefix(12))
+            return apps.output.contains("shop") && apps.output.contains(head)
+        }
         await kube.stop()
     }
 }

@@ -62,16 +62,17 @@ public final class LiveServer: Sendable {
         var logger = Logger(label: "slipway-test")
         logger.logLevel = .warning
         let store = try SlipwayServer.openStore(config: config)
+        let metrics = SlipwayMetrics()
         let dispatcher = runner
             ? JobDispatcher(config: config, store: store, mirrors: MirrorCache(root: config.mirrorsDir), clusters: clusters, logger: logger,
-                            stepPollInterval: .milliseconds(100), pollInterval: .milliseconds(250), healthPollInterval: .milliseconds(50), now: now)
+                            stepPollInterval: .milliseconds(100), pollInterval: .milliseconds(250), healthPollInterval: .milliseconds(50),
+                            metrics: metrics, now: now)
             : nil
         var server = SlipwayServer(config: config, store: store, dispatcher: dispatcher, logger: logger, now: now)
         let mirrors = MirrorCache(root: config.mirrorsDir)
         if !clusters.isEmpty {
             server.preview = DeployPreview(config: config, store: store, mirrors: mirrors, clusters: clusters)
         }
-        let metrics = SlipwayMetrics()
         server.metrics = metrics
         if reconciler {
             server.reconciler = Reconciler(config: config, store: store, mirrors: mirrors, clusters: clusters, logger: logger,
