@@ -11,7 +11,8 @@ import SlipwayTestSupport
 /// Deploy timings against the in-process Kubernetes API test server (which plays the
 /// workload controllers every 50 ms):
 /// 1. push acknowledged → job succeeded, for an app of 50 objects with no build steps;
-/// 2. applying 500 objects with the deployer (dry-run, apply, health), then again unchanged.
+/// 2. applying 500 objects with the deployer (dry-run, apply, health), then again unchanged;
+/// 3. reconciling (drift and health) apps of 100 and 1000 objects.
 ///
 ///     swift build -c release && .build/release/slipway-deploy-bench
 @main
@@ -73,11 +74,33 @@ struct DeployBenchmark {
             _ = try await deployer.deploy(manifests, options: options, previous: []) { _ in }
             print("\(label): \(format(ContinuousClock.now - start)) (dry-run + apply + health)")
         }
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        print("peak RSS (benchmark, test API server and Slipway in one process): " +
-              (status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.map { $0.dropFirst(6).trimmingCharacters(in: .whitespaces) } ?? "?"))
+        // 3. Reconcile (drift + health) of apps with 100 and 1000 objects.
+        for size in [100, 1000] {
+            let namespace = "reconcile-\(size)"
+            _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace)]], fieldManager: "setup", force: true)
+            let set = (0..<size).map { n in
+                Manifest(object: try! YAMLDocuments.parseOne(n % 10 == 0 ? deployment("r-\(n)", image: "shop:1") : configMap("r-\(n)", value: "v1"), file: "bench"),
+                         source: "bench", index: n, line: 1)
+            }
+            let id = Deployer.applySetID(app: namespace, namespace: namespace)
+            _ = try await deployer.deploy(set, options: .init(defaultNamespace: namespace, applySetID: id, wait: .seconds(300)), previous: []) { _ in }
+            var times: [String] = []
+            for _ in 0..<3 {
+                let start = ContinuousClock.now
+                let (report, _) = try await DriftDetector(client: client).detect(desired: set, applySetID: id, defaultNamespace: namespace)
+                guard report.inSync else { fatalError("unexpected drift: \(report.drifted.prefix(3))") }
+                times.append(format(ContinuousClock.now - start))
+            }
+            print("reconcile of \(size) objects (2 LISTs, \(size) dry-runs, compare, health): \(times.joined(separator: ", ")); RSS now \(memory("VmRSS:"))")
+        }
+        print("peak RSS (benchmark, test API server and Slipway in one process): \(memory("VmHWM:"))")
         await client.shutdown()
         await kube.stop()
+    }
+
+    static func memory(_ field: String) -> String {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        return status.split(separator: "\n").first { $0.hasPrefix(field) }.map { $0.dropFirst(field.count).trimmingCharacters(in: .whitespaces) } ?? "?"
     }
 
     static func format(_ duration: Duration) -> String {
