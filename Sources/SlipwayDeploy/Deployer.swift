@@ -58,10 +58,12 @@ public struct Deployer: Sendable {
 
     public typealias Log = @Sendable (String) async -> Void
 
-    public func deploy(_ manifests: [Manifest], options: Options, previous: [ObjectReference], log: @escaping Log) async throws(DeployError) -> Outcome {
+    /// Validates, orders and labels `manifests` for this cluster: namespaces filled in from
+    /// discovery, every object carrying the ApplySet label.
+    public func plan(_ manifests: [Manifest], defaultNamespace: String, applySetID: String) async throws(DeployError) -> ApplyPlan {
         try Renderer.validate(manifests)
         let client = self.client
-        var plan = try await ApplyPlan.make(manifests, defaultNamespace: options.defaultNamespace) { apiVersion, kind throws(DeployError) -> Bool? in
+        var plan = try await ApplyPlan.make(manifests, defaultNamespace: defaultNamespace) { apiVersion, kind throws(DeployError) -> Bool? in
             do {
                 return try await client.resource(apiVersion: apiVersion, kind: kind).namespaced
             } catch {
@@ -72,10 +74,15 @@ public struct Deployer: Sendable {
         for stage in plan.stages.indices {
             for index in plan.stages[stage].indices {
                 var labels: [String: JSONValue] = plan.stages[stage][index].object[path: ["metadata", "labels"]]?.objectValue ?? [:]
-                labels[Self.partOfLabel] = JSONValue.string(options.applySetID)
+                labels[Self.partOfLabel] = JSONValue.string(applySetID)
                 plan.stages[stage][index].object["metadata"]?["labels"] = JSONValue.object(labels)
             }
         }
+        return plan
+    }
+
+    public func deploy(_ manifests: [Manifest], options: Options, previous: [ObjectReference], log: @escaping Log) async throws(DeployError) -> Outcome {
+        let plan = try await plan(manifests, defaultNamespace: options.defaultNamespace, applySetID: options.applySetID)
         await log("plan: \(plan.stages[0].count) CRDs and namespaces, then \(plan.stages[1].count) objects")
 
         // 1. Server dry-run of everything the cluster can check now.

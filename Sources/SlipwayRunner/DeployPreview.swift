@@ -69,22 +69,11 @@ public struct DeployPreview: Sendable {
                       before: nil, commit: commit, message: nil, author: nil, status: .queued, reason: nil, createdAt: Date(), startedAt: nil, finishedAt: nil)
         let environment = JobRunner.baseEnvironment(job: job, app: app, workspace: workspace, serverEnvironment: ProcessInfo.processInfo.environment)
         let manifests = try await ManifestStep.render(spec, namespace: target.namespace, workspace: workspace, environment: environment) { _ in }
-        try Renderer.validate(manifests)
         let options = ManifestStep.options(app: app, target: target, spec: spec)
-        let plan = try await ApplyPlan.make(manifests, defaultNamespace: target.namespace) { apiVersion, kind throws(DeployError) -> Bool? in
-            do {
-                return try await client.resource(apiVersion: apiVersion, kind: kind).namespaced
-            } catch {
-                if case KubeError.unknownKind = error { return nil }
-                throw DeployError("discovery failed: \(error)")
-            }
-        }
+        let plan = try await Deployer(client: client).plan(manifests, defaultNamespace: target.namespace, applySetID: options.applySetID)
         var changes: [ObjectChange] = []
         for manifest in plan.all {
-            var desired = manifest.object
-            var labels = desired[path: ["metadata", "labels"]]?.objectValue ?? [:]
-            labels[Deployer.partOfLabel] = .string(options.applySetID)
-            desired["metadata"]?["labels"] = .object(labels)
+            let desired = manifest.object
             do {
                 let live = try await client.get(apiVersion: manifest.apiVersion, kind: manifest.kind, namespace: manifest.namespace, name: manifest.name)
                 let result = live == nil ? desired : try await client.apply(desired, fieldManager: Deployer.fieldManager, force: true, dryRun: true)

@@ -58,20 +58,9 @@ public struct GitRepository: Sendable {
 
     @discardableResult
     public static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw GitCommandError(arguments: arguments, output: text) }
-        return text
+        let (status, output) = try runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), ["git"] + arguments, directory: directory, environment: environment)
+        guard status == 0 else { throw GitCommandError(arguments: arguments, output: output) }
+        return output
     }
 }
 

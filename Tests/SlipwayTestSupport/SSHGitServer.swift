@@ -101,17 +101,7 @@ public enum SSHServerError: Error {
 extension GitRepository {
     /// Runs a program and throws with its output when it fails.
     public static func runTool(_ path: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw GitCommandError(arguments: [path] + arguments, output: String(decoding: data, as: UTF8.self))
-        }
+        let (status, output) = try runChildProcess(URL(fileURLWithPath: path), arguments)
+        guard status == 0 else { throw GitCommandError(arguments: [path] + arguments, output: output) }
     }
 }
