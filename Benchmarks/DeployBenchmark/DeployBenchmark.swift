@@ -26,10 +26,7 @@ struct DeployBenchmark {
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let kube = try await KubeTestServer.start(controllers: true)
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        try kube.writeKubeconfig(to: dir.path + "/kubeconfig")
-        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"), logger: logger)
+        let client = try kube.client(retry: .default)
         _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "bench"]], fieldManager: "setup", force: true)
 
         // 1. Push to applied, 50 objects.

@@ -10,6 +10,7 @@ import ServiceLifecycle
 import SlipwayConfig
 public import SlipwayCore
 import SlipwayServer
+public import SlipwayKube
 
 /// A Kubernetes API server for tests: the real wire protocol over TLS, bearer tokens (or
 /// client certificates), discovery, get/list/delete, server-side apply with managed fields,
@@ -98,6 +99,19 @@ public final class KubeTestServer: Sendable {
         _ = try? await task.value
         tlsDir.remove()
     }
+
+    /// A Slipway client of this server, through a kubeconfig written next to its certificate
+    /// (the same path `slipway serve` takes).
+    public func client(retry: RetryPolicy = RetryPolicy(attempts: 3, baseDelay: .milliseconds(10))) throws -> KubeClient {
+        let path = (tlsDir.path as NSString).appendingPathComponent("kubeconfig")
+        try writeKubeconfig(to: path)
+        var logger = Logger(label: "kube-test-client")
+        logger.logLevel = .error
+        return try KubeClient(access: try ClusterAccess.kubeconfig(path: path), retry: retry, logger: logger)
+    }
+
+    /// The kubeconfig `client()` wrote, for configs that name a file.
+    public var kubeconfigPath: String { (tlsDir.path as NSString).appendingPathComponent("kubeconfig") }
 
     /// A kubeconfig for this server with a bearer token (and its CA), written to `path`.
     public func writeKubeconfig(to path: String, token: String = "test-token", context: String = "test", namespace: String? = nil) throws {

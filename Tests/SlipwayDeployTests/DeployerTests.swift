@@ -51,21 +51,16 @@ import Testing
 
     static func withDeployer<T>(_ body: (Deployer, KubeTestServer, Lines) async throws -> T) async throws -> T {
         let server = try await KubeTestServer.start(controllers: true)
-        let dir = try TemporaryDirectory()
-        try server.writeKubeconfig(to: dir.path + "/kubeconfig")
-        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"),
-                                    retry: RetryPolicy(attempts: 3, baseDelay: .milliseconds(10)), logger: Logger(label: "deploy-test"))
+        let client = try server.client()
         let lines = Lines()
         do {
             let result = try await body(Deployer(client: client, pollInterval: .milliseconds(50)), server, lines)
             await client.shutdown()
             await server.stop()
-            dir.remove()
             return result
         } catch {
             await client.shutdown()
             await server.stop()
-            dir.remove()
             throw error
         }
     }
@@ -166,10 +161,7 @@ import Testing
 
     @Test func healthTimeoutNamesWhatIsNotReady() async throws {
         let server = try await KubeTestServer.start(controllers: false)
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        try server.writeKubeconfig(to: dir.path + "/kubeconfig")
-        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"), logger: Logger(label: "t"))
+        let client = try server.client()
         var quick = Self.options
         quick.wait = .milliseconds(300)
         do {
@@ -214,10 +206,7 @@ import Testing
 @Suite struct DaemonSetTimeoutTests {
     @Test func daemonSetsHaveTheirOwnTimeout() async throws {
         let server = try await KubeTestServer.start(controllers: false)
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        try server.writeKubeconfig(to: dir.path + "/kubeconfig")
-        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"), logger: Logger(label: "t"))
+        let client = try server.client()
         let set = try Renderer.renderOutput("""
             apiVersion: v1
             kind: Namespace

@@ -46,10 +46,7 @@ import Testing
 
     @Test func aPushDeploysPrunesAndRollsBack() async throws {
         let kube = try await KubeTestServer.start(controllers: true)
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        try kube.writeKubeconfig(to: dir.path + "/kubeconfig")
-        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"), logger: Logger(label: "t"))
+        let client = try kube.client()
         _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], fieldManager: "setup", force: true)
 
         let repository = try GitRepository.make(files: Self.manifests(image: "1.0", extra: Self.extraConfigMap).compactMapValues { $0 })
@@ -121,10 +118,7 @@ import Testing
 @Suite struct DiffAndRenderCommandTests {
     @Test func diffShowsWhatTheNextCommitWouldChangeWithSecretsMasked() async throws {
         let kube = try await KubeTestServer.start(controllers: true)
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        try kube.writeKubeconfig(to: dir.path + "/kubeconfig")
-        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"), logger: Logger(label: "t"))
+        let client = try kube.client()
         _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], fieldManager: "setup", force: true)
         let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {password: hunter2}\n"
         var files = PushToClusterTests.manifests(image: "1.0", extra: PushToClusterTests.extraConfigMap)
@@ -171,10 +165,7 @@ import Testing
 
     @Test func aRenderCommandsOutputIsDeployed() async throws {
         let kube = try await KubeTestServer.start(controllers: true)
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        try kube.writeKubeconfig(to: dir.path + "/kubeconfig")
-        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"), logger: Logger(label: "t"))
+        let client = try kube.client()
         let repository = try GitRepository.make(files: [
             ".slipway.yaml": """
                 deploy:
@@ -208,19 +199,18 @@ import Testing
         let kube = try await KubeTestServer.start(controllers: true)
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try kube.writeKubeconfig(to: dir.path + "/kubeconfig")
         let repository = try GitRepository.make(files: PushToClusterTests.manifests(image: "9.9").compactMapValues { $0 })
         defer { repository.directory.remove() }
         let config = try dir.write("slipway.yaml", """
             listen: {host: 127.0.0.1, port: 0}
             data_dir: \(dir.path)/data
             api_tokens: [{name: admin, role: admin, token: {env: ADMIN_TOKEN}}]
-            clusters: [{name: test, kubeconfig: \(dir.path)/kubeconfig}]
+            clusters: [{name: test, kubeconfig: \(kube.kubeconfigPath)}]
             apps:
               - {name: shop, repo: \(repository.url), forge: github, webhook_secrets: [{env: HOOK}], cluster: test, namespace: shop}
             """)
         let environment = ["ADMIN_TOKEN": "admin", "HOOK": "h"]
-        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"), logger: Logger(label: "t"))
+        let client = try kube.client()
         _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], fieldManager: "setup", force: true)
         await client.shutdown()
         let server = try await ServerProcess.start(configPath: config, environment: environment)

@@ -57,11 +57,7 @@ import Testing
 
     static func withSetup(policy: DriftPolicy, _ body: (LiveServer, KubeTestServer, GitRepository) async throws -> Void) async throws {
         let kube = try await KubeTestServer.start(controllers: true)
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        try kube.writeKubeconfig(to: dir.path + "/kubeconfig")
-        let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: dir.path + "/kubeconfig"),
-                                    retry: RetryPolicy(attempts: 2, baseDelay: .milliseconds(10)), logger: Logger(label: "t"))
+        let client = try kube.client(retry: RetryPolicy(attempts: 2, baseDelay: .milliseconds(10)))
         _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], fieldManager: "setup", force: true)
         let repository = try GitRepository.make(files: files)
         defer { repository.directory.remove() }
