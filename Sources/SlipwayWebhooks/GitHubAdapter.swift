@@ -72,7 +72,7 @@ struct GitHubPushPayload: Decodable {
         var email: String?
         var username: String?
     }
-    struct Commit: Decodable {
+    struct Commit: Decodable, ChangedPaths {
         var id: String?
         var message: String?
         var author: Person?
@@ -92,9 +92,7 @@ struct GitHubPushPayload: Decodable {
     var commits: [Commit]?
 
     func pushEvent(forge: Forge, deliveryID: String) -> PushEvent {
-        let paths = commits.map { commits in
-            Array(Set(commits.flatMap { ($0.added ?? []) + ($0.removed ?? []) + ($0.modified ?? []) })).sorted()
-        }
+        let paths = PayloadDecoding.changedPaths(commits)
         let author = head_commit?.author.flatMap { person in
             person.name.map { name in person.email.map { "\(name) <\($0)>" } ?? name } ?? person.username
         }

@@ -77,7 +77,7 @@ struct GitLabPushPayload: Decodable {
         var path_with_namespace: String
         var git_http_url: String?
     }
-    struct Commit: Decodable {
+    struct Commit: Decodable, ChangedPaths {
         struct Author: Decodable {
             var name: String?
             var email: String?
@@ -100,9 +100,7 @@ struct GitLabPushPayload: Decodable {
     func pushEvent(deliveryID: String) -> PushEvent {
         let head = commits?.first { $0.id == after } ?? commits?.last
         let author = head?.author.flatMap { a in a.name.map { name in a.email.map { "\(name) <\($0)>" } ?? name } }
-        let paths = commits.map { commits in
-            Array(Set(commits.flatMap { ($0.added ?? []) + ($0.removed ?? []) + ($0.modified ?? []) })).sorted()
-        }
+        let paths = PayloadDecoding.changedPaths(commits)
         return PushEvent(
             forge: .gitlab, deliveryID: deliveryID, repository: project.path_with_namespace, ref: ref,
             before: before, after: after,

@@ -33,9 +33,23 @@ enum PayloadDecoding {
         }
     }
 
+    /// Every path the commits of a push list as added, removed or modified, once each, sorted.
+    static func changedPaths(_ commits: [some ChangedPaths]?) -> [String]? {
+        commits.map { commits in
+            Array(Set(commits.flatMap { ($0.added ?? []) + ($0.removed ?? []) + ($0.modified ?? []) })).sorted()
+        }
+    }
+
     /// Whether the object id means "no commit" (a created or deleted ref).
     static func isZero(_ sha: String?) -> Bool {
         guard let sha else { return true }
         return sha.isEmpty || sha.allSatisfy { $0 == "0" }
     }
+}
+
+/// A payload commit that lists the files it changed (GitHub, Gitea and GitLab do).
+protocol ChangedPaths {
+    var added: [String]? { get }
+    var removed: [String]? { get }
+    var modified: [String]? { get }
 }
