@@ -76,7 +76,7 @@ struct WebhookRoutes: Sendable {
         }
 
         do {
-            let response = try record(decision, app: app, base: baseURL(for: request))
+            let response = try await record(decision, app: app, base: baseURL(for: request))
             let result = switch decision {
             case .enqueue: response.status == .accepted ? "queued" : "duplicate"
             case .ping: "ping"
@@ -93,10 +93,10 @@ struct WebhookRoutes: Sendable {
     }
 
     /// Commits what the decision asks for; the answer is built only after the commit.
-    private func record(_ decision: IntakeDecision, app: AppConfig, base: String) throws(StoreError) -> Response {
+    private func record(_ decision: IntakeDecision, app: AppConfig, base: String) async throws(StoreError) -> Response {
         switch decision {
         case .enqueue(let push):
-            switch try store.enqueue(push: push, app: app.name, now: now()) {
+            switch try await store.enqueue(push: push, app: app.name, now: now()) {
             case .created(let job):
                 logger.info("job queued", metadata: ["app": "\(app.name)", "job-id": "\(job.id)", "commit": "\(job.commit)", "delivery": "\(push.deliveryID)"])
                 jobsChanged()
@@ -105,10 +105,10 @@ struct WebhookRoutes: Sendable {
                 return JSONBody.response(.ok, Accepted(status: "duplicate", job: job.id, statusURL: "\(base)/api/v1/jobs/\(job.id)"))
             }
         case .ping(let id):
-            try store.recordIgnoredDelivery(app: app.name, forge: app.forge, deliveryID: id, outcome: "ping", now: now())
+            try await store.recordIgnoredDelivery(app: app.name, forge: app.forge, deliveryID: id, outcome: "ping", now: now())
             return JSONBody.response(.ok, Answer(status: "pong", delivery: id))
         case .ignore(let id, let reason):
-            try store.recordIgnoredDelivery(app: app.name, forge: app.forge, deliveryID: id, outcome: "ignored", now: now())
+            try await store.recordIgnoredDelivery(app: app.name, forge: app.forge, deliveryID: id, outcome: "ignored", now: now())
             return JSONBody.response(.ok, Answer(status: "ignored", delivery: id, reason: reason))
         }
     }

@@ -38,8 +38,8 @@ public final class JobStore: Sendable {
 
     /// Commits a job for `push` unless its delivery id, or the same (app, ref, commit),
     /// already has one. Returns only after the transaction is durable.
-    public func enqueue(push: PushEvent, app: String, now: Date = Date()) throws(StoreError) -> EnqueueResult {
-        try write { db in
+    public func enqueue(push: PushEvent, app: String, now: Date = Date()) async throws(StoreError) -> EnqueueResult {
+        try await write { db in
             if let jobID = try Int64.fetchOne(db, sql: "SELECT job_id FROM deliveries WHERE app = ? AND delivery_id = ?", arguments: [app, push.deliveryID]),
                let job = try Self.fetchJob(db, id: jobID) {
                 return .existing(job)
@@ -67,8 +67,8 @@ public final class JobStore: Sendable {
     }
 
     /// Remembers a verified delivery that created no job (ping, other branch, other event).
-    public func recordIgnoredDelivery(app: String, forge: Forge, deliveryID: String, outcome: String, now: Date = Date()) throws(StoreError) {
-        try write { db in
+    public func recordIgnoredDelivery(app: String, forge: Forge, deliveryID: String, outcome: String, now: Date = Date()) async throws(StoreError) {
+        try await write { db in
             try db.execute(sql: """
                 INSERT OR IGNORE INTO deliveries (app, delivery_id, forge, received_at, outcome, job_id) VALUES (?, ?, ?, ?, ?, NULL)
                 """, arguments: [app, deliveryID, forge.rawValue, now.timeIntervalSince1970, outcome])
@@ -147,6 +147,13 @@ public final class JobStore: Sendable {
 
     func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do { return try pool.write(body) } catch { throw Self.storeError(error) }
+    }
+
+    /// A write that suspends instead of blocking the calling thread while it waits for the
+    /// lock and the disk: what request handlers use, so a locked database cannot stall the
+    /// server's few threads.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do { return try await pool.write(body) } catch { throw Self.storeError(error) }
     }
 
     private static func storeError(_ error: any Error) -> StoreError {

@@ -13,7 +13,7 @@ import Testing
 
     @Test func tokensAndRolesAreEnforced() async throws {
         try await withLiveServer { server in
-            let job = try server.store.enqueue(push: Self.push(1), app: "github").job
+            let job = try await server.store.enqueue(push: Self.push(1), app: "github").job
             for (token, path, method, expected) in [
                 (nil as String?, "/api/v1/jobs", "GET", 401),
                 ("wrong", "/api/v1/jobs", "GET", 401),
@@ -37,7 +37,7 @@ import Testing
 
     @Test func listFiltersAndPages() async throws {
         try await withLiveServer { server in
-            for n in 1...7 { _ = try server.store.enqueue(push: Self.push(n), app: n % 2 == 0 ? "gitlab" : "github") }
+            for n in 1...7 { _ = try await server.store.enqueue(push: Self.push(n), app: n % 2 == 0 ? "gitlab" : "github") }
             try await server.withClient(token: LiveServer.readToken) { client in
                 let all = try await client.jobs(limit: 50)
                 #expect(all.map(\.id) == [7, 6, 5, 4, 3, 2, 1])
@@ -58,7 +58,7 @@ import Testing
 
     @Test func cancelEndsAQueuedJobAndRefusesAFinishedOne() async throws {
         try await withLiveServer { server in
-            let job = try server.store.enqueue(push: Self.push(1), app: "github").job
+            let job = try await server.store.enqueue(push: Self.push(1), app: "github").job
             try await server.withClient { client in
                 let cancelled = try await client.cancel(job.id)
                 #expect(cancelled.status == .cancelled)
@@ -72,7 +72,7 @@ import Testing
 
     @Test func logIsServedAndFollowedUntilTheJobEnds() async throws {
         try await withLiveServer { server in
-            let job = try server.store.enqueue(push: Self.push(1), app: "github").job
+            let job = try await server.store.enqueue(push: Self.push(1), app: "github").job
             try server.store.appendLog(jobID: job.id, text: "first line\n")
             try await server.withClient(token: LiveServer.readToken) { client in
                 let (status, body) = try await client.send(.GET, "/api/v1/jobs/\(job.id)/log")

@@ -11,38 +11,38 @@ import Testing
                   headCommitAuthor: "Dana", changedPaths: ["a.txt"])
     }
 
-    @Test func enqueueIsIdempotentByDeliveryAndRevision() throws {
+    @Test func enqueueIsIdempotentByDeliveryAndRevision() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try JobStore(path: dir.path + "/db.sqlite")
-        guard case .created(let job) = try store.enqueue(push: Self.push(delivery: "d1"), app: "shop") else {
+        guard case .created(let job) = try await store.enqueue(push: Self.push(delivery: "d1"), app: "shop") else {
             Issue.record("expected a new job"); return
         }
         #expect(job.status == .queued)
         #expect(job.trigger == .push)
         #expect(job.author == "Dana")
         // The same delivery again (a redelivery) maps to the same job.
-        #expect(try store.enqueue(push: Self.push(delivery: "d1"), app: "shop") == .existing(job))
+        #expect(try await store.enqueue(push: Self.push(delivery: "d1"), app: "shop") == .existing(job))
         // Another delivery of the same revision also maps to it.
-        #expect(try store.enqueue(push: Self.push(delivery: "d2"), app: "shop") == .existing(job))
+        #expect(try await store.enqueue(push: Self.push(delivery: "d2"), app: "shop") == .existing(job))
         // The redelivered d2 still maps to the same job.
-        #expect(try store.enqueue(push: Self.push(delivery: "d2"), app: "shop").job.id == job.id)
+        #expect(try await store.enqueue(push: Self.push(delivery: "d2"), app: "shop").job.id == job.id)
         // A new commit is a new job; so is the same commit for another app.
-        let next = try store.enqueue(push: Self.push(delivery: "d3", after: String(repeating: "c", count: 40)), app: "shop")
+        let next = try await store.enqueue(push: Self.push(delivery: "d3", after: String(repeating: "c", count: 40)), app: "shop")
         #expect(next.job.id != job.id)
-        let other = try store.enqueue(push: Self.push(delivery: "d1"), app: "other")
+        let other = try await store.enqueue(push: Self.push(delivery: "d1"), app: "other")
         #expect(other.job.id != job.id)
         #expect(try store.jobs(JobQuery()).count == 3)
     }
 
-    @Test func jobsSurviveReopeningAndListNewestFirst() throws {
+    @Test func jobsSurviveReopeningAndListNewestFirst() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.path + "/db.sqlite"
         do {
             let store = try JobStore(path: path)
             for index in 0..<5 {
-                _ = try store.enqueue(push: Self.push(delivery: "d\(index)", after: String(repeating: "\(index)", count: 40)),
+                _ = try await store.enqueue(push: Self.push(delivery: "d\(index)", after: String(repeating: "\(index)", count: 40)),
                                       app: index % 2 == 0 ? "even" : "odd")
             }
         }
@@ -55,11 +55,11 @@ import Testing
         #expect(try store.jobs(JobQuery(status: .running)).isEmpty)
     }
 
-    @Test func cancellingAQueuedJobEndsIt() throws {
+    @Test func cancellingAQueuedJobEndsIt() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try JobStore(path: dir.path + "/db.sqlite")
-        let job = try store.enqueue(push: Self.push(delivery: "d"), app: "shop").job
+        let job = try await store.enqueue(push: Self.push(delivery: "d"), app: "shop").job
         let cancelled = try store.requestCancel(id: job.id, by: "ops")
         #expect(cancelled?.status == .cancelled)
         #expect(cancelled?.reason == "cancelled by ops before it started")
@@ -67,11 +67,11 @@ import Testing
         #expect(try store.requestCancel(id: 999, by: "ops") == nil)
     }
 
-    @Test func logChunksComeBackInOrder() throws {
+    @Test func logChunksComeBackInOrder() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try JobStore(path: dir.path + "/db.sqlite")
-        let job = try store.enqueue(push: Self.push(delivery: "d"), app: "shop").job
+        let job = try await store.enqueue(push: Self.push(delivery: "d"), app: "shop").job
         for line in 1...5 { try store.appendLog(jobID: job.id, text: "line \(line)\n") }
         let all = try store.logChunks(jobID: job.id)
         #expect(all.map(\.text).joined() == "line 1\nline 2\nline 3\nline 4\nline 5\n")
