@@ -174,7 +174,7 @@ import Testing
         let repository = try GitRepository.make(files: [".slipway.yaml": """
             stages:
               build:
-                - {name: slow, run: sleep 1; echo done $SLIPWAY_COMMIT_SHORT}
+                - {name: slow, run: sleep 3; echo done $SLIPWAY_COMMIT_SHORT}
             """])
         defer { repository.directory.remove() }
         try await Self.withRunner(repository) { server in
