@@ -122,7 +122,7 @@ public actor JobDispatcher: Service {
     private func execute(_ job: Job) async {
         let result: RunResult
         if let app = config.app(named: job.app) {
-            guard (try? store.start(job.id, now: now())) == true else {
+            guard (try? await store.start(job.id, now: now())) == true else {
                 finished(job)
                 return
             }
@@ -130,14 +130,14 @@ public actor JobDispatcher: Service {
             let id = job.id
             result = await runner.run(job, app: app) { await self.stopReason(id) }
         } else {
-            _ = try? store.start(job.id, now: now())
+            _ = try? await store.start(job.id, now: now())
             result = RunResult(status: .failed, reason: "app '\(job.app)' is no longer in the server configuration")
         }
         do {
             if result.status == .interrupted {
                 try store.interrupt(job.id, reason: result.reason ?? "interrupted", maxAttempts: config.maxAttempts, now: now())
             } else {
-                try store.finish(job.id, status: result.status, reason: result.reason, now: now())
+                try await store.finish(job.id, status: result.status, reason: result.reason, now: now())
             }
         } catch {
             logger.error("cannot record the end of a job", metadata: ["job-id": "\(job.id)", "error": "\(error)"])

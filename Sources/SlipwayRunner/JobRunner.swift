@@ -55,10 +55,10 @@ struct JobRunner: Sendable {
             return RunResult(status: .failed, reason: reason)
         }
         if job.trigger == .selfHeal {
-            try? store.planSteps(job.id, steps: [(StageName.deploy.rawValue, "re-apply manifests")])
-            try? store.updateStep(job.id, index: 0, status: .running)
+            try? await store.planSteps(job.id, steps: [(StageName.deploy.rawValue, "re-apply manifests")])
+            try? await store.updateStep(job.id, index: 0, status: .running)
             let problem = await manifestStep.reapply(job: job, app: app) { line in await log.line("deploy/self-heal", masker.masking(line)) }
-            try? store.updateStep(job.id, index: 0, status: problem == nil ? .succeeded : .failed)
+            try? await store.updateStep(job.id, index: 0, status: problem == nil ? .succeeded : .failed)
             await say(problem.map { "self-heal failed: \($0)" } ?? "self-heal succeeded")
             return RunResult(status: problem == nil ? .succeeded : .failed, reason: problem)
         }
@@ -112,7 +112,7 @@ struct JobRunner: Sendable {
         add(HookPoint.postDeploy.rawValue, pipeline.hooks[.postDeploy] ?? [])
         add(HookPoint.onFailure.rawValue, pipeline.hooks[.onFailure] ?? [])
         do {
-            try store.planSteps(job.id, steps: plan.map { ($0.stage, $0.spec.name) })
+            try await store.planSteps(job.id, steps: plan.map { ($0.stage, $0.spec.name) })
         } catch {
             return RunResult(status: .failed, reason: "\(error)")
         }
@@ -122,15 +122,15 @@ struct JobRunner: Sendable {
         var stop: StopReason?
         for step in plan where !step.isFailureHook {
             if failure != nil || stop != nil {
-                try? store.updateStep(job.id, index: step.index, status: .skipped)
+                try? await store.updateStep(job.id, index: step.index, status: .skipped)
                 continue
             }
             if let deploy = step.manifests {
-                try? store.updateStep(job.id, index: step.index, status: .running)
+                try? await store.updateStep(job.id, index: step.index, status: .running)
                 let problem = await manifestStep.run(deploy, job: job, app: app, workspace: workspace, environment: environment) { line in
                     await log.line("deploy/apply", masker.masking(line))
                 }
-                try? store.updateStep(job.id, index: step.index, status: problem == nil ? .succeeded : .failed)
+                try? await store.updateStep(job.id, index: step.index, status: problem == nil ? .succeeded : .failed)
                 await log.flush()
                 if let problem { failure = (step, problem) }
                 continue
@@ -148,13 +148,13 @@ struct JobRunner: Sendable {
         }
 
         if let stop {
-            for step in plan where step.isFailureHook { try? store.updateStep(job.id, index: step.index, status: .skipped) }
+            for step in plan where step.isFailureHook { try? await store.updateStep(job.id, index: step.index, status: .skipped) }
             await say(stop == .cancelled ? "job cancelled" : "job interrupted: the server is shutting down")
             return RunResult(status: stop == .cancelled ? .cancelled : .interrupted,
                              reason: stop == .cancelled ? "cancelled while running" : "the server shut down while the job ran")
         }
         guard let failure else {
-            for step in plan where step.isFailureHook { try? store.updateStep(job.id, index: step.index, status: .skipped) }
+            for step in plan where step.isFailureHook { try? await store.updateStep(job.id, index: step.index, status: .skipped) }
             await say("job succeeded")
             return RunResult(status: .succeeded, reason: nil)
         }
@@ -180,7 +180,7 @@ struct JobRunner: Sendable {
         environment.merge(step.spec.env) { _, stepValue in stepValue }
         var outcome = StepOutcome.notStarted("not run")
         for attempt in 0...step.spec.retries {
-            try? store.updateStep(job.id, index: step.index, status: .running)
+            try? await store.updateStep(job.id, index: step.index, status: .running)
             await say(attempt == 0 ? "step \(label) started" : "step \(label): attempt \(attempt + 1) of \(step.spec.retries + 1)")
             let started = ContinuousClock.now
             outcome = await executor.run(step.spec, label: label, workspace: workspace, environment: environment, secrets: secrets,
@@ -188,20 +188,20 @@ struct JobRunner: Sendable {
             let seconds = (ContinuousClock.now - started).components.seconds
             switch outcome {
             case .succeeded:
-                try? store.updateStep(job.id, index: step.index, status: .succeeded, exitCode: 0)
+                try? await store.updateStep(job.id, index: step.index, status: .succeeded, exitCode: 0)
                 await say("step \(label) succeeded in \(seconds)s")
                 await log.flush()
                 return outcome
             case .cancelled:
-                try? store.updateStep(job.id, index: step.index, status: .cancelled)
+                try? await store.updateStep(job.id, index: step.index, status: .cancelled)
                 await log.flush()
                 return outcome
             case .timedOut:
-                try? store.updateStep(job.id, index: step.index, status: .timedOut)
+                try? await store.updateStep(job.id, index: step.index, status: .timedOut)
             case .failed(let code):
-                try? store.updateStep(job.id, index: step.index, status: .failed, exitCode: Int(code))
+                try? await store.updateStep(job.id, index: step.index, status: .failed, exitCode: Int(code))
             case .killedBySignal, .notStarted:
-                try? store.updateStep(job.id, index: step.index, status: .failed)
+                try? await store.updateStep(job.id, index: step.index, status: .failed)
             }
             await say("step \(label) \(Self.describe(outcome))")
             await log.flush()

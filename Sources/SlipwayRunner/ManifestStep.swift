@@ -41,14 +41,14 @@ struct ManifestStep: Sendable {
         let previous = Self.references(previousRecord?.objects)
         do {
             let outcome = try await deployer.deploy(manifests, options: options, previous: previous, log: say)
-            try? store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(outcome.applied),
+            try? await store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(outcome.applied),
                                         manifests: .array(manifests.map(\.object)), healthy: true)
             await say("deployed \(job.commit.prefix(12)): \(outcome.applied.count) objects applied, \(outcome.pruned.count) pruned")
             return nil
         } catch {
             // Whatever this attempt may have created is now part of the inventory.
             let attempted = Array(Set(previous + manifests.map(\.reference))).sorted()
-            try? store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(attempted),
+            try? await store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(attempted),
                                         manifests: .array(manifests.map(\.object)), healthy: false)
             await say("deploy failed: \(error)")
             guard target.rollback else { return "deploy: \(error)" }
@@ -74,7 +74,7 @@ struct ManifestStep: Sendable {
         do {
             let outcome = try await Deployer(client: client, pollInterval: pollInterval)
                 .deploy(manifests, options: Self.options(app: app, target: target, spec: spec), previous: previous, log: say)
-            try? store.recordDeployment(app: app.name, jobID: job.id, commit: good.commit, objects: Self.json(outcome.applied),
+            try? await store.recordDeployment(app: app.name, jobID: job.id, commit: good.commit, objects: Self.json(outcome.applied),
                                         manifests: good.manifests, healthy: true)
             return nil
         } catch {
@@ -97,7 +97,7 @@ struct ManifestStep: Sendable {
         }
         do {
             let outcome = try await deployer.deploy(manifests, options: options, previous: inventory, log: say)
-            try? store.recordDeployment(app: app.name, jobID: job.id, commit: good.commit, objects: Self.json(outcome.applied),
+            try? await store.recordDeployment(app: app.name, jobID: job.id, commit: good.commit, objects: Self.json(outcome.applied),
                                         manifests: good.manifests, healthy: true)
             await say("rolled back to \(good.commit.prefix(12))")
             return reason + "; rolled back to \(good.commit.prefix(12))"

@@ -19,7 +19,7 @@ struct JobRoutes: Sendable {
         api.get("jobs") { request, context in try list(request, context: context) }
         api.get("jobs/:id") { request, context in try show(request, context: context) }
         api.get("jobs/:id/log") { request, context in try log(request, context: context) }
-        api.post("jobs/:id/cancel") { request, context in try cancel(request, context: context) }
+        api.post("jobs/:id/cancel") { request, context in try await cancel(request, context: context) }
     }
 
     private struct JobList: Encodable {
@@ -78,14 +78,14 @@ struct JobRoutes: Sendable {
         return JSONBody.response(.ok, JobDetail(job: job, steps: steps))
     }
 
-    func cancel(_ request: Request, context: SlipwayRequestContext) throws -> Response {
+    func cancel(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         try context.require(.admin)
         let current = try job(request, context)
         guard !current.status.isFinal else {
             throw APIError(.conflict, "job \(current.id) already ended as \(current.status.rawValue)")
         }
         let who = context.token?.name ?? "unknown"
-        guard let updated = try storeCall({ try store.requestCancel(id: current.id, by: who) }) else {
+        guard let updated = try await storeCall({ try await store.requestCancel(id: current.id, by: who) }) else {
             throw APIError(.notFound, "no job with id \(current.id)")
         }
         logger.info("job cancel requested", metadata: ["job-id": "\(updated.id)", "by": "\(who)"])
@@ -144,6 +144,15 @@ struct JobRoutes: Sendable {
 func storeCall<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
+    } catch let error as StoreError {
+        throw APIError(.serviceUnavailable, "the job store is unavailable: \(error)", headers: [.retryAfter: "5"])
+    }
+}
+
+/// `storeCall` for the store's suspending writes.
+func storeCall<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
     } catch let error as StoreError {
         throw APIError(.serviceUnavailable, "the job store is unavailable: \(error)", headers: [.retryAfter: "5"])
     }

@@ -44,10 +44,10 @@ extension JobStore {
 
     /// Records what a deploy applied (the inventory prune works from next time).
     public func recordDeployment(app: String, jobID: JobID, commit: String, objects: JSONValue, manifests: JSONValue,
-                                 healthy: Bool, now: Date = Date()) throws(StoreError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try write { db in
+                                 healthy: Bool, now: Date = Date()) async throws(StoreError) {
+        try await write { db in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
             try db.execute(sql: """
                 INSERT INTO deployments (app, job_id, commit_sha, objects, manifests, healthy, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [app, jobID, commit, String(decoding: try encoder.encode(objects), as: UTF8.self),

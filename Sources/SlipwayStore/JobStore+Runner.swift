@@ -35,8 +35,8 @@ extension JobStore {
     }
 
     /// Marks a queued job running. Returns false when it is no longer queued (cancelled meanwhile).
-    public func start(_ id: JobID, now: Date = Date()) throws(StoreError) -> Bool {
-        try write { db in
+    public func start(_ id: JobID, now: Date = Date()) async throws(StoreError) -> Bool {
+        try await write { db in
             try db.execute(sql: "UPDATE jobs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'",
                            arguments: [now.timeIntervalSince1970, id])
             return db.changesCount == 1
@@ -44,9 +44,9 @@ extension JobStore {
     }
 
     /// Ends a job with a final status and the reason a user reads.
-    public func finish(_ id: JobID, status: JobStatus, reason: String?, now: Date = Date()) throws(StoreError) {
+    public func finish(_ id: JobID, status: JobStatus, reason: String?, now: Date = Date()) async throws(StoreError) {
         precondition(status.isFinal, "finish needs a final status")
-        try write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE jobs SET status = ?, reason = ?, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
                            arguments: [status.rawValue, reason, now.timeIntervalSince1970, id])
         }
@@ -114,8 +114,8 @@ extension JobStore {
     // MARK: Steps
 
     /// Records the steps a job is going to run, all `pending`, in order.
-    public func planSteps(_ id: JobID, steps: [(stage: String, name: String)]) throws(StoreError) {
-        try write { db in
+    public func planSteps(_ id: JobID, steps: [(stage: String, name: String)]) async throws(StoreError) {
+        try await write { db in
             try db.execute(sql: "DELETE FROM job_steps WHERE job_id = ?", arguments: [id])
             for (index, step) in steps.enumerated() {
                 try db.execute(sql: "INSERT INTO job_steps (job_id, seq, stage, name, status) VALUES (?, ?, ?, ?, 'pending')",
@@ -125,8 +125,8 @@ extension JobStore {
     }
 
     /// Updates one step's status (and start, end, exit code when given).
-    public func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int? = nil, now: Date = Date()) throws(StoreError) {
-        try write { db in
+    public func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int? = nil, now: Date = Date()) async throws(StoreError) {
+        try await write { db in
             switch status {
             case .running:
                 try db.execute(sql: "UPDATE job_steps SET status = ?, started_at = ? WHERE job_id = ? AND seq = ?",

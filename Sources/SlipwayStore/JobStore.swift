@@ -103,8 +103,8 @@ public final class JobStore: Sendable {
 
     /// Cancels a queued job at once; a running job is flagged for its runner to stop.
     /// Returns the job as it now is, or nil when there is no such job.
-    public func requestCancel(id: JobID, by who: String, now: Date = Date()) throws(StoreError) -> Job? {
-        try write { db in
+    public func requestCancel(id: JobID, by who: String, now: Date = Date()) async throws(StoreError) -> Job? {
+        try await write { db in
             guard let job = try Self.fetchJob(db, id: id) else { return nil }
             switch job.status {
             case .queued:

@@ -94,8 +94,9 @@ import Testing
                 #expect(await seen.next() == "first line\n")
                 try server.store.appendLog(jobID: job.id, text: "second line\n")
                 #expect(await seen.next() == "first line\nsecond line\n")
-                _ = try server.store.requestCancel(id: job.id, by: "test")
+                // Lines written just before the job ends still reach the follower.
                 try server.store.appendLog(jobID: job.id, text: "last words\n")
+                _ = try await server.store.requestCancel(id: job.id, by: "test")
                 let text = try await follower.value
                 #expect(text == "first line\nsecond line\nlast words\n")
             }

@@ -60,11 +60,11 @@ import Testing
         defer { dir.remove() }
         let store = try JobStore(path: dir.path + "/db.sqlite")
         let job = try await store.enqueue(push: Self.push(delivery: "d"), app: "shop").job
-        let cancelled = try store.requestCancel(id: job.id, by: "ops")
+        let cancelled = try await store.requestCancel(id: job.id, by: "ops")
         #expect(cancelled?.status == .cancelled)
         #expect(cancelled?.reason == "cancelled by ops before it started")
         #expect(cancelled?.finishedAt != nil)
-        #expect(try store.requestCancel(id: 999, by: "ops") == nil)
+        #expect(try await store.requestCancel(id: 999, by: "ops") == nil)
     }
 
     @Test func logChunksComeBackInOrder() async throws {
