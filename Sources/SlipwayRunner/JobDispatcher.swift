@@ -144,7 +144,8 @@ public actor JobDispatcher: Service {
         }
         logger.info("job ended", metadata: ["job-id": "\(job.id)", "status": "\(result.status.rawValue)"])
         recordMetrics(job.id, status: result.status)
-        WorkspaceCleaner(directory: config.workspacesDir, keep: config.keepWorkspaces).clean()
+        let running = Set(scheduler.running.filter { $0.value != job.id }.map { "\($0.key)-\($0.value)" })
+        WorkspaceCleaner(directory: config.workspacesDir, keep: config.keepWorkspaces, inUse: running).clean()
         finished(job)
     }
 

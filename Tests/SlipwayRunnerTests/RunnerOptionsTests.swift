@@ -82,3 +82,28 @@ import Testing
         }
     }
 }
+
+@Suite struct WorkspaceRetentionTests {
+    @Test func aFinishedJobNeverRemovesARunningJobsWorkspace() async throws {
+        let slow = try GitRepository.make(files: [".slipway.yaml": "stages:\n  build:\n    - {name: wait, run: 'echo started; sleep 60'}\n"])
+        let quick = try GitRepository.make(files: [".slipway.yaml": "stages:\n  build:\n    - {name: a, run: 'true'}\n"])
+        defer { slow.directory.remove(); quick.directory.remove() }
+        try await withLiveServer(runner: true, configure: { config in
+            config.apps[0].repoURL = slow.url
+            config.apps[1].repoURL = quick.url
+            config.apps[1].forge = .github
+            config.workers = 2
+            config.keepWorkspaces = 0
+        }) { server in
+            let long = try await server.push(app: "github", commit: try slow.head())
+            try await waitFor { try server.log(of: long).contains("[build/wait] started") }
+            let short = try await server.push(app: server.config.apps[1].name, commit: try quick.head())
+            #expect(try await server.waitForEnd(of: short).status == .succeeded)
+            // The running job's workspace is still there; the finished one is gone (keep 0).
+            let left = try FileManager.default.contentsOfDirectory(atPath: server.config.workspacesDir)
+            #expect(left == ["github-\(long)"], "\(left)")
+            _ = try await server.withClient { client in try await client.cancel(long) }
+            _ = try await server.waitForEnd(of: long)
+        }
+    }
+}
