@@ -18,26 +18,27 @@ public struct DriftDetector: Sendable {
         case healthy = "Healthy", progressing = "Progressing", degraded = "Degraded", missing = "Missing"
     }
 
-    public func detect(desired manifests: [Manifest], applySetID: String, defaultNamespace: String) async throws(KubeError) -> (DriftReport, AppHealth) {
+    public func detect(desired manifests: [Manifest], applySetID: String, defaultNamespace: String) async throws(DeployError) -> (DriftReport, AppHealth) {
+        let plan = try await Deployer(client: client).plan(manifests, defaultNamespace: defaultNamespace, applySetID: applySetID)
+        do {
+            return try await compare(plan.all, applySetID: applySetID)
+        } catch {
+            throw DeployError("\(error)")
+        }
+    }
+
+    private func compare(_ desired: [Manifest], applySetID: String) async throws(KubeError) -> (DriftReport, AppHealth) {
         var groups: [String: (apiVersion: String, kind: String, namespace: String?)] = [:]
         var desiredByIdentity: [String: Manifest] = [:]
-        for manifest in manifests {
-            let info = try await client.resource(apiVersion: manifest.apiVersion, kind: manifest.kind)
-            var manifest = manifest
-            if info.namespaced && manifest.namespace == nil { manifest.object["metadata"]?["namespace"] = .string(defaultNamespace) }
-            if !info.namespaced { manifest.object["metadata"]?["namespace"] = nil }
-            var labels = manifest.object[path: ["metadata", "labels"]]?.objectValue ?? [:]
-            labels["applyset.kubernetes.io/part-of"] = .string(applySetID)
-            manifest.object["metadata"]?["labels"] = .object(labels)
+        for manifest in desired {
             desiredByIdentity[manifest.reference.identity] = manifest
-            let namespace = info.namespaced ? manifest.namespace : nil
-            groups["\(manifest.apiVersion)|\(manifest.kind)|\(namespace ?? "")"] = (manifest.apiVersion, manifest.kind, namespace)
+            groups["\(manifest.apiVersion)|\(manifest.kind)|\(manifest.namespace ?? "")"] = (manifest.apiVersion, manifest.kind, manifest.namespace)
         }
         // One LIST per resource type and namespace.
         var live: [String: JSONValue] = [:]
         for group in groups.values.sorted(by: { "\($0.apiVersion)\($0.kind)\($0.namespace ?? "")" < "\($1.apiVersion)\($1.kind)\($1.namespace ?? "")" }) {
             for object in try await client.list(apiVersion: group.apiVersion, kind: group.kind, namespace: group.namespace,
-                                                labelSelector: "applyset.kubernetes.io/part-of=\(applySetID)") {
+                                                labelSelector: "\(Deployer.partOfLabel)=\(applySetID)") {
                 let reference = ObjectReference(apiVersion: group.apiVersion, kind: group.kind,
                                                 object[path: ["metadata", "namespace"]]?.stringValue, object[path: ["metadata", "name"]]?.stringValue ?? "")
                 live[reference.identity] = object
@@ -52,8 +53,8 @@ public struct DriftDetector: Sendable {
                 overall = .missing
                 continue
             }
-            let dryRun = try await client.apply(manifest.object, fieldManager: "slipway", force: true, dryRun: true)
-            let owned = FieldOwnership.ownedPaths(of: dryRun, manager: "slipway")
+            let dryRun = try await client.apply(manifest.object, fieldManager: Deployer.fieldManager, force: true, dryRun: true)
+            let owned = FieldOwnership.ownedPaths(of: dryRun, manager: Deployer.fieldManager)
             let changes = ObjectDiff.changes(live: current, desired: dryRun, only: owned)
             if !changes.isEmpty { drifted.append(ObjectDrift(object: manifest.reference.description, kind: .changed, fields: changes)) }
             switch HealthRules.assess(current) {
