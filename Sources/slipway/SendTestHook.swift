@@ -3,6 +3,7 @@ import Foundation
 import SlipwayClient
 import SlipwayConfig
 import SlipwayCore
+import SlipwayGit
 import SlipwayWebhooks
 
 /// `slipway send-test-hook APP`: sign a push exactly as the app's forge would and send it,
@@ -12,7 +13,7 @@ struct SendTestHook: AsyncParsableCommand {
 
     @OptionGroup var client: ClientOptions
     @Argument(help: "The app's name in the server configuration.") var app: String
-    @Option(help: "The commit to announce; by default the branch head from `git ls-remote`.") var commit: String?
+    @Option(help: "The commit to announce; by default the branch head on the remote.") var commit: String?
     @Option(help: "Which of the app's webhook secrets to sign with (0 = first).") var secretIndex: Int = 0
 
     func run() async throws {
@@ -28,7 +29,17 @@ struct SendTestHook: AsyncParsableCommand {
         guard app.webhookSecrets.indices.contains(secretIndex) else {
             throw ValidationError("app '\(app.name)' has \(app.webhookSecrets.count) webhook secret(s)")
         }
-        let commit = try commit ?? remoteHead(app)
+        let commit: String
+        if let given = self.commit {
+            commit = given
+        } else {
+            do {
+                // Reads the remote's branch list only (like `git ls-remote`); nothing is cloned.
+                commit = try await MirrorCache(root: NSTemporaryDirectory()).remoteHead(of: app.branch, in: app.repoURL, credentials: app.repositoryAuth)
+            } catch {
+                throw ValidationError("cannot read the head of \(app.branch) from \(app.repoURL) (\(error)); give --commit")
+            }
+        }
         guard commit.count == 40, commit.allSatisfy(\.isHexDigit) else {
             throw ValidationError("'\(commit)' is not a full 40-character commit id")
         }
@@ -55,24 +66,5 @@ struct SendTestHook: AsyncParsableCommand {
         let parts = path.split(separator: "/")
         let tail = parts.suffix(2).joined(separator: "/")
         return tail.hasSuffix(".git") ? String(tail.dropLast(4)) : tail
-    }
-
-    private func remoteHead(_ app: AppConfig) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "ls-remote", app.repoURL, "refs/heads/\(app.branch)"]
-        let output = Pipe()
-        process.standardOutput = output
-        do {
-            try process.run()
-        } catch {
-            throw ValidationError("cannot run git to find the head of \(app.branch); give --commit: \(error)")
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let sha = String(decoding: data, as: UTF8.self).split(separator: "\t").first else {
-            throw ValidationError("git ls-remote \(app.repoURL) found no branch \(app.branch); give --commit")
-        }
-        return String(sha)
     }
 }

@@ -67,8 +67,9 @@ import Testing
         let url = "https://localhost:\(server.port)"
         let commit = try repository.head()
 
-        let sent = try await runSlipway(["send-test-hook", "storefront", "--commit", commit, "--config", config, "--server", url],
-                                  environment: Self.environment)
+        // Without --commit: the branch head, read from the remote.
+        let sent = try await runSlipway(["send-test-hook", "storefront", "--config", config, "--server", url],
+                                        environment: Self.environment)
         #expect(sent.status == 0, "\(sent.output)")
         #expect(sent.output.contains("POST /hooks/storefront -> 202"), "\(sent.output)")
 
