@@ -99,9 +99,10 @@ import Testing
             try await waitFor { try server.log(of: long).contains("[build/wait] started") }
             let short = try await server.push(app: server.config.apps[1].name, commit: try quick.head())
             #expect(try await server.waitForEnd(of: short).status == .succeeded)
-            // The running job's workspace is still there; the finished one is gone (keep 0).
-            let left = try FileManager.default.contentsOfDirectory(atPath: server.config.workspacesDir)
-            #expect(left == ["github-\(long)"], "\(left)")
+            // The finished one goes (keep 0; cleaned right after the job is recorded); the running one stays.
+            try await waitFor(timeout: .seconds(10)) {
+                (try? FileManager.default.contentsOfDirectory(atPath: server.config.workspacesDir)) == ["github-\(long)"]
+            }
             _ = try await server.withClient { client in try await client.cancel(long) }
             _ = try await server.waitForEnd(of: long)
         }
