@@ -118,8 +118,13 @@ import Testing
             // The list API and the metrics agree.
             let (_, list) = try await server.withClient(token: LiveServer.readToken) { api in try await api.send(.GET, "/api/v1/apps") }
             #expect(String(decoding: list, as: UTF8.self).contains("\"sync\":\"OutOfSync\""))
-            let (_, metrics) = try await server.withClient(token: nil) { api in try await api.send(.GET, "/metrics") }
-            let exposition = String(decoding: metrics, as: UTF8.self)
+            // Job metrics are recorded right after the job's end is stored.
+            var exposition = ""
+            try await waitFor(timeout: .seconds(10)) {
+                let (_, metrics) = try await server.withClient(token: nil) { api in try await api.send(.GET, "/metrics") }
+                exposition = String(decoding: metrics, as: UTF8.self)
+                return exposition.contains(#"slipway_jobs_total{status="succeeded"} 1"#)
+            }
             #expect(exposition.contains(#"slipway_app_sync_status{app="github",status="OutOfSync"} 1"#), "\(exposition)")
             #expect(exposition.contains(#"slipway_drifted_objects{app="github"} 2"#), "\(exposition)")
             #expect(exposition.contains(#"slipway_webhook_deliveries_total{forge="github",result="queued"} 1"#), "\(exposition)")
