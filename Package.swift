@@ -198,7 +198,7 @@ let package = Package(
         .target(
             name: "KubeTestServer",
             dependencies: [
-                "SlipwayCore", "SlipwayConfig", "SlipwayServer", "SlipwayKube",
+                "SlipwayCore", "SlipwayConfig", "SlipwayServer", "SlipwayKube", "SlipwayTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

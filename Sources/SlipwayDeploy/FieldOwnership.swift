@@ -37,7 +37,7 @@ public enum FieldOwnership {
     /// `{"name":"web"}` → `name=web`, choosing the key as `ObjectDiff` does.
     static func elementKey(_ json: String) -> String? {
         guard let data = json.data(using: .utf8), let fields = try? JSONDecoder().decode([String: JSONValue].self, from: data) else { return nil }
-        for key in ["name", "type", "containerPort", "port", "mountPath"] {
+        for key in ObjectDiff.listKeys {
             if let value = fields[key] { return "\(key)=\(value.stringValue ?? ObjectDiff.render(value))" }
         }
         return nil

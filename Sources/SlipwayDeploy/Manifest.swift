@@ -27,6 +27,13 @@ public struct Manifest: Sendable, Hashable {
         ObjectReference(apiVersion: apiVersion, kind: kind, namespace: namespace, name: name)
     }
 
+    /// The manifests a deploy stored (for rollback, self-heal and drift), named after their revision.
+    public static func stored(_ objects: JSONValue, commit: String) -> [Manifest] {
+        (objects.arrayValue ?? []).enumerated().map {
+            Manifest(object: $0.element, source: "revision \(commit.prefix(12))", index: $0.offset, line: 1)
+        }
+    }
+
     /// `file.yaml document 2` for error messages.
     public var place: String { "\(source) document \(index + 1) (line \(line))" }
 }

@@ -76,10 +76,14 @@ public enum ObjectDiff {
         }
     }
 
+    /// Fields that identify elements of lists of objects, in the order they are tried. Drift
+    /// paths and ownership paths (`FieldOwnership`) name list elements the same way.
+    static let listKeys = ["name", "type", "containerPort", "port", "mountPath"]
+
     /// The key that identifies elements of a list of objects (`name`, `type`, ...), if any.
     static func keyed(_ items: [JSONValue]) -> String? {
         guard !items.isEmpty, items.allSatisfy({ $0.objectValue != nil }) else { return nil }
-        return ["name", "type", "containerPort", "port", "mountPath"].first { key in items.allSatisfy { $0[key] != nil } }
+        return listKeys.first { key in items.allSatisfy { $0[key] != nil } }
     }
 
     static func render(_ value: JSONValue?) -> String {

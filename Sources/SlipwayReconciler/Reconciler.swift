@@ -148,9 +148,7 @@ public actor Reconciler: Service {
             return
         }
         status.deployedCommit = record.commit
-        let manifests = (record.manifests.arrayValue ?? []).enumerated().map {
-            Manifest(object: $0.element, source: "revision \(record.commit.prefix(12))", index: $0.offset, line: 1)
-        }
+        let manifests = Manifest.stored(record.manifests, commit: record.commit)
         let report: DriftReport
         let health: DriftDetector.AppHealth
         do {

@@ -65,9 +65,7 @@ struct ManifestStep: Sendable {
         guard let good = try? store.lastDeployment(app: app.name, healthyOnly: true) else {
             return "nothing was deployed yet: there is nothing to re-apply"
         }
-        let manifests = (good.manifests.arrayValue ?? []).enumerated().map {
-            Manifest(object: $0.element, source: "revision \(good.commit.prefix(12))", index: $0.offset, line: 1)
-        }
+        let manifests = Manifest.stored(good.manifests, commit: good.commit)
         let previous = Self.references((try? store.lastDeployment(app: app.name))?.objects)
         let spec = DeploySpec()
         await say("self-heal: re-applying \(manifests.count) objects of \(good.commit.prefix(12)) (deployed by job \(good.jobID))")
@@ -92,9 +90,7 @@ struct ManifestStep: Sendable {
             return reason + "; no earlier healthy revision to roll back to"
         }
         await say("rolling back to \(good.commit.prefix(12)) (deployed by job \(good.jobID))")
-        let manifests = (good.manifests.arrayValue ?? []).enumerated().map {
-            Manifest(object: $0.element, source: "revision \(good.commit.prefix(12))", index: $0.offset, line: 1)
-        }
+        let manifests = Manifest.stored(good.manifests, commit: good.commit)
         do {
             let outcome = try await deployer.deploy(manifests, options: options, previous: inventory, log: say)
             try? await store.recordDeployment(app: app.name, jobID: job.id, commit: good.commit, objects: Self.json(outcome.applied),
@@ -133,7 +129,7 @@ struct ManifestStep: Sendable {
         do {
             let result = try await Subprocess.run(
                 .path(FilePath("/bin/sh")), arguments: ["-e", "-c", command],
-                environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Subprocess.Environment.Key(stringLiteral: $0.key), $0.value) })),
+                environment: StepExecutor.processEnvironment(environment),
                 workingDirectory: FilePath(workspace), output: .string(limit: 64 << 20), error: .string(limit: 1 << 20))
             for line in result.standardError.split(separator: "\n") { await say("render: \(line)") }
             guard result.terminationStatus.isSuccess else {
@@ -147,18 +143,13 @@ struct ManifestStep: Sendable {
         }
     }
 
+    /// The inventory as stored: `ObjectReference`'s own Codable form.
     static func json(_ references: [ObjectReference]) -> JSONValue {
-        .array(references.map { reference in
-            var object: JSONValue = ["apiVersion": .string(reference.apiVersion), "kind": .string(reference.kind), "name": .string(reference.name)]
-            if let namespace = reference.namespace { object["namespace"] = .string(namespace) }
-            return object
-        })
+        (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(references))) ?? .array([])
     }
 
     static func references(_ json: JSONValue?) -> [ObjectReference] {
-        (json?.arrayValue ?? []).compactMap { item in
-            guard let apiVersion = item["apiVersion"]?.stringValue, let kind = item["kind"]?.stringValue, let name = item["name"]?.stringValue else { return nil }
-            return ObjectReference(apiVersion: apiVersion, kind: kind, namespace: item["namespace"]?.stringValue, name: name)
-        }
+        guard let json, let data = try? JSONEncoder().encode(json) else { return [] }
+        return (try? JSONDecoder().decode([ObjectReference].self, from: data)) ?? []
     }
 }

@@ -58,27 +58,13 @@ struct StepExecutor: Sendable {
         do {
             let result = try await Subprocess.run(
                 .path(FilePath(executable)), arguments: Arguments(arguments),
-                environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Subprocess.Environment.Key(stringLiteral: $0.key), $0.value) })),
+                environment: Self.processEnvironment(environment),
                 workingDirectory: FilePath(directory), platformOptions: options,
                 input: .none, output: .sequence, error: .sequence
             ) { execution -> StepOutcome? in
                 try await withThrowingTaskGroup(of: StepOutcome?.self) { group in
-                    group.addTask {
-                        var lines = LineAssembler(secrets: secrets)
-                        for try await buffer in execution.standardOutput {
-                            for line in buffer.withUnsafeBytes({ lines.feed($0) }) { await log.line(label, line) }
-                        }
-                        for line in lines.finish() { await log.line(label, line) }
-                        return nil
-                    }
-                    group.addTask {
-                        var lines = LineAssembler(secrets: secrets)
-                        for try await buffer in execution.standardError {
-                            for line in buffer.withUnsafeBytes({ lines.feed($0) }) { await log.line(label, line) }
-                        }
-                        for line in lines.finish() { await log.line(label, line) }
-                        return nil
-                    }
+                    group.addTask { try await Self.copyLines(execution.standardOutput, secrets: secrets, label: label, log: log); return nil }
+                    group.addTask { try await Self.copyLines(execution.standardError, secrets: secrets, label: label, log: log); return nil }
                     // The watchdog: the only task that can decide the outcome early.
                     let watchdog = Task { () -> StepOutcome? in
                         while !Task.isCancelled {
@@ -110,6 +96,20 @@ struct StepExecutor: Sendable {
         } catch {
             return .notStarted("cannot start \(executable): \(error)")
         }
+    }
+
+    /// A child's environment: exactly these variables, nothing inherited.
+    static func processEnvironment(_ variables: [String: String]) -> Subprocess.Environment {
+        .custom(Dictionary(uniqueKeysWithValues: variables.map { (Subprocess.Environment.Key(stringLiteral: $0.key), $0.value) }))
+    }
+
+    /// Copies one output stream of a step into the log, line by line, masked.
+    private static func copyLines(_ output: SubprocessOutputSequence, secrets: [String], label: String, log: LogSink) async throws {
+        var lines = LineAssembler(secrets: secrets)
+        for try await buffer in output {
+            for line in buffer.withUnsafeBytes({ lines.feed($0) }) { await log.line(label, line) }
+        }
+        for line in lines.finish() { await log.line(label, line) }
     }
 
     /// The step's directory, which must exist and stay inside the workspace after

@@ -124,8 +124,7 @@ struct AppRoutes: Sendable {
         let job = try storeCall { try store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: commit, trigger: .manual,
                                                     message: "sync requested by \(who)") }
         jobsChanged()
-        let base = config.publicURL ?? (request.head.authority.map { (config.tls == .disabled ? "http://" : "https://") + $0 } ?? config.baseURL)
-        return JSONBody.response(.accepted, Queued(job: job.id, commit: commit, statusURL: "\(base)/api/v1/jobs/\(job.id)"))
+        return JSONBody.response(.accepted, Queued(job: job.id, commit: commit, statusURL: "\(config.baseURL(for: request))/api/v1/jobs/\(job.id)"))
     }
 
     static func text(_ body: String) -> Response {

@@ -76,7 +76,7 @@ struct WebhookRoutes: Sendable {
         }
 
         do {
-            let response = try await record(decision, app: app, base: baseURL(for: request))
+            let response = try await record(decision, app: app, base: config.baseURL(for: request))
             let result = switch decision {
             case .enqueue: response.status == .accepted ? "queued" : "duplicate"
             case .ping: "ping"
@@ -125,9 +125,5 @@ struct WebhookRoutes: Sendable {
         }
     }
 
-    /// Links point where the caller reached us, unless a public URL is configured.
-    private func baseURL(for request: Request) -> String {
-        guard config.publicURL == nil, let host = request.head.authority else { return config.baseURL }
-        return (config.tls == .disabled ? "http://" : "https://") + host
-    }
+
 }

@@ -10,6 +10,7 @@ import ServiceLifecycle
 import SlipwayConfig
 public import SlipwayCore
 import SlipwayServer
+import SlipwayTestSupport
 public import SlipwayKube
 
 /// A Kubernetes API server for tests: the real wire protocol over TLS, bearer tokens (or
@@ -23,13 +24,13 @@ public final class KubeTestServer: Sendable {
         case clientCertificate(caPEM: String)
     }
 
-    public let port: Int
     public let cluster: KubeCluster
     /// PEM file of the server's self-signed certificate: the CA clients must trust.
     public let certificatePath: String
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
-    private let tlsDir: TemporaryDirectoryHandle
+    private let served: ServedApplication
+    /// The simulated workload controllers, when asked for.
+    private let controllers: Task<Void, Never>?
+    private let tlsDir: TemporaryDirectory
 
     /// `https://127.0.0.1:PORT` (the certificate names 127.0.0.1 and localhost).
     public var url: String { "https://127.0.0.1:\(port)" }
@@ -38,7 +39,7 @@ public final class KubeTestServer: Sendable {
 
     /// - Parameter controllers: play the workload controllers (see `KubeCluster.reconcileWorkloads`).
     public static func start(authentication: Authentication = .bearerToken("test-token"), controllers: Bool = false) async throws -> KubeTestServer {
-        let tlsDir = try TemporaryDirectoryHandle()
+        let tlsDir = try TemporaryDirectory("kube-test")
         var logger = Logger(label: "kube-test-server")
         logger.logLevel = .error
         let identity = try TLSIdentity.selfSigned(in: tlsDir.path, hostnames: ["localhost"], logger: logger)
@@ -60,50 +61,40 @@ public final class KubeTestServer: Sendable {
         }
         for method in [HTTPRequest.Method.get, .patch, .delete, .post, .put] { router.on("**", method: method, use: handler) }
         router.get("/", use: handler)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let application = Application(router: router, server: try .tls(.http1(), tlsConfiguration: tls),
-                                      configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                                      onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
-        let task = Task {
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                if controllers {
-                    tasks.addTask {
-                        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                            await cluster.reconcileWorkloads()
-                            try? await Task.sleep(for: .milliseconds(50))
-                        }
-                    }
-                }
-                try await tasks.next()
-                tasks.cancelAll()
-            }
+        let served = try await ServedApplication.start(logger: logger) { listening in
+            Application(router: router, server: try .tls(.http1(), tlsConfiguration: tls),
+                        configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                        onServerRunning: { listening($0.localAddress?.port ?? 0) }, logger: logger)
         }
-        var iterator = ports.makeAsyncIterator()
-        let port = await iterator.next() ?? 0
-        return KubeTestServer(port: port, cluster: cluster, certificatePath: identity.certificatePath, group: group, task: task, tlsDir: tlsDir)
+        let loop: Task<Void, Never>? = controllers ? Task {
+            while !Task.isCancelled {
+                await cluster.reconcileWorkloads()
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        } : nil
+        return KubeTestServer(served: served, cluster: cluster, certificatePath: identity.certificatePath, controllers: loop, tlsDir: tlsDir)
     }
 
-    private init(port: Int, cluster: KubeCluster, certificatePath: String, group: ServiceGroup, task: Task<Void, any Error>, tlsDir: TemporaryDirectoryHandle) {
-        self.port = port
+    private init(served: ServedApplication, cluster: KubeCluster, certificatePath: String, controllers: Task<Void, Never>?, tlsDir: TemporaryDirectory) {
+        self.served = served
         self.cluster = cluster
         self.certificatePath = certificatePath
-        self.group = group
-        self.task = task
+        self.controllers = controllers
         self.tlsDir = tlsDir
     }
 
+    public var port: Int { served.port }
+
     public func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        controllers?.cancel()
+        await served.stop()
         tlsDir.remove()
     }
 
     /// A Slipway client of this server, through a kubeconfig written next to its certificate
     /// (the same path `slipway serve` takes).
     public func client(retry: RetryPolicy = RetryPolicy(attempts: 3, baseDelay: .milliseconds(10))) throws -> KubeClient {
-        let path = (tlsDir.path as NSString).appendingPathComponent("kubeconfig")
+        let path = kubeconfigPath
         try writeKubeconfig(to: path)
         var logger = Logger(label: "kube-test-client")
         logger.logLevel = .error
@@ -239,19 +230,5 @@ public final class KubeTestServer: Sendable {
         default:
             return (.failure(405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource"), nil)
         }
-    }
-}
-
-/// A temp directory for the server's certificate.
-final class TemporaryDirectoryHandle: Sendable {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("kube-test-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func remove() {
-        try? FileManager.default.removeItem(atPath: path)
     }
 }

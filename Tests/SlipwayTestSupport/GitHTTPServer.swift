@@ -10,11 +10,9 @@ import SlipwayServer
 /// Git's smart HTTP protocol over TLS with basic auth, served by `git http-backend` (git's own
 /// CGI program), for testing https remotes without a forge.
 public final class GitHTTPServer: Sendable {
-    public let port: Int
     /// The CA file that makes clients trust this server (its own self-signed certificate).
     public let certificatePath: String
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
+    private let served: ServedApplication
     private let tlsDir: TemporaryDirectory
 
     /// `https://localhost:PORT/NAME` for a repository `NAME` under `root`.
@@ -37,29 +35,25 @@ public final class GitHTTPServer: Sendable {
         }
         router.on("**", method: .get, use: handler)
         router.on("**", method: .post, use: handler)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let application = Application(
-            router: router, server: try .tls(.http1(), tlsConfiguration: identity.serverConfiguration()),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
-        let task = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = await iterator.next() ?? 0
-        return GitHTTPServer(port: port, certificatePath: identity.certificatePath, group: group, task: task, tlsDir: tlsDir)
+        let tls = try identity.serverConfiguration()
+        let served = try await ServedApplication.start(logger: logger) { listening in
+            Application(router: router, server: try .tls(.http1(), tlsConfiguration: tls),
+                        configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                        onServerRunning: { listening($0.localAddress?.port ?? 0) }, logger: logger)
+        }
+        return GitHTTPServer(served: served, certificatePath: identity.certificatePath, tlsDir: tlsDir)
     }
 
-    private init(port: Int, certificatePath: String, group: ServiceGroup, task: Task<Void, any Error>, tlsDir: TemporaryDirectory) {
-        self.port = port
+    private init(served: ServedApplication, certificatePath: String, tlsDir: TemporaryDirectory) {
+        self.served = served
         self.certificatePath = certificatePath
-        self.group = group
-        self.task = task
         self.tlsDir = tlsDir
     }
 
+    public var port: Int { served.port }
+
     public func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        await served.stop()
         tlsDir.remove()
     }
 

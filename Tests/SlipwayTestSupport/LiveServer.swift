@@ -17,10 +17,8 @@ public import SlipwayStore
 public final class LiveServer: Sendable {
     public let config: ServerConfig
     public let store: JobStore
-    public let port: Int
     public let dataDir: TemporaryDirectory
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
+    private let served: ServedApplication
 
     public static let adminToken = "admin-token-for-tests"
     public static let readToken = "read-token-for-tests"
@@ -63,13 +61,13 @@ public final class LiveServer: Sendable {
         logger.logLevel = .warning
         let store = try SlipwayServer.openStore(config: config)
         let metrics = SlipwayMetrics()
+        let mirrors = MirrorCache(root: config.mirrorsDir)
         let dispatcher = runner
-            ? JobDispatcher(config: config, store: store, mirrors: MirrorCache(root: config.mirrorsDir), clusters: clusters, logger: logger,
+            ? JobDispatcher(config: config, store: store, mirrors: mirrors, clusters: clusters, logger: logger,
                             stepPollInterval: .milliseconds(100), pollInterval: .milliseconds(250), healthPollInterval: .milliseconds(50),
                             metrics: metrics, now: now)
             : nil
         var server = SlipwayServer(config: config, store: store, dispatcher: dispatcher, logger: logger, now: now)
-        let mirrors = MirrorCache(root: config.mirrorsDir)
         if !clusters.isEmpty {
             server.preview = DeployPreview(config: config, store: store, mirrors: mirrors, clusters: clusters)
         }
@@ -78,23 +76,20 @@ public final class LiveServer: Sendable {
             server.reconciler = Reconciler(config: config, store: store, mirrors: mirrors, clusters: clusters, logger: logger,
                                            tick: .milliseconds(100), metrics: metrics, now: now, jobsChanged: { dispatcher?.wake() })
         }
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let application = try server.makeApplication { port in continuation.yield(port) }
-        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
-        let task = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw LiveServerError.didNotStart }
-        return LiveServer(config: config, store: store, port: port, dataDir: dataDir, group: group, task: task)
+        let served = try await ServedApplication.start(logger: logger) { listening in
+            try server.makeApplication { port in listening(port) }
+        }
+        return LiveServer(config: config, store: store, served: served, dataDir: dataDir)
     }
 
-    private init(config: ServerConfig, store: JobStore, port: Int, dataDir: TemporaryDirectory, group: ServiceGroup, task: Task<Void, any Error>) {
+    private init(config: ServerConfig, store: JobStore, served: ServedApplication, dataDir: TemporaryDirectory) {
         self.config = config
         self.store = store
-        self.port = port
+        self.served = served
         self.dataDir = dataDir
-        self.group = group
-        self.task = task
     }
+
+    public var port: Int { served.port }
 
     /// `https://localhost:PORT`: the name is in the generated certificate.
     public var baseURL: String { "https://localhost:\(port)" }
@@ -108,8 +103,7 @@ public final class LiveServer: Sendable {
     }
 
     public func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        await served.stop()
         dataDir.remove()
     }
 }

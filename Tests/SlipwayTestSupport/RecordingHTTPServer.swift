@@ -23,10 +23,10 @@ public final class RecordingHTTPServer: Sendable {
         func set(_ status: Int) { self.status = status }
     }
 
-    public let port: Int
+    private let served: ServedApplication
     private let log: Log
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
+
+    public var port: Int { served.port }
 
     public var url: String { "http://127.0.0.1:\(port)" }
 
@@ -35,16 +35,13 @@ public final class RecordingHTTPServer: Sendable {
         let router = Router()
         router.on("**", method: .get) { request, _ in try await Self.answer(request, log) }
         router.on("**", method: .post) { request, _ in try await Self.answer(request, log) }
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "recording-http")
         logger.logLevel = .error
-        let application = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                                      onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
-        let task = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = await iterator.next() ?? 0
-        return RecordingHTTPServer(port: port, log: log, group: group, task: task)
+        let served = try await ServedApplication.start(logger: logger) { listening in
+            Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                        onServerRunning: { listening($0.localAddress?.port ?? 0) }, logger: logger)
+        }
+        return RecordingHTTPServer(served: served, log: log)
     }
 
     private static func answer(_ request: Request, _ log: Log) async throws -> Response {
@@ -53,18 +50,15 @@ public final class RecordingHTTPServer: Sendable {
         return Response(status: .init(code: status))
     }
 
-    private init(port: Int, log: Log, group: ServiceGroup, task: Task<Void, any Error>) {
-        self.port = port
+    private init(served: ServedApplication, log: Log) {
+        self.served = served
         self.log = log
-        self.group = group
-        self.task = task
     }
 
     public func requests() async -> [Recorded] { await log.requests }
     public func answer(with status: Int) async { await log.set(status) }
 
     public func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        await served.stop()
     }
 }
