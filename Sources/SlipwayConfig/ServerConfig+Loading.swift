@@ -65,7 +65,7 @@ extension ServerConfig {
             config.apiTokens.append(APIToken(name: name, role: role, secret: secret))
         }
         for node in try root["clusters"]?.sequence() ?? [] {
-            let cluster = try node.mapping(allowing: ["name", "kubeconfig", "context", "in_cluster"])
+            let cluster = try node.mapping(allowing: ["name", "kubeconfig", "context", "in_cluster", "max_in_flight"])
             let name = try cluster.required("name").string()
             let source: ClusterConfig.Source
             if try cluster["in_cluster"]?.bool() == true {
@@ -76,7 +76,9 @@ extension ServerConfig {
                 source = .kubeconfig(path: path, context: try cluster["context"]?.string())
             }
             guard config.cluster(named: name) == nil else { throw node.error("a cluster named '\(name)' is already defined") }
-            config.clusters.append(ClusterConfig(name: name, source: source))
+            let maxInFlight = try cluster["max_in_flight"]?.int() ?? ClusterConfig.defaultMaxInFlight
+            guard maxInFlight >= 1 else { throw node.error("cluster '\(name)': max_in_flight must be at least 1") }
+            config.clusters.append(ClusterConfig(name: name, source: source, maxInFlight: maxInFlight))
         }
         for node in try root["apps"]?.sequence() ?? [] {
             let app = try parseApp(node, secrets: secrets)

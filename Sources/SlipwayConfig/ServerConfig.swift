@@ -71,9 +71,14 @@ public struct ClusterConfig: Sendable, Hashable {
 
     public var name: String
     public var source: Source
+    /// Requests to this cluster's API that may be in flight at once.
+    public var maxInFlight: Int
 
-    public init(name: String, source: Source) {
+    public static let defaultMaxInFlight = 16
+
+    public init(name: String, source: Source, maxInFlight: Int = ClusterConfig.defaultMaxInFlight) {
         self.name = name
         self.source = source
+        self.maxInFlight = maxInFlight
     }
 }

@@ -95,9 +95,7 @@ public enum ObjectDiff {
         case .bool(let flag): return String(flag)
         case .null: return "null"
         case .array, .object:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "?"
+            return (try? SlipwayJSON.string(value)) ?? "?"
         }
     }
 }

@@ -14,13 +14,12 @@ extension KubeClient {
         if dryRun { query.append(("dryRun", "All")) }
         let body: Data
         do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            body = try encoder.encode(object)
+            body = try SlipwayJSON.data(object)
         } catch {
-            throw .transport("cannot encode \(object["kind"]?.stringValue ?? "object") \(name): \(error)")
+            throw .configuration("cannot send \(object["kind"]?.stringValue ?? "object") \(name): \(error)")
         }
-        // JSON is YAML: the apply content type takes either.
+        // JSON is YAML: the apply content type takes either, and the server reads it as YAML 1.1
+        // (which is why the body comes from SlipwayJSON and nothing else).
         do {
             return try await call(.PATCH, info.path(namespace: namespace, name: name), query: query, body: body,
                                   contentType: "application/apply-patch+yaml", onRetry: onRetry)
@@ -41,25 +40,45 @@ extension KubeClient {
     }
 
     /// Objects of a kind matching a label selector, in one namespace or (nil) all of them:
-    /// one LIST request, however many objects.
+    /// one LIST request per page of `pageSize`, however many objects.
     public func list(apiVersion: String, kind: String, namespace: String?, labelSelector: String) async throws(KubeError) -> [JSONValue] {
-        let info = try await resource(apiVersion: apiVersion, kind: kind)
-        let body = try await call(.GET, info.path(namespace: namespace), query: [("labelSelector", labelSelector)])
-        return (body["items"]?.arrayValue ?? []).map { item in
-            var item = item
-            item["apiVersion"] = .string(apiVersion)
-            item["kind"] = .string(kind)
-            return item
-        }
+        try await listWithVersion(apiVersion: apiVersion, kind: kind, namespace: namespace, labelSelector: labelSelector).items
     }
 
-    /// Deletes an object; returns false when it was already gone.
-    @discardableResult
-    public func delete(apiVersion: String, kind: String, namespace: String?, name: String) async throws(KubeError) -> Bool {
+    /// `list`, with the resourceVersion of the list: where a watch starts.
+    public func listWithVersion(apiVersion: String, kind: String, namespace: String?, labelSelector: String,
+                                pageSize: Int = 500) async throws(KubeError) -> (items: [JSONValue], resourceVersion: String) {
         let info = try await resource(apiVersion: apiVersion, kind: kind)
-        let (status, body) = try await send(.DELETE, info.path(namespace: namespace, name: name))
+        var items: [JSONValue] = []
+        var resourceVersion = ""
+        var next: String?
+        repeat {
+            var query = [("labelSelector", labelSelector), ("limit", String(pageSize))]
+            if let next { query.append(("continue", next)) }
+            let body = try await call(.GET, info.path(namespace: namespace), query: query)
+            for var item in body["items"]?.arrayValue ?? [] {
+                // Items of a list carry no apiVersion and kind of their own.
+                item["apiVersion"] = .string(apiVersion)
+                item["kind"] = .string(kind)
+                items.append(item)
+            }
+            resourceVersion = body[path: ["metadata", "resourceVersion"]]?.stringValue ?? resourceVersion
+            next = body[path: ["metadata", "continue"]]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        } while next != nil
+        return (items, resourceVersion)
+    }
+
+    /// Deletes an object, its dependents first (foreground propagation, as Argo CD prunes);
+    /// returns false when it was already gone. `dryRun` only asks whether it could.
+    @discardableResult
+    public func delete(apiVersion: String, kind: String, namespace: String?, name: String, dryRun: Bool = false) async throws(KubeError) -> Bool {
+        let info = try await resource(apiVersion: apiVersion, kind: kind)
+        let options: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"]
+        let body = try? SlipwayJSON.data(options)
+        let (status, answer) = try await send(.DELETE, info.path(namespace: namespace, name: name), query: dryRun ? [("dryRun", "All")] : [],
+                                              body: body, contentType: "application/json")
         if status == 404 { return false }
-        guard (200..<300).contains(status) else { throw KubeError.fromStatus(body, code: status) }
+        guard (200..<300).contains(status) else { throw KubeError.fromStatus(answer, code: status) }
         return true
     }
 

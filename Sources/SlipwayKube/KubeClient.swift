@@ -15,11 +15,14 @@ public final class KubeClient: Sendable {
     private let retry: RetryPolicy
     private let logger: Logger
     public let discovery: Discovery
+    private let gate: RequestGate
     /// Called before each retry with what went wrong (the job log shows it).
     public typealias RetryObserver = @Sendable (String) async -> Void
 
-    public init(access: ClusterAccess, retry: RetryPolicy = .default, logger: Logger) throws(KubeError) {
+    /// - Parameter maxInFlight: requests to this cluster that may run at once; more wait.
+    public init(access: ClusterAccess, retry: RetryPolicy = .default, maxInFlight: Int = 16, logger: Logger) throws(KubeError) {
         self.access = access
+        self.gate = RequestGate(limit: maxInFlight)
         self.retry = retry
         self.logger = logger
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -39,6 +42,8 @@ public final class KubeClient: Sendable {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
+        // One connection per request in flight, kept for the next ones.
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, maxInFlight))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         discovery = Discovery()
     }
@@ -56,37 +61,21 @@ public final class KubeClient: Sendable {
     /// Sends a request, retrying what is worth retrying; returns the status and JSON body.
     func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
               contentType: String? = nil, onRetry: RetryObserver? = nil) async throws(KubeError) -> (status: Int, body: JSONValue?) {
-        var url = access.server + path
-        if !query.isEmpty {
-            var allowed = CharacterSet.urlQueryAllowed
-            allowed.remove(charactersIn: "&=+/,")
-            url += "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
-        }
+        let url = self.url(path, query: query)
         var attempt = 0
         while true {
             attempt += 1
-            var request = HTTPClientRequest(url: url)
-            request.method = method
-            request.headers.add(name: "Accept", value: "application/json")
-            request.headers.add(name: "User-Agent", value: "slipway")
-            if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
-            switch access.credential {
-            case .token(let token): request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
-            case .tokenFile(let file):
-                guard let token = try? String(contentsOfFile: file, encoding: .utf8) else {
-                    throw .configuration("cannot read the token file \(file)")
-                }
-                request.headers.add(name: "Authorization", value: "Bearer \(token.trimmingCharacters(in: .whitespacesAndNewlines))")
-            case .none, .clientCertificate: break
-            }
+            var request = try makeRequest(method, url: url, contentType: contentType)
             if let body { request.body = .bytes(ByteBuffer(data: body)) }
 
             let problem: String
             var retryAfter: Int?
             do {
-                let response = try await http.execute(request, timeout: .seconds(60))
-                let data = Data(buffer: try await response.body.collect(upTo: 64 << 20))
-                let status = Int(response.status.code)
+                let http = self.http
+                let (status, headers, data) = try await gate.run { () async throws -> (Int, HTTPHeaders, Data) in
+                    let response = try await http.execute(request, timeout: .seconds(60))
+                    return (Int(response.status.code), response.headers, Data(buffer: try await response.body.collect(upTo: 64 << 20)))
+                }
                 let json = try? JSONDecoder().decode(JSONValue.self, from: data)
                 guard RetryPolicy.isRetryable(status: status), attempt < retry.attempts else {
                     if status >= 400 && json?["kind"] != "Status" && json == nil {
@@ -95,7 +84,7 @@ public final class KubeClient: Sendable {
                     }
                     return (status, json)
                 }
-                retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init)
+                retryAfter = headers.first(name: "Retry-After").flatMap(Int.init)
                 problem = "\(method) \(path) answered \(status) \(json?["message"]?.stringValue ?? "")"
             } catch {
                 guard attempt < retry.attempts else {
@@ -107,6 +96,43 @@ public final class KubeClient: Sendable {
             logger.debug("kube request retried", metadata: ["problem": "\(problem)", "delay": "\(delay)"])
             await onRetry?("\(problem); trying again in \(delay) (attempt \(attempt + 1) of \(retry.attempts))")
             try? await Task.sleep(for: delay)
+        }
+    }
+
+    /// `https://server/path?query`, each query value percent-encoded.
+    func url(_ path: String, query: [(String, String)]) -> String {
+        guard !query.isEmpty else { return access.server + path }
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+/,")
+        return access.server + path + "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
+    }
+
+    /// A request with the cluster's credentials.
+    func makeRequest(_ method: HTTPMethod, url: String, contentType: String?) throws(KubeError) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "slipway")
+        if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+        switch access.credential {
+        case .token(let token): request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
+        case .tokenFile(let file):
+            guard let token = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw .configuration("cannot read the token file \(file)")
+            }
+            request.headers.add(name: "Authorization", value: "Bearer \(token.trimmingCharacters(in: .whitespacesAndNewlines))")
+        case .none, .clientCertificate: break
+        }
+        return request
+    }
+
+    /// Runs a long request (a watch) outside the in-flight bound and hands back its response.
+    func stream(_ method: HTTPMethod, _ path: String, query: [(String, String)], timeout: Duration) async throws(KubeError) -> HTTPClientResponse {
+        let request = try makeRequest(method, url: url(path, query: query), contentType: nil)
+        do {
+            return try await http.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
+        } catch {
+            throw .transport("\(method) \(access.server)\(path) failed: \(error)")
         }
     }
 

@@ -145,11 +145,11 @@ struct ManifestStep: Sendable {
 
     /// The inventory as stored: `ObjectReference`'s own Codable form.
     static func json(_ references: [ObjectReference]) -> JSONValue {
-        (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(references))) ?? .array([])
+        (try? JSONDecoder().decode(JSONValue.self, from: SlipwayJSON.data(references))) ?? .array([])
     }
 
     static func references(_ json: JSONValue?) -> [ObjectReference] {
-        guard let json, let data = try? JSONEncoder().encode(json) else { return [] }
+        guard let json, let data = try? SlipwayJSON.data(json) else { return [] }
         return (try? JSONDecoder().decode([ObjectReference].self, from: data)) ?? []
     }
 }

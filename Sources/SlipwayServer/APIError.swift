@@ -1,3 +1,4 @@
+import SlipwayCore
 import Foundation
 public import Hummingbird
 
@@ -20,17 +21,10 @@ public struct APIError: HTTPResponseError, Sendable {
 
 /// JSON answers with stable key order, so responses are easy to read and to diff.
 enum JSONBody {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }()
-
     static func response(_ status: HTTPResponse.Status, _ value: some Encodable, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
-        let data = (try? encoder.encode(value)) ?? Data(#"{"error":"response could not be encoded"}"#.utf8)
+        let data = (try? SlipwayJSON.data(value)) ?? Data(#"{"error":"response could not be encoded"}"#.utf8)
         var body = Data(data)
         body.append(UInt8(ascii: "\n"))
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))

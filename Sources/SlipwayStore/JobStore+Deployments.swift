@@ -46,12 +46,10 @@ extension JobStore {
     public func recordDeployment(app: String, jobID: JobID, commit: String, objects: JSONValue, manifests: JSONValue,
                                  healthy: Bool, now: Date = Date()) async throws(StoreError) {
         try await write { db in
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
             try db.execute(sql: """
                 INSERT INTO deployments (app, job_id, commit_sha, objects, manifests, healthy, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [app, jobID, commit, String(decoding: try encoder.encode(objects), as: UTF8.self),
-                                 String(decoding: try encoder.encode(manifests), as: UTF8.self), healthy, now.timeIntervalSince1970])
+                """, arguments: [app, jobID, commit, try SlipwayJSON.string(objects),
+                                 try SlipwayJSON.string(manifests), healthy, now.timeIntervalSince1970])
         }
     }
 

@@ -52,7 +52,7 @@ public final class JobStore: Sendable {
                 try Self.recordDelivery(db, app: app, push: push, outcome: "duplicate", jobID: job.id, now: now)
                 return .existing(job)
             }
-            let paths = try push.changedPaths.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+            let paths = try push.changedPaths.map { try SlipwayJSON.string(.array($0.map(JSONValue.string))) }
             try db.execute(sql: """
                 INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

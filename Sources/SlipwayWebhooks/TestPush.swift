@@ -7,29 +7,29 @@ public enum TestPush {
     /// The body a forge would send for a push of `commit` to `branch`.
     public static func body(forge: Forge, repository: String, cloneURL: String, branch: String, before: String, commit: String, message: String) -> Data {
         let ref = PushEvent.branchPrefix + branch
-        let author: [String: Any] = ["name": "Slipway test", "email": "slipway@localhost", "username": "slipway"]
-        let object: [String: Any]
+        let author: JSONValue = ["name": "Slipway test", "email": "slipway@localhost", "username": "slipway"]
+        let object: JSONValue
         switch forge {
         case .github, .gitea, .forgejo:
-            let head: [String: Any] = ["id": commit, "message": message, "author": author, "added": [], "removed": [], "modified": []]
+            let head: JSONValue = ["id": .string(commit), "message": .string(message), "author": author, "added": [], "removed": [], "modified": []]
             object = [
-                "ref": ref, "before": before, "after": commit, "created": false, "deleted": false, "forced": false,
-                "repository": ["full_name": repository, "clone_url": cloneURL],
+                "ref": .string(ref), "before": .string(before), "after": .string(commit), "created": false, "deleted": false, "forced": false,
+                "repository": ["full_name": .string(repository), "clone_url": .string(cloneURL)],
                 "head_commit": head, "commits": [head],
             ]
         case .gitlab:
             object = [
-                "object_kind": "push", "ref": ref, "before": before, "after": commit, "checkout_sha": commit,
-                "project": ["path_with_namespace": repository, "git_http_url": cloneURL],
-                "commits": [["id": commit, "message": message, "author": ["name": "Slipway test", "email": "slipway@localhost"]]],
+                "object_kind": "push", "ref": .string(ref), "before": .string(before), "after": .string(commit), "checkout_sha": .string(commit),
+                "project": ["path_with_namespace": .string(repository), "git_http_url": .string(cloneURL)],
+                "commits": [["id": .string(commit), "message": .string(message), "author": ["name": "Slipway test", "email": "slipway@localhost"]]],
             ]
         case .bitbucketCloud:
             let name = branch
             object = [
-                "repository": ["full_name": repository],
+                "repository": ["full_name": .string(repository)],
                 "push": ["changes": [[
-                    "old": ["type": "branch", "name": name, "target": ["hash": before]],
-                    "new": ["type": "branch", "name": name, "target": ["hash": commit, "message": message]],
+                    "old": ["type": "branch", "name": .string(name), "target": ["hash": .string(before)]],
+                    "new": ["type": "branch", "name": .string(name), "target": ["hash": .string(commit), "message": .string(message)]],
                     "created": false, "closed": false, "forced": false,
                 ]]],
             ]
@@ -37,11 +37,11 @@ public enum TestPush {
             let parts = repository.split(separator: "/", maxSplits: 1).map(String.init)
             object = [
                 "eventKey": "repo:refs_changed",
-                "repository": ["slug": parts.last ?? repository, "project": ["key": parts.first ?? repository]],
-                "changes": [["refId": ref, "fromHash": before, "toHash": commit, "type": "UPDATE"]],
+                "repository": ["slug": .string(parts.last ?? repository), "project": ["key": .string(parts.first ?? repository)]],
+                "changes": [["refId": .string(ref), "fromHash": .string(before), "toHash": .string(commit), "type": "UPDATE"]],
             ]
         }
         // Sorted keys make the body, and so its signature, reproducible.
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return (try? SlipwayJSON.data(object)) ?? Data()
     }
 }

@@ -24,10 +24,7 @@ struct Jobs: AsyncParsableCommand {
         let jobs = try await api.jobs(app: app, status: status, limit: limit)
         try await api.shutdown()
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.dateEncodingStrategy = .iso8601
-            print(String(decoding: try encoder.encode(jobs), as: UTF8.self))
+            print(String(decoding: try SlipwayJSON.prettyData(jobs), as: UTF8.self), terminator: "")
             return
         }
         print(JobTable.header)

@@ -40,7 +40,7 @@ struct Serve: AsyncParsableCommand {
                     case .kubeconfig(let path, let context): try ClusterAccess.kubeconfig(path: path, context: context)
                     case .inCluster: try ClusterAccess.inCluster()
                     }
-                    clusters[cluster.name] = try KubeClient(access: access, logger: logger)
+                    clusters[cluster.name] = try KubeClient(access: access, maxInFlight: cluster.maxInFlight, logger: logger)
                     logger.info("cluster configured", metadata: ["cluster": "\(cluster.name)", "server": "\(access.server)"])
                 } catch {
                     throw ValidationError("cluster '\(cluster.name)': \(error)")
