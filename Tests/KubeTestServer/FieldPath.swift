@@ -73,11 +73,12 @@ enum FieldSet {
     }
 
     /// Fields the built-in schemas declare atomic: owned and replaced as a whole.
-    /// (Label selectors are `x-kubernetes-map-type: atomic`; a CRD's `versions` is an atomic list.)
+    /// (Label selectors are `x-kubernetes-map-type: atomic`; a CRD's `versions` is an atomic list;
+    /// a binding's `roleRef` and `subjects` are atomic, as recorded in wire/14.)
     static func isAtomic(_ path: FieldPath, _ value: JSONValue) -> Bool {
         guard case .field(let name)? = path.last else { return false }
         switch (name, value) {
-        case ("selector", .object), ("versions", .array): return true
+        case ("selector", .object), ("versions", .array), ("roleRef", .object), ("subjects", .array): return true
         default: return false
         }
     }

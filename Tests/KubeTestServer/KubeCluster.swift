@@ -28,8 +28,16 @@ public actor KubeCluster {
     }
 
     var catalog: ResourceCatalog
-    private var objects: [ObjectKey: Stored] = [:]
-    private var resourceVersion = 200
+    /// Every write goes through `put`, which tells the watches.
+    var objects: [ObjectKey: Stored] = [:]
+    var resourceVersion = 200
+    /// Changes in resourceVersion order, for watches that start from an earlier version.
+    var history: [WatchRecord] = []
+    /// Versions up to this one are compacted away: a watch from them gets 410 Expired.
+    var compactedVersion = 200
+    var watchers: [UUID: Watcher] = [:]
+    /// Bearer tokens and who they are.
+    var users: [String: KubeUser] = [:]
     private var injectedFailures: [(status: Int, retryAfter: Int?)] = []
     /// Every request the server handled, as `METHOD path`, for tests to count.
     public private(set) var requestLog: [String] = []
@@ -78,44 +86,8 @@ public actor KubeCluster {
         guard var stored = objects[key] else { return false }
         stored.object["status"] = status
         bump(&stored)
-        objects[key] = stored
+        put(key, stored)
         return true
-    }
-
-    /// Plays the workload controllers that do not run here: every Deployment, StatefulSet and
-    /// DaemonSet whose status lags its spec gets the status of a finished rollout, except
-    /// those with an image tagged `broken`, which report ProgressDeadlineExceeded.
-    public func reconcileWorkloads() {
-        for (key, stored) in objects where ["deployments", "statefulsets", "daemonsets"].contains(key.plural) && key.group == "apps" {
-            let generation = stored.object[path: ["metadata", "generation"]]?.intValue ?? 1
-            guard stored.object[path: ["status", "observedGeneration"]]?.intValue != generation else { continue }
-            let replicas = stored.object[path: ["spec", "replicas"]]?.intValue ?? 1
-            let images = (stored.object[path: ["spec", "template", "spec", "containers"]]?.arrayValue ?? []).compactMap { $0["image"]?.stringValue }
-            var status: JSONValue
-            if images.contains(where: { $0.hasSuffix(":broken") }) {
-                status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "updatedReplicas": .int(replicas),
-                          "unavailableReplicas": .int(replicas),
-                          "conditions": [["type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-                                          "message": .string("ReplicaSet \"\(key.name)\" has timed out progressing.")]]]
-            } else {
-                switch key.plural {
-                case "statefulsets":
-                    status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "readyReplicas": .int(replicas),
-                              "updatedReplicas": .int(replicas), "currentRevision": "r1", "updateRevision": "r1"]
-                case "daemonsets":
-                    status = ["observedGeneration": .int(generation), "desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberAvailable": 2]
-                default:
-                    status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "updatedReplicas": .int(replicas),
-                              "availableReplicas": .int(replicas), "readyReplicas": .int(replicas),
-                              "conditions": [["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"],
-                                             ["type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"]]]
-                }
-            }
-            var updated = stored
-            updated.object["status"] = status
-            bump(&updated)
-            objects[key] = updated
-        }
     }
 
     /// A change by another field manager (`kubectl edit`, an autoscaler): a merge patch.
@@ -127,7 +99,8 @@ public actor KubeCluster {
     /// Deletes an object behind Slipway's back.
     public func remove(apiVersion: String, kind: String, namespace: String?, name: String) {
         guard let type = type(apiVersion: apiVersion, kind: kind) else { return }
-        objects[ObjectKey(group: type.group, plural: type.plural, namespace: type.namespaced ? namespace ?? "" : "", name: name)] = nil
+        let key = ObjectKey(group: type.group, plural: type.plural, namespace: type.namespaced ? namespace ?? "" : "", name: name)
+        if objects[key] != nil { bumpVersion(); put(key, nil) }
     }
 
     func type(apiVersion: String, kind: String) -> ResourceType? {
@@ -138,44 +111,113 @@ public actor KubeCluster {
 
     // MARK: API operations
 
+    func exists(type: ResourceType, namespace: String?, name: String) -> Bool {
+        objects[key(type, namespace, name)] != nil
+    }
+
     func get(type: ResourceType, namespace: String?, name: String) -> KubeAnswer {
         guard let stored = objects[key(type, namespace, name)] else { return .notFound(type.plural, name) }
         return .json(200, render(stored))
     }
 
-    func list(type: ResourceType, namespace: String?, selector: String?) -> KubeAnswer {
+    /// LIST, in key order, `limit` at a time with a `continue` token shaped like the real
+    /// server's (base64 of the list's version and the key to start after; 25, 26).
+    func list(type: ResourceType, namespace: String?, selector: String?, limit: Int? = nil, continueToken: String? = nil) -> KubeAnswer {
         let requirements: [LabelRequirement]
         do {
             requirements = try LabelRequirement.parse(selector ?? "")
         } catch {
             return .failure(400, reason: "BadRequest", message: "unable to parse requirement: \(error)")
         }
+        var listVersion = resourceVersion
+        var startAfter: String?
+        if let continueToken {
+            guard let token = ContinueToken(continueToken) else {
+                return .failure(400, reason: "BadRequest", message: "continue key is not valid: illegal base64 data at input byte 0")
+            }
+            (listVersion, startAfter) = (token.resourceVersion, token.start)
+        }
         var items: [JSONValue] = []
-        for (key, stored) in objects.sorted(by: { ($0.key.namespace, $0.key.name) < ($1.key.namespace, $1.key.name) })
-        where key.group == type.group && key.plural == type.plural && (namespace == nil || key.namespace == namespace) {
-            let labels = stored.object[path: ["metadata", "labels"]]?.objectValue ?? [:]
-            guard requirements.allSatisfy({ $0.matches(labels) }) else { continue }
+        var next: String?
+        for (key, stored) in matching(type: type, namespace: namespace, requirements: requirements) {
+            let listKey = namespace == nil && type.namespaced ? "\(key.namespace)/\(key.name)" : key.name
+            if let startAfter, listKey + "\u{0}" <= startAfter { continue }
+            if let limit, items.count == limit {
+                next = ContinueToken(resourceVersion: listVersion, start: (items.last.flatMap { Self.listKey($0, allNamespaces: namespace == nil && type.namespaced) } ?? "") + "\u{0}").text
+                break
+            }
             var item = render(stored)
             item["apiVersion"] = nil
             item["kind"] = nil
             items.append(item)
         }
-        return .json(200, ["apiVersion": .string(type.groupVersion), "kind": .string(type.kind + "List"),
-                           "items": .array(items), "metadata": ["resourceVersion": .string(String(resourceVersion))]])
+        var metadata: JSONValue = ["resourceVersion": .string(String(listVersion))]
+        if let next { metadata["continue"] = .string(next) }
+        return .json(200, ["apiVersion": .string(type.groupVersion), "kind": .string(type.kind + "List"), "items": .array(items), "metadata": metadata])
     }
 
-    func delete(type: ResourceType, namespace: String?, name: String, dryRun: Bool) -> KubeAnswer {
+    private static func listKey(_ item: JSONValue, allNamespaces: Bool) -> String? {
+        guard let name = item[path: ["metadata", "name"]]?.stringValue else { return nil }
+        return allNamespaces ? "\(item[path: ["metadata", "namespace"]]?.stringValue ?? "")/\(name)" : name
+    }
+
+    /// Stored objects of a type in a namespace (nil: all) that match a selector, in key order.
+    func matching(type: ResourceType, namespace: String?, requirements: [LabelRequirement]) -> [(key: ObjectKey, value: Stored)] {
+        objects.filter { key, stored in
+            key.group == type.group && key.plural == type.plural && (namespace == nil || key.namespace == namespace)
+                && requirements.allSatisfy { $0.matches(stored.object[path: ["metadata", "labels"]]?.objectValue ?? [:]) }
+        }.sorted { ($0.key.namespace, $0.key.name) < ($1.key.namespace, $1.key.name) }
+    }
+
+    /// DELETE as the API server answers it: foreground propagation marks the object (and
+    /// answers with it) before the garbage collector removes it; a Namespace turns Terminating
+    /// until the namespace controller has emptied it; kinds that return the deleted object do,
+    /// the others answer a `Status` Success (29–32 of the wire recording).
+    func delete(type: ResourceType, namespace: String?, name: String, dryRun: Bool, propagation: String?) -> KubeAnswer {
         let objectKey = key(type, namespace, name)
-        guard let stored = objects[objectKey] else { return .notFound(type.plural, name) }
-        if !dryRun {
-            objects[objectKey] = nil
-            if type.group == "apiextensions.k8s.io", let group = stored.object[path: ["spec", "group"]]?.stringValue,
-               let plural = stored.object[path: ["spec", "names", "plural"]]?.stringValue {
-                catalog.remove(group: group, plural: plural)
+        guard var stored = objects[objectKey] else { return .notFound(type.plural, name) }
+        let uid = stored.object[path: ["metadata", "uid"]]?.stringValue ?? ""
+        if type.kind == "Namespace" {
+            if stored.object[path: ["metadata", "deletionTimestamp"]] == nil {
+                stored.object["metadata"]?["deletionTimestamp"] = .string(Self.now())
+                stored.object["status"] = ["phase": "Terminating"]
+                bump(&stored, dryRun: dryRun)
+                if !dryRun { put(objectKey, stored) }
             }
-            if type.kind == "Namespace" { objects = objects.filter { $0.key.namespace != name } }
+            return .json(200, render(stored))
         }
-        return .json(200, render(stored))
+        if propagation == "Foreground" {
+            stored.object["metadata"]?["deletionTimestamp"] = .string(Self.now())
+            stored.object["metadata"]?["deletionGracePeriodSeconds"] = 0
+            stored.object["metadata"]?["finalizers"] = ["foregroundDeletion"]
+            if let generation = stored.object[path: ["metadata", "generation"]]?.intValue {
+                stored.object["metadata"]?["generation"] = .int(generation + 1)
+            }
+            bump(&stored, dryRun: dryRun)
+            // No dependents wait here but the simulated ones, removed with their owner.
+            if !dryRun { remove(objectKey, uid: uid) }
+            return .json(200, render(stored))
+        }
+        if !dryRun { remove(objectKey, uid: uid) }
+        return Self.returnsDeletedObject.contains(type.plural) ? .json(200, render(stored)) : .deleted(type, name, uid: uid)
+    }
+
+    /// Kinds whose registry sets `ReturnDeletedObject` (services recorded in the first set).
+    static let returnsDeletedObject: Set<String> = ["pods", "services", "serviceaccounts", "storageclasses"]
+
+    /// Removes an object and, as the garbage collector does, everything it owns.
+    func remove(_ key: ObjectKey, uid: String) {
+        guard let stored = objects[key] else { return }
+        bumpVersion()
+        put(key, nil)
+        if key.group == "apiextensions.k8s.io", let group = stored.object[path: ["spec", "group"]]?.stringValue,
+           let plural = stored.object[path: ["spec", "names", "plural"]]?.stringValue {
+            catalog.remove(group: group, plural: plural)
+        }
+        let owned = objects.filter { entry in
+            (entry.value.object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid }
+        }
+        for (ownedKey, ownedObject) in owned { remove(ownedKey, uid: ownedObject.object[path: ["metadata", "uid"]]?.stringValue ?? "") }
     }
 
     func apply(type: ResourceType, namespace: String?, name: String, body: JSONValue, manager: String, force: Bool, dryRun: Bool) -> KubeAnswer {
@@ -186,8 +228,8 @@ public actor KubeCluster {
         guard body[path: ["metadata", "name"]]?.stringValue == name else {
             return .failure(400, reason: "BadRequest", message: "the name of the object (\(body[path: ["metadata", "name"]]?.stringValue ?? "")) does not match the name on the URL (\(name))")
         }
-        if let answer = namespaceMissing(type, namespace) { return answer }
         let objectKey = key(type, namespace, name)
+        if let answer = namespaceRefuses(type, namespace, name: name, creating: objects[objectKey] == nil) { return answer }
         let applied = FieldSet.paths(of: body)
         var stored = objects[objectKey] ?? Stored(object: ["apiVersion": .string(type.groupVersion), "kind": .string(type.kind), "metadata": [:]], managers: [])
         let creating = objects[objectKey] == nil
@@ -277,17 +319,18 @@ public actor KubeCluster {
         }
         let answer = KubeAnswer.json(before == nil ? 201 : 200, render(stored))
         if !dryRun {
-            objects[key] = stored
+            put(key, stored)
+            if before == nil, type.kind == "Namespace" { publishRootCA(in: key.name) }
             if type.group == "apiextensions.k8s.io", type.kind == "CustomResourceDefinition" { establish(key) }
         }
         return answer
     }
 
-    private func created(_ stored: inout Stored, type: ResourceType) {
+    func created(_ stored: inout Stored, type: ResourceType) {
         stored.object["metadata"]?["uid"] = .string(UUID().uuidString.lowercased())
         stored.object["metadata"]?["creationTimestamp"] = .string(Self.now())
         // As the API server does: generation for the API groups' objects, not for core ones.
-        if !type.group.isEmpty { stored.object["metadata"]?["generation"] = 1 }
+        if !type.group.isEmpty && type.group != "rbac.authorization.k8s.io" { stored.object["metadata"]?["generation"] = 1 }
         switch type.kind {
         case "Namespace":
             let name = stored.object[path: ["metadata", "name"]] ?? ""
@@ -320,7 +363,7 @@ public actor KubeCluster {
         stored.managers.append(ManagerEntry(manager: "kube-apiserver", operation: "Update", apiVersion: "apiextensions.k8s.io/v1",
                                             fields: fields, time: now, subresource: "status"))
         bump(&stored)
-        objects[key] = stored
+        put(key, stored)
         registerCRD(stored.object)
     }
 
@@ -334,23 +377,47 @@ public actor KubeCluster {
         }
     }
 
-    private func bump(_ stored: inout Stored, dryRun: Bool = false) {
-        if !dryRun { resourceVersion += 1 }
+    func bump(_ stored: inout Stored, dryRun: Bool = false) {
+        if !dryRun { bumpVersion() }
         stored.object["metadata"]?["resourceVersion"] = .string(String(resourceVersion + (dryRun ? 1 : 0)))
     }
 
-    private func key(_ type: ResourceType, _ namespace: String?, _ name: String) -> ObjectKey {
+    func key(_ type: ResourceType, _ namespace: String?, _ name: String) -> ObjectKey {
         ObjectKey(group: type.group, plural: type.plural, namespace: type.namespaced ? namespace ?? "" : "", name: name)
     }
 
-    private func namespaceMissing(_ type: ResourceType, _ namespace: String?) -> KubeAnswer? {
+    /// 404 for a missing namespace; 403 for new content in a terminating one (33).
+    private func namespaceRefuses(_ type: ResourceType, _ namespace: String?, name: String, creating: Bool) -> KubeAnswer? {
         guard type.namespaced, let namespace else { return nil }
-        guard objects[ObjectKey(group: "", plural: "namespaces", namespace: "", name: namespace)] == nil else { return nil }
-        return .notFound("namespaces", namespace)
+        guard let stored = objects[ObjectKey(group: "", plural: "namespaces", namespace: "", name: namespace)] else {
+            return .notFound("namespaces", namespace)
+        }
+        guard creating, stored.object[path: ["metadata", "deletionTimestamp"]] != nil else { return nil }
+        return .failure(403, reason: "Forbidden",
+                        message: "\(type.plural) \"\(name)\" is forbidden: unable to create new content in namespace \(namespace) because it is being terminated",
+                        details: ["name": .string(name), "kind": .string(type.plural),
+                                  "causes": [["reason": "NamespaceTerminating", "message": .string("namespace \(namespace) is being terminated"),
+                                              "field": "metadata.namespace"]]])
+    }
+
+    /// What kube-controller-manager's root CA publisher adds to every new namespace.
+    private func publishRootCA(in namespace: String) {
+        let key = ObjectKey(group: "", plural: "configmaps", namespace: namespace, name: "kube-root-ca.crt")
+        var stored = Stored(object: ["apiVersion": "v1", "kind": "ConfigMap",
+                                     "metadata": ["name": "kube-root-ca.crt", "namespace": .string(namespace),
+                                                  "annotations": ["kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."]],
+                                     "data": ["ca.crt": "-----BEGIN CERTIFICATE-----\n(test cluster)\n-----END CERTIFICATE-----\n"]],
+                            managers: [ManagerEntry(manager: "kube-controller-manager", operation: "Update", apiVersion: "v1",
+                                                    fields: FieldSet.paths(of: ["data": ["ca.crt": ""], "metadata": ["annotations": ["kubernetes.io/description": ""]]]),
+                                                    time: Self.now(), subresource: nil)])
+        guard let type = catalog.type(group: "", version: "v1", plural: "configmaps") else { return }
+        created(&stored, type: type)
+        bump(&stored)
+        put(key, stored)
     }
 
     /// The object with its managed fields, as the API server shows it.
-    private func render(_ stored: Stored) -> JSONValue {
+    func render(_ stored: Stored) -> JSONValue {
         var object = stored.object
         object["metadata"]?["managedFields"] = .array(stored.managers.map { entry in
             var field: JSONValue = ["manager": .string(entry.manager), "operation": .string(entry.operation), "apiVersion": .string(entry.apiVersion),

@@ -10,15 +10,37 @@ public struct KubeAnswer: Sendable {
     static func json(_ status: Int, _ body: JSONValue) -> KubeAnswer { KubeAnswer(status: status, body: body, text: nil) }
 
     /// The `Status` object the API server sends with errors.
-    static func failure(_ code: Int, reason: String, message: String, details: JSONValue? = nil) -> KubeAnswer {
+    /// `reason` nil: the real server sends none (its 500 for a failed conversion, say).
+    static func failure(_ code: Int, reason: String?, message: String, details: JSONValue? = nil) -> KubeAnswer {
         var body: JSONValue = ["kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Failure",
-                               "message": .string(message), "reason": .string(reason), "code": .int(Int64(code))]
+                               "message": .string(message), "code": .int(Int64(code))]
+        if let reason { body["reason"] = .string(reason) }
         if let details { body["details"] = details }
         return .json(code, body)
     }
 
     static func notFound(_ plural: String, _ name: String) -> KubeAnswer {
         failure(404, reason: "NotFound", message: "\(plural) \"\(name)\" not found", details: ["name": .string(name), "kind": .string(plural)])
+    }
+
+    /// A delete whose object is gone at once: `Status` Success naming it.
+    static func deleted(_ type: ResourceType, _ name: String, uid: String) -> KubeAnswer {
+        var details: JSONValue = ["kind": .string(type.plural), "name": .string(name), "uid": .string(uid)]
+        if !type.group.isEmpty { details["group"] = .string(type.group) }
+        return .json(200, ["kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Success", "details": details])
+    }
+
+    /// 403 as the RBAC authorizer words it.
+    static func forbidden(user: String, verb: String, type: ResourceType, namespace: String?, name: String?) -> KubeAnswer {
+        let qualified = type.group.isEmpty ? type.plural : "\(type.plural).\(type.group)"
+        let subject = name.map { "\(qualified) \"\($0)\"" } ?? qualified
+        let scope = namespace.map { "in the namespace \"\($0)\"" } ?? "at the cluster scope"
+        var details: JSONValue = ["kind": .string(type.plural)]
+        if let name { details["name"] = .string(name) }
+        if !type.group.isEmpty { details["group"] = .string(type.group) }
+        return failure(403, reason: "Forbidden",
+                       message: "\(subject) is forbidden: User \"\(user)\" cannot \(verb) resource \"\(type.plural)\" in API group \"\(type.group)\" \(scope)",
+                       details: details)
     }
 
     static let pageNotFound = KubeAnswer(status: 404, body: nil, text: "404 page not found")

@@ -37,8 +37,11 @@ public final class KubeTestServer: Sendable {
 
     public static var fixtures: URL { Bundle.module.resourceURL!.appendingPathComponent("Fixtures/kube") }
 
-    /// - Parameter controllers: play the workload controllers (see `KubeCluster.reconcileWorkloads`).
-    public static func start(authentication: Authentication = .bearerToken("test-token"), controllers: Bool = false) async throws -> KubeTestServer {
+    /// - Parameters:
+    ///   - controllers: play the workload controllers (see `KubeCluster.reconcileWorkloads`).
+    ///   - latency: added before every answer, as a real API server's round trip (benchmarks).
+    public static func start(authentication: Authentication = .bearerToken("test-token"), controllers: Bool = false,
+                             latency: Duration = .zero) async throws -> KubeTestServer {
         let tlsDir = try TemporaryDirectory("kube-test")
         var logger = Logger(label: "kube-test-server")
         logger.logLevel = .error
@@ -53,11 +56,23 @@ public final class KubeTestServer: Sendable {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
         }
         let cluster = KubeCluster(catalog: ResourceCatalog(fixtures: fixtures))
+        if let token { await cluster.addToken(token, for: .admin) }
         let router = Router()
         let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [token] request, _ in
             let body = try await request.body.collect(upTo: 16 << 20)
-            let answer = await Self.handle(request, body: String(buffer: body), token: token, cluster: cluster)
-            return Self.response(answer.answer, retryAfter: answer.retryAfter)
+            if latency > .zero { try? await Task.sleep(for: latency) }
+            switch await Self.handle(request, body: String(buffer: body), checksTokens: token != nil, cluster: cluster) {
+            case .answer(let answer, let retryAfter):
+                return Self.response(answer, retryAfter: retryAfter)
+            case .events(let events):
+                // A watch: one JSON event a line, as long as the watch lasts.
+                let lines = events.map { event in
+                    var line = ByteBuffer(bytes: (try? SlipwayJSON.data(event)) ?? Data())
+                    line.writeString("\n")
+                    return line
+                }
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(asyncSequence: lines))
+            }
         }
         for method in [HTTPRequest.Method.get, .patch, .delete, .post, .put] { router.on("**", method: method, use: handler) }
         router.get("/", use: handler)
@@ -87,6 +102,7 @@ public final class KubeTestServer: Sendable {
 
     public func stop() async {
         controllers?.cancel()
+        await cluster.endAllWatches()
         await served.stop()
         tlsDir.remove()
     }
@@ -139,39 +155,60 @@ public final class KubeTestServer: Sendable {
             return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
         }
         headers[.contentType] = "application/json"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = (try? encoder.encode(answer.body ?? [:])) ?? Data()
+        let data = (try? SlipwayJSON.data(answer.body ?? [:])) ?? Data()
         return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    private static func handle(_ request: Request, body: String, token: String?, cluster: KubeCluster) async -> (answer: KubeAnswer, retryAfter: Int?) {
+    enum Reply {
+        case answer(KubeAnswer, retryAfter: Int?)
+        case events(AsyncStream<JSONValue>)
+    }
+
+    private static func handle(_ request: Request, body: String, checksTokens: Bool, cluster: KubeCluster) async -> Reply {
         let path = request.uri.path
         let query = request.uri.queryParameters
         await cluster.record("\(request.method.rawValue) \(request.uri.description)")
-        if let token {
+        // Authentication: a token names a user; client certificates (no tokens) are the admin.
+        var user = KubeUser.admin
+        if checksTokens {
             guard let header = request.headers[.authorization] else {
-                return (.failure(403, reason: "Forbidden",
-                                 message: "\(path.split(separator: "/").last ?? "") is forbidden: User \"system:anonymous\" cannot \(request.method == .get ? "list" : "update") resource \"\(path.split(separator: "/").last ?? "")\" in API group \"\" at the cluster scope",
-                                 details: ["kind": .string(String(path.split(separator: "/").last ?? ""))]), nil)
+                return .answer(.failure(403, reason: "Forbidden",
+                                        message: "\(path.split(separator: "/").last ?? "") is forbidden: User \"system:anonymous\" cannot \(request.method == .get ? "list" : "update") resource \"\(path.split(separator: "/").last ?? "")\" in API group \"\" at the cluster scope",
+                                        details: ["kind": .string(String(path.split(separator: "/").last ?? ""))]), retryAfter: nil)
             }
-            guard header == "Bearer \(token)" else { return (.failure(401, reason: "Unauthorized", message: "Unauthorized"), nil) }
+            guard header.hasPrefix("Bearer "), let known = await cluster.user(forToken: String(header.dropFirst("Bearer ".count))) else {
+                return .answer(.failure(401, reason: "Unauthorized", message: "Unauthorized"), retryAfter: nil)
+            }
+            user = known
+        }
+        // Impersonation: only who may `impersonate` the user (or service account) may act as it.
+        if let impersonated = request.headers[HTTPField.Name("Impersonate-User")!] {
+            let target = KubeUser(name: impersonated, groups: [])
+            let (resource, namespace, name) = target.serviceAccount.map { ("serviceaccounts", Optional($0.namespace), $0.name) }
+                ?? ("users", nil, impersonated)
+            guard await cluster.allows(user, AccessRequest(verb: "impersonate", group: "", resource: resource, namespace: namespace, name: name)) else {
+                let type = ResourceType(group: "", version: "v1", kind: resource, plural: resource, namespaced: namespace != nil)
+                return .answer(.forbidden(user: user.name, verb: "impersonate", type: type, namespace: namespace, name: name), retryAfter: nil)
+            }
+            let groups = request.headers[values: HTTPField.Name("Impersonate-Group")!]
+            user = target.serviceAccount.map { KubeUser.serviceAccount(namespace: $0.namespace, name: $0.name) }
+                ?? KubeUser(name: impersonated, groups: groups + ["system:authenticated"])
         }
         if let failure = await cluster.takeInjectedFailure() {
             let reason = failure.status == 429 ? "TooManyRequests" : "InternalError"
-            return (.failure(failure.status, reason: reason, message: "injected failure \(failure.status) for a test"), failure.retryAfter)
+            return .answer(.failure(failure.status, reason: reason, message: "injected failure \(failure.status) for a test"), retryAfter: failure.retryAfter)
         }
         let segments = path.split(separator: "/").map(String.init)
-        // Discovery.
+        // Discovery (every authenticated user may read it).
         switch segments.count {
         case 1 where segments[0] == "api":
-            return (.json(200, await cluster.catalog.recorded["/api"] ?? ["kind": "APIVersions", "versions": ["v1"]]), nil)
+            return .answer(.json(200, await cluster.catalog.recorded["/api"] ?? ["kind": "APIVersions", "versions": ["v1"]]), retryAfter: nil)
         case 1 where segments[0] == "apis":
-            return (.json(200, await cluster.catalog.apiGroupList), nil)
+            return .answer(.json(200, await cluster.catalog.apiGroupList), retryAfter: nil)
         case 2 where segments[0] == "api":
-            return (await cluster.catalog.resourceList(group: "", version: segments[1]).map { .json(200, $0) } ?? .pageNotFound, nil)
+            return .answer(await cluster.catalog.resourceList(group: "", version: segments[1]).map { .json(200, $0) } ?? .pageNotFound, retryAfter: nil)
         case 3 where segments[0] == "apis":
-            return (await cluster.catalog.resourceList(group: segments[1], version: segments[2]).map { .json(200, $0) } ?? .pageNotFound, nil)
+            return .answer(await cluster.catalog.resourceList(group: segments[1], version: segments[2]).map { .json(200, $0) } ?? .pageNotFound, retryAfter: nil)
         default:
             break
         }
@@ -182,7 +219,7 @@ public final class KubeTestServer: Sendable {
         } else if segments.first == "apis", segments.count >= 4 {
             (group, version, rest) = (segments[1], segments[2], Array(segments.dropFirst(3)))
         } else {
-            return (.pageNotFound, nil)
+            return .answer(.pageNotFound, retryAfter: nil)
         }
         var namespace: String?
         var plural: String
@@ -192,43 +229,76 @@ public final class KubeTestServer: Sendable {
         case 2: (plural, name) = (rest[0], rest[1])
         case 3 where rest[0] == "namespaces": (namespace, plural) = (rest[1], rest[2])
         case 4 where rest[0] == "namespaces": (namespace, plural, name) = (rest[1], rest[2], rest[3])
-        default: return (.pageNotFound, nil)
+        default: return .answer(.pageNotFound, retryAfter: nil)
         }
-        guard let type = await cluster.catalog.type(group: group, version: version, plural: plural) else { return (.pageNotFound, nil) }
-        if !type.namespaced && namespace != nil { return (.pageNotFound, nil) }
+        guard let type = await cluster.catalog.type(group: group, version: version, plural: plural) else { return .answer(.pageNotFound, retryAfter: nil) }
+        if !type.namespaced && namespace != nil { return .answer(.pageNotFound, retryAfter: nil) }
         let dryRun = query.get("dryRun") == "All"
+        let watching = query.get("watch") == "1" || query.get("watch") == "true"
+
+        // Authorization. A namespace is its own namespace to RBAC.
+        let verb: String = switch (request.method, name) {
+        case (.get, nil): watching ? "watch" : "list"
+        case (.get, _): "get"
+        case (.patch, _): "patch"
+        case (.delete, _): "delete"
+        case (.post, _): "create"
+        case (.put, _): "update"
+        default: request.method.rawValue.lowercased()
+        }
+        let scope = type.kind == "Namespace" ? name : namespace
+        guard await cluster.allows(user, AccessRequest(verb: verb, group: group, resource: plural, namespace: scope, name: name)) else {
+            return .answer(.forbidden(user: user.name, verb: verb, type: type, namespace: scope, name: name), retryAfter: nil)
+        }
+
         switch (request.method, name) {
+        case (.get, nil) where watching:
+            let seconds = query.get("timeoutSeconds").flatMap(Int.init) ?? 1800
+            return .events(await cluster.watch(type: type, namespace: namespace, selector: query.get("labelSelector"),
+                                               from: query.get("resourceVersion"), timeout: .seconds(seconds)))
         case (.get, nil):
-            return (await cluster.list(type: type, namespace: namespace, selector: query.get("labelSelector")), nil)
+            return .answer(await cluster.list(type: type, namespace: namespace, selector: query.get("labelSelector"),
+                                              limit: query.get("limit").flatMap(Int.init), continueToken: query.get("continue")), retryAfter: nil)
         case (.get, let name?):
-            return (await cluster.get(type: type, namespace: namespace, name: name), nil)
+            return .answer(await cluster.get(type: type, namespace: namespace, name: name), retryAfter: nil)
         case (.delete, let name?):
-            return (await cluster.delete(type: type, namespace: namespace, name: name, dryRun: dryRun), nil)
+            let options = body.isEmpty ? nil : try? JSONDecoder().decode(JSONValue.self, from: Data(body.utf8))
+            return .answer(await cluster.delete(type: type, namespace: namespace, name: name, dryRun: dryRun,
+                                                propagation: query.get("propagationPolicy") ?? options?["propagationPolicy"]?.stringValue), retryAfter: nil)
         case (.patch, let name?):
             let contentType = request.headers[.contentType] ?? ""
             if contentType.hasPrefix("application/apply-patch+yaml") {
                 guard let manager = query.get("fieldManager"), !manager.isEmpty else {
-                    return (.failure(400, reason: "BadRequest", message: "PATCH /\(path): fieldManager is required for apply requests"), nil)
+                    return .answer(.failure(422, reason: "Invalid", message: "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                                            details: ["group": "meta.k8s.io", "kind": "PatchOptions",
+                                                      "causes": [["field": "fieldManager", "message": "Required value: is required for apply patch", "reason": "FieldValueRequired"]]]),
+                                   retryAfter: nil)
                 }
                 let object: JSONValue
                 do {
-                    object = try YAMLDocuments.parseOne(body, file: "request body")
+                    let read = try ApplyBodyReader.read(body)
+                    object = try ApplyBodyReader.convert(read, type: type, namespace: namespace, name: name, builtIn: await cluster.catalog.isBuiltIn(type))
                 } catch {
-                    return (.failure(400, reason: "BadRequest", message: "error decoding YAML: \(error)"), nil)
+                    return .answer(error.answer, retryAfter: nil)
                 }
-                return (await cluster.apply(type: type, namespace: namespace, name: name, body: object, manager: manager,
-                                            force: query.get("force") == "true", dryRun: dryRun), nil)
+                // An apply that creates needs `create` as well as `patch`.
+                if await !cluster.exists(type: type, namespace: namespace, name: name),
+                   await !cluster.allows(user, AccessRequest(verb: "create", group: group, resource: plural, namespace: scope, name: name)) {
+                    return .answer(.forbidden(user: user.name, verb: "create", type: type, namespace: scope, name: name), retryAfter: nil)
+                }
+                return .answer(await cluster.apply(type: type, namespace: namespace, name: name, body: object, manager: manager,
+                                                   force: query.get("force") == "true", dryRun: dryRun), retryAfter: nil)
             }
             if contentType.hasPrefix("application/merge-patch+json") {
                 guard let patch = try? JSONDecoder().decode(JSONValue.self, from: Data(body.utf8)) else {
-                    return (.failure(400, reason: "BadRequest", message: "the body is not JSON"), nil)
+                    return .answer(.failure(400, reason: "BadRequest", message: "the body is not JSON"), retryAfter: nil)
                 }
-                return (await cluster.mergePatch(type: type, namespace: namespace, name: name, patch: patch,
-                                                 manager: query.get("fieldManager") ?? "unknown", dryRun: dryRun), nil)
+                return .answer(await cluster.mergePatch(type: type, namespace: namespace, name: name, patch: patch,
+                                                        manager: query.get("fieldManager") ?? "unknown", dryRun: dryRun), retryAfter: nil)
             }
-            return (.failure(415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"), nil)
+            return .answer(.failure(415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"), retryAfter: nil)
         default:
-            return (.failure(405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource"), nil)
+            return .answer(.failure(405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource"), retryAfter: nil)
         }
     }
 }

@@ -61,7 +61,13 @@ struct ResourceCatalog {
         for (group, version, kind, plural, namespaced) in others {
             types.append(ResourceType(group: group, version: version, kind: kind, plural: plural, namespaced: namespaced))
         }
+        builtIn = Set(types)
     }
+
+    /// Kinds the server has Go types for (not those a CRD added).
+    private(set) var builtIn: Set<ResourceType> = []
+
+    func isBuiltIn(_ type: ResourceType) -> Bool { builtIn.contains(type) }
 
     func type(group: String, version: String, plural: String) -> ResourceType? {
         types.first { $0.group == group && $0.version == version && $0.plural == plural }
