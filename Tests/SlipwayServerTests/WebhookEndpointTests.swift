@@ -91,6 +91,20 @@ import Testing
         }
     }
 
+    /// Answers are written like everything Slipway writes: a URL is a URL, not `https:\/\/`.
+    @Test func theAnswerWritesURLsAsTheyAre() async throws {
+        try await withLiveServer { server in
+            let (headers, body) = try WebhookFixture.load("github-push")
+            let client = try server.client(token: nil)
+            let (status, data) = try await client.send(.POST, "/hooks/github", headers: headers.map { ($0.name, $0.value) }, body: body)
+            try await client.shutdown()
+            #expect(status == 202)
+            let text = String(decoding: data, as: UTF8.self)
+            #expect(text.contains(#""status_url":"https://"#), "\(text)")
+            #expect(!text.contains(#"\/"#), "\(text)")
+        }
+    }
+
     @Test func formEncodedPushAloneQueuesAJob() async throws {
         try await withLiveServer { server in
             let (status, answer) = try await Self.post(server, app: "github", fixture: "github-push-form")
