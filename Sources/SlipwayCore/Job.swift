@@ -84,3 +84,16 @@ public struct Job: Sendable, Hashable, Codable, Identifiable {
         self.finishedAt = finishedAt
     }
 }
+
+extension Job {
+    /// The longest reason a job keeps; the job log has the whole story.
+    public static let reasonLimit = 500
+
+    /// `reason` cut to `reasonLimit` characters, saying where the rest is: a deploy of
+    /// a thousand refused objects must not make a reason of a hundred kilobytes.
+    public static func summarized(reason: String?) -> String? {
+        guard let reason, reason.count > reasonLimit else { return reason }
+        let kept = reason.prefix(reasonLimit - 60)
+        return "\(kept)… (\(reason.count - kept.count) more characters: see the job log)"
+    }
+}

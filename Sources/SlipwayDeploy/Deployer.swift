@@ -40,11 +40,15 @@ public struct Deployer: Sendable {
     public static let pruneAnnotation = "slipway.dev/prune"
 
     public let client: KubeClient
+    /// How long to wait before reading again after the API could not be read.
     public var pollInterval: Duration
+    /// How often a wait logs what a Deployment is still missing.
+    public var progressInterval: Duration
 
-    public init(client: KubeClient, pollInterval: Duration = .seconds(1)) {
+    public init(client: KubeClient, pollInterval: Duration = .seconds(1), progressInterval: Duration = .seconds(5)) {
         self.client = client
         self.pollInterval = pollInterval
+        self.progressInterval = progressInterval
     }
 
     /// The ApplySet id of an app, per the ApplySet KEP, for a parent Secret `slipway-APP` in
@@ -83,41 +87,35 @@ public struct Deployer: Sendable {
 
     public func deploy(_ manifests: [Manifest], options: Options, previous: [ObjectReference], log: @escaping Log) async throws(DeployError) -> Outcome {
         let plan = try await plan(manifests, defaultNamespace: options.defaultNamespace, applySetID: options.applySetID)
+        return try await deploy(plan, options: options, previous: previous, log: log)
+    }
+
+    /// Applies a plan. Requests run concurrently (the client bounds how many are in flight)
+    /// where order does not matter: all dry-runs, and the objects of one kind; kinds, stages
+    /// and prune keep their order, and the log lists objects in plan order.
+    public func deploy(_ plan: ApplyPlan, options: Options, previous: [ObjectReference], log: @escaping Log) async throws(DeployError) -> Outcome {
         await log("plan: \(plan.stages[0].count) CRDs and namespaces, then \(plan.stages[1].count) objects")
 
         // 1. Server dry-run of everything the cluster can check now.
-        var postponed: [Manifest] = []
         var newNamespaces: Set<String> = []
         for manifest in plan.stages[0] where manifest.kind == "Namespace" {
             if try await live(manifest) == nil { newNamespaces.insert(manifest.name) }
         }
-        var rejected: [String] = []
-        for manifest in plan.all {
-            if let namespace = manifest.namespace, newNamespaces.contains(namespace) { postponed.append(manifest); continue }
-            if plan.stages[0].contains(where: { $0.kind == "CustomResourceDefinition" && Self.defines($0, manifest) }) {
-                postponed.append(manifest)
-                continue
-            }
-            do {
-                _ = try await client.apply(manifest.object, fieldManager: Self.fieldManager, force: options.force, dryRun: true, onRetry: log)
-            } catch {
-                rejected.append("\(manifest.place): \(manifest.reference): \(error)")
-            }
+        let postponed = plan.all.filter { manifest in
+            manifest.namespace.map(newNamespaces.contains) == true
+                || plan.stages[0].contains { $0.kind == "CustomResourceDefinition" && Self.defines($0, manifest) }
         }
-        guard rejected.isEmpty else {
-            for line in rejected { await log("dry-run rejected \(line)") }
-            throw DeployError("the server dry-run rejected \(rejected.count) object(s); nothing was applied: \(rejected.joined(separator: "; "))")
-        }
+        let postponedSet = Set(postponed)
+        try await dryRun(plan.all.filter { !postponedSet.contains($0) }, options: options, log: log)
         await log("dry-run: \(plan.all.count - postponed.count) objects accepted\(postponed.isEmpty ? "" : ", \(postponed.count) checked after their namespace or CRD exists")")
 
         // 2. CRDs and Namespaces, then wait until they can be used.
         var applied: [ObjectReference] = []
-        for manifest in plan.stages[0] {
-            try await apply(manifest, options: options, log: log)
-            applied.append(manifest.reference)
-        }
+        try await apply(plan.stages[0], options: options, log: log)
+        applied += plan.stages[0].map(\.reference)
         if !plan.stages[0].isEmpty {
-            try await waitUntilHealthy(plan.stages[0].map { $0.reference }, timeout: options.wait, what: "CRDs and namespaces", log: log)
+            try await waitUntilHealthy(plan.stages[0].map { $0.reference }, applySetID: options.applySetID, timeout: options.wait,
+                                       what: "CRDs and namespaces", log: log)
             for manifest in plan.stages[0] where manifest.kind == "CustomResourceDefinition" {
                 if let group = manifest.object[path: ["spec", "group"]]?.stringValue {
                     for version in manifest.object[path: ["spec", "versions"]]?.arrayValue ?? [] {
@@ -126,34 +124,118 @@ public struct Deployer: Sendable {
                 }
             }
         }
-        for manifest in postponed where manifest.kind != "Namespace" && manifest.kind != "CustomResourceDefinition" {
-            do {
-                _ = try await client.apply(manifest.object, fieldManager: Self.fieldManager, force: options.force, dryRun: true, onRetry: log)
-            } catch {
-                throw DeployError("\(manifest.place): \(manifest.reference): dry-run rejected: \(error)")
-            }
-        }
+        try await dryRun(postponed.filter { $0.kind != "Namespace" && $0.kind != "CustomResourceDefinition" }, options: options, log: log)
 
-        // 3. Everything else, in kind order.
-        for manifest in plan.stages[1] {
-            try await apply(manifest, options: options, log: log)
-            applied.append(manifest.reference)
+        // 3. Everything else, kind after kind.
+        for kind in Self.runs(of: plan.stages[1]) {
+            try await apply(kind, options: options, log: log)
+            applied += kind.map(\.reference)
         }
 
         // 4. Prune what the previous revision applied and this one does not.
         var pruned: [ObjectReference] = []
         if options.prune {
             let current = Set(applied.map(\.identity))
-            for reference in ApplyPlan.pruneOrder(previous.filter { !current.contains($0.identity) }) {
-                if try await prune(reference, options: options, log: log) { pruned.append(reference) }
+            let gone = ApplyPlan.pruneOrder(previous.filter { !current.contains($0.identity) })
+            for kind in Self.runs(of: gone, kind: \.kind) {
+                let results = await Self.concurrently(kind) { reference in await prune(reference, options: options) }
+                for (reference, result) in zip(kind, results) {
+                    switch result {
+                    case .success(let (deleted, note)):
+                        await log(note)
+                        if deleted { pruned.append(reference) }
+                    case .failure(let error):
+                        throw error
+                    }
+                }
             }
         } else if !previous.isEmpty {
             await log("prune is off for this app: objects removed from git stay in the cluster")
         }
 
         // 5. Health.
-        try await waitUntilHealthy(applied, timeout: options.wait, daemonSetTimeout: options.daemonSetWait, what: "the applied objects", log: log)
+        try await waitUntilHealthy(applied, applySetID: options.applySetID, timeout: options.wait, daemonSetTimeout: options.daemonSetWait,
+                                   what: "the applied objects", log: log)
         return Outcome(applied: applied, pruned: pruned)
+    }
+
+    /// How many refusals a failed dry-run names in its reason (the log names them all).
+    static let refusalsNamed = 3
+
+    private func dryRun(_ manifests: [Manifest], options: Options, log: Log) async throws(DeployError) {
+        let client = self.client
+        let results = await Self.concurrently(manifests) { manifest -> Result<Void, KubeError> in
+            do throws(KubeError) {
+                _ = try await client.apply(manifest.object, fieldManager: Self.fieldManager, force: options.force, dryRun: true)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        var rejected: [String] = []
+        for (manifest, result) in zip(manifests, results) {
+            if case .failure(let error) = result { rejected.append("\(manifest.place): \(manifest.reference): \(error)") }
+        }
+        guard rejected.isEmpty else {
+            for line in rejected { await log("dry-run rejected \(line)") }
+            let named = rejected.prefix(Self.refusalsNamed).joined(separator: "; ")
+            let more = rejected.count > Self.refusalsNamed ? "; and \(rejected.count - Self.refusalsNamed) more (see the job log)" : ""
+            throw DeployError("the server dry-run rejected \(rejected.count) object(s); nothing was applied: \(named)\(more)")
+        }
+    }
+
+    /// Applies manifests concurrently, logging them in order; the first failure in plan order stops the deploy.
+    private func apply(_ manifests: [Manifest], options: Options, log: @escaping Log) async throws(DeployError) {
+        let client = self.client
+        let results = await Self.concurrently(manifests) { manifest -> Result<JSONValue, KubeError> in
+            do throws(KubeError) {
+                return .success(try await client.apply(manifest.object, fieldManager: Self.fieldManager, force: options.force, onRetry: log))
+            } catch {
+                return .failure(error)
+            }
+        }
+        for (manifest, result) in zip(manifests, results) {
+            switch result {
+            case .success(let live):
+                await log("applied \(manifest.reference) (resourceVersion \(live[path: ["metadata", "resourceVersion"]]?.stringValue ?? "?"))")
+            case .failure(let error):
+                throw DeployError("applying \(manifest.reference) from \(manifest.place) failed: \(error)")
+            }
+        }
+    }
+
+    /// Consecutive runs of items with the same kind, in order.
+    static func runs<T>(of items: [T], kind: (T) -> String) -> [[T]] {
+        var runs: [[T]] = []
+        for item in items {
+            if let last = runs.last?.last, kind(last) == kind(item) { runs[runs.count - 1].append(item) } else { runs.append([item]) }
+        }
+        return runs
+    }
+
+    static func runs(of manifests: [Manifest]) -> [[Manifest]] { runs(of: manifests, kind: \.kind) }
+
+    /// `body` over every item at once, results in the items' order.
+    static func concurrently<T: Sendable, R: Sendable>(_ items: [T], _ body: @escaping @Sendable (T) async -> R) async -> [R] {
+        await withTaskGroup(of: (Int, R).self) { group in
+            for (index, item) in items.enumerated() { group.addTask { (index, await body(item)) } }
+            var results = [R?](repeating: nil, count: items.count)
+            for await (index, result) in group { results[index] = result }
+            return results.map { $0! }
+        }
+    }
+
+    /// References recorded without a namespace (by Slipway before namespaces were resolved)
+    /// get the namespace the plan would have given them; nothing else changes.
+    public func resolve(_ references: [ObjectReference], defaultNamespace: String) async -> [ObjectReference] {
+        var resolved: [ObjectReference] = []
+        for var reference in references {
+            if reference.namespace == nil, (try? await client.resource(apiVersion: reference.apiVersion, kind: reference.kind))?.namespaced == true {
+                reference.namespace = defaultNamespace
+            }
+            resolved.append(reference)
+        }
+        return resolved
     }
 
     static func defines(_ crd: Manifest, _ manifest: Manifest) -> Bool {
@@ -178,82 +260,33 @@ public struct Deployer: Sendable {
         }
     }
 
-    /// Deletes an object of the previous inventory, unless it opted out or is not ours.
-    private func prune(_ reference: ObjectReference, options: Options, log: Log) async throws(DeployError) -> Bool {
+    /// Deletes an object of the previous inventory, unless it opted out or is not ours; says what it did.
+    private func prune(_ reference: ObjectReference, options: Options) async -> Result<(Bool, String), DeployError> {
         do {
             guard let live = try await client.get(apiVersion: reference.apiVersion, kind: reference.kind, namespace: reference.namespace, name: reference.name) else {
-                await log("prune: \(reference) is already gone")
-                return false
+                return .success((false, "prune: \(reference) is already gone"))
             }
             if live[path: ["metadata", "annotations", Self.pruneAnnotation]]?.stringValue == "disabled" {
-                await log("prune: keeping \(reference) (annotation \(Self.pruneAnnotation): disabled)")
-                return false
+                return .success((false, "prune: keeping \(reference) (annotation \(Self.pruneAnnotation): disabled)"))
             }
             guard live[path: ["metadata", "labels", Self.partOfLabel]]?.stringValue == options.applySetID else {
-                await log("prune: keeping \(reference): it no longer carries this app's ApplySet label")
-                return false
+                return .success((false, "prune: keeping \(reference): it no longer carries this app's ApplySet label"))
             }
             try await client.delete(apiVersion: reference.apiVersion, kind: reference.kind, namespace: reference.namespace, name: reference.name)
-            await log("pruned \(reference)")
-            return true
+            return .success((true, "pruned \(reference)"))
         } catch {
             if case .unknownKind = error {
-                await log("prune: \(reference): the cluster no longer serves its kind")
-                return false
+                return .success((false, "prune: \(reference): the cluster no longer serves its kind"))
             }
-            throw DeployError("pruning \(reference) failed: \(error)")
+            return .failure(DeployError("pruning \(reference) failed: \(error)"))
         }
     }
 
-    /// Polls the objects until every one is healthy; a degraded one fails at once, and the
-    /// timeout fails naming what was still not ready.
-    public func waitUntilHealthy(_ references: [ObjectReference], timeout: Duration, daemonSetTimeout: Duration? = nil,
-                                 what: String, log: Log) async throws(DeployError) {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        let daemonSetDeadline = ContinuousClock.now.advanced(by: daemonSetTimeout ?? timeout)
-        var lastReport: [String: String] = [:]
-        while true {
-            var waiting: [String] = []
-            var onlyDaemonSetsWaiting = true
-            for reference in references {
-                let health: Health
-                do {
-                    if let object = try await client.get(apiVersion: reference.apiVersion, kind: reference.kind, namespace: reference.namespace, name: reference.name) {
-                        health = HealthRules.assess(object)
-                    } else {
-                        health = .degraded("it does not exist")
-                    }
-                } catch {
-                    health = .progressing("cannot read it: \(error)")
-                }
-                switch health {
-                case .healthy:
-                    if lastReport[reference.identity] != nil { await log("healthy: \(reference)") }
-                    lastReport[reference.identity] = nil
-                case .progressing(let message):
-                    waiting.append("\(reference): \(message)")
-                    if reference.kind != "DaemonSet" { onlyDaemonSetsWaiting = false }
-                    if lastReport[reference.identity] != message {
-                        await log("waiting for \(reference): \(message)")
-                        lastReport[reference.identity] = message
-                    }
-                case .degraded(let message):
-                    throw DeployError("\(reference) is unhealthy: \(message)")
-                }
-            }
-            if waiting.isEmpty {
-                await log("\(what): all \(references.count) healthy")
-                return
-            }
-            if onlyDaemonSetsWaiting, daemonSetTimeout != nil {
-                if ContinuousClock.now >= daemonSetDeadline {
-                    throw DeployError("DaemonSets were not healthy within their own timeout of \(daemonSetTimeout!): \(waiting.joined(separator: "; "))")
-                }
-            } else if ContinuousClock.now >= deadline {
-                throw DeployError("\(what) were not healthy within \(timeout): \(waiting.joined(separator: "; "))")
-            }
-            try? await Task.sleep(for: pollInterval)
-            if Task.isCancelled { throw DeployError("the deploy was cancelled while waiting for health") }
-        }
+    /// Waits until every object is healthy, by watching them (see `HealthWait`).
+    public func waitUntilHealthy(_ references: [ObjectReference], applySetID: String, timeout: Duration, daemonSetTimeout: Duration? = nil,
+                                 what: String, log: @escaping Log) async throws(DeployError) {
+        try await HealthWait(client: client, labelSelector: "\(Self.partOfLabel)=\(applySetID)", retryInterval: pollInterval,
+                             progressInterval: progressInterval)
+            .run(references, timeout: timeout, daemonSetTimeout: daemonSetTimeout, what: what, log: log)
     }
 }

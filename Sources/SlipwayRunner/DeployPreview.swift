@@ -86,7 +86,8 @@ public struct DeployPreview: Sendable {
             }
         }
         let current = Set(plan.all.map(\.reference.identity))
-        let previous = ManifestStep.references((try? store.lastDeployment(app: app.name))?.objects)
+        let previous = await Deployer(client: client).resolve(ManifestStep.references((try? store.lastDeployment(app: app.name))?.objects),
+                                                              defaultNamespace: target.namespace)
         for reference in previous where !current.contains(reference.identity) && target.prune {
             changes.append(ObjectChange(object: reference.description, action: .prune, changes: []))
         }

@@ -135,9 +135,9 @@ public actor JobDispatcher: Service {
         }
         do {
             if result.status == .interrupted {
-                try store.interrupt(job.id, reason: result.reason ?? "interrupted", maxAttempts: config.maxAttempts, now: now())
+                try store.interrupt(job.id, reason: Job.summarized(reason: result.reason) ?? "interrupted", maxAttempts: config.maxAttempts, now: now())
             } else {
-                try await store.finish(job.id, status: result.status, reason: result.reason, now: now())
+                try await store.finish(job.id, status: result.status, reason: Job.summarized(reason: result.reason), now: now())
             }
         } catch {
             logger.error("cannot record the end of a job", metadata: ["job-id": "\(job.id)", "error": "\(error)"])

@@ -32,28 +32,42 @@ struct ManifestStep: Sendable {
             return "render: \(error)"
         }
 
-        let previousRecord: DeploymentRecord?
+        // The plan fills in namespaces and labels: what is stored is always what was sent.
+        let plan: ApplyPlan
         do {
-            previousRecord = try store.lastDeployment(app: app.name)
+            plan = try await deployer.plan(manifests, defaultNamespace: target.namespace, applySetID: options.applySetID)
+        } catch {
+            return "deploy: \(error); nothing was applied"
+        }
+        let previous: [ObjectReference]
+        do {
+            previous = await deployer.resolve(Self.references(try store.lastDeployment(app: app.name)?.objects), defaultNamespace: target.namespace)
         } catch {
             return "\(error)"
         }
-        let previous = Self.references(previousRecord?.objects)
+        let sent = JSONValue.array(plan.all.map(\.object))
         do {
-            let outcome = try await deployer.deploy(manifests, options: options, previous: previous, log: say)
+            let outcome = try await deployer.deploy(plan, options: options, previous: previous, log: say)
             try? await store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(outcome.applied),
-                                        manifests: .array(manifests.map(\.object)), healthy: true)
+                                        manifests: sent, healthy: true)
             await say("deployed \(job.commit.prefix(12)): \(outcome.applied.count) objects applied, \(outcome.pruned.count) pruned")
             return nil
         } catch {
             // Whatever this attempt may have created is now part of the inventory.
-            let attempted = Array(Set(previous + manifests.map(\.reference))).sorted()
+            let attempted = Self.union(previous, plan.all.map(\.reference))
             try? await store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(attempted),
-                                        manifests: .array(manifests.map(\.object)), healthy: false)
+                                        manifests: sent, healthy: false)
             await say("deploy failed: \(error)")
             guard target.rollback else { return "deploy: \(error)" }
             return await rollback(after: error, job: job, app: app, deployer: deployer, options: options, inventory: attempted, say: say)
         }
+    }
+
+    /// Both inventories, one entry per object (the newer reference wins), sorted.
+    static func union(_ older: [ObjectReference], _ newer: [ObjectReference]) -> [ObjectReference] {
+        var byIdentity: [String: ObjectReference] = [:]
+        for reference in older + newer { byIdentity[reference.identity] = reference }
+        return byIdentity.values.sorted()
     }
 
     /// A self-heal: the last healthy revision's stored manifests applied again, without
@@ -66,12 +80,12 @@ struct ManifestStep: Sendable {
             return "nothing was deployed yet: there is nothing to re-apply"
         }
         let manifests = Manifest.stored(good.manifests, commit: good.commit)
-        let previous = Self.references((try? store.lastDeployment(app: app.name))?.objects)
+        let deployer = Deployer(client: client, pollInterval: pollInterval)
+        let previous = await deployer.resolve(Self.references((try? store.lastDeployment(app: app.name))?.objects), defaultNamespace: target.namespace)
         let spec = DeploySpec()
         await say("self-heal: re-applying \(manifests.count) objects of \(good.commit.prefix(12)) (deployed by job \(good.jobID))")
         do {
-            let outcome = try await Deployer(client: client, pollInterval: pollInterval)
-                .deploy(manifests, options: Self.options(app: app, target: target, spec: spec), previous: previous, log: say)
+            let outcome = try await deployer.deploy(manifests, options: Self.options(app: app, target: target, spec: spec), previous: previous, log: say)
             try? await store.recordDeployment(app: app.name, jobID: job.id, commit: good.commit, objects: Self.json(outcome.applied),
                                         manifests: good.manifests, healthy: true)
             return nil
