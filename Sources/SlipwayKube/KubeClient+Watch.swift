@@ -24,22 +24,27 @@ extension KubeClient {
                 do throws(KubeError) {
                     let info = try await resource(apiVersion: apiVersion, kind: kind)
                     let seconds = max(1, timeout.components.seconds)
+                    // The server ends the watch after timeoutSeconds; the reader lists and watches again.
                     let query = [("labelSelector", labelSelector), ("watch", "1"), ("allowWatchBookmarks", "true"),
                                  ("resourceVersion", resourceVersion), ("timeoutSeconds", String(seconds))]
-                    let response = try await stream(.GET, info.path(namespace: namespace), query: query, timeout: timeout + .seconds(10))
-                    guard response.status.code == 200 else {
-                        let data = (try? await response.body.collect(upTo: 1 << 20)).map { Data(buffer: $0) } ?? Data()
-                        throw KubeError.fromStatus(try? JSONDecoder().decode(JSONValue.self, from: data), code: Int(response.status.code))
-                    }
+                    let parts = try stream(info.path(namespace: namespace), query: query)
+                    var status = 0
                     var pending = Data()
                     do {
-                        for try await chunk in response.body {
-                            pending.append(contentsOf: chunk.readableBytesView)
-                            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                                let line = pending[pending.startIndex..<newline]
-                                pending = Data(pending[(newline + 1)...])
-                                guard !line.isEmpty else { continue }
-                                if let event = try Self.watchEvent(Data(line), apiVersion: apiVersion, kind: kind) { continuation.yield(event) }
+                        for try await part in parts {
+                            switch part {
+                            case .status(let code):
+                                status = code
+                            case .body(let chunk) where status != 200:
+                                pending.append(contentsOf: chunk.readableBytesView)
+                            case .body(let chunk):
+                                pending.append(contentsOf: chunk.readableBytesView)
+                                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                                    let line = pending[pending.startIndex..<newline]
+                                    pending = Data(pending[(newline + 1)...])
+                                    guard !line.isEmpty else { continue }
+                                    if let event = try Self.watchEvent(Data(line), apiVersion: apiVersion, kind: kind) { continuation.yield(event) }
+                                }
                             }
                         }
                     } catch let error as KubeError {
@@ -47,6 +52,9 @@ extension KubeClient {
                     } catch {
                         if Task.isCancelled { throw KubeError.transport("the watch was cancelled") }
                         throw KubeError.transport("the watch of \(kind) broke off: \(error)")
+                    }
+                    if status != 200 {
+                        throw KubeError.fromStatus(try? JSONDecoder().decode(JSONValue.self, from: pending), code: status)
                     }
                     continuation.finish()
                 } catch {

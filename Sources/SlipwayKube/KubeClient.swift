@@ -126,14 +126,20 @@ public final class KubeClient: Sendable {
         return request
     }
 
-    /// Runs a long request (a watch) outside the in-flight bound and hands back its response.
-    func stream(_ method: HTTPMethod, _ path: String, query: [(String, String)], timeout: Duration) async throws(KubeError) -> HTTPClientResponse {
-        let request = try makeRequest(method, url: url(path, query: query), contentType: nil)
+    /// Starts a long GET (a watch) outside the in-flight bound: its status, and its body as it
+    /// arrives. Ending the body stream cancels the request, so no watch outlives its reader.
+    func stream(_ path: String, query: [(String, String)]) throws(KubeError) -> AsyncThrowingStream<StreamPart, any Error> {
+        let built = try makeRequest(.GET, url: url(path, query: query), contentType: nil)
+        let request: HTTPClient.Request
         do {
-            return try await http.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
+            request = try HTTPClient.Request(url: built.url, method: .GET, headers: built.headers)
         } catch {
-            throw .transport("\(method) \(access.server)\(path) failed: \(error)")
+            throw .transport("GET \(access.server)\(path): \(error)")
         }
+        let (parts, continuation) = AsyncThrowingStream<StreamPart, any Error>.makeStream()
+        let task = http.execute(request: request, delegate: StreamDelegate(continuation: continuation))
+        continuation.onTermination = { _ in task.cancel() }
+        return parts
     }
 
     /// `send`, turning an error answer into a `KubeError`.

@@ -55,17 +55,21 @@ extension JobStore {
 
     /// The newest deploy of an app (only healthy ones when asked).
     public func lastDeployment(app: String, healthyOnly: Bool = false) throws(StoreError) -> DeploymentRecord? {
+        try deployments(app: app, healthyOnly: healthyOnly, limit: 1).first
+    }
+
+    /// An app's deploys, newest first (its deploy history).
+    public func deployments(app: String, healthyOnly: Bool = false, limit: Int = 100) throws(StoreError) -> [DeploymentRecord] {
         try read { db in
             let filter = healthyOnly ? "AND healthy = 1" : ""
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM deployments WHERE app = ? \(filter) ORDER BY id DESC LIMIT 1", arguments: [app]) else {
-                return nil
-            }
             let decoder = JSONDecoder()
-            return DeploymentRecord(
-                app: row["app"], jobID: row["job_id"], commit: row["commit_sha"],
-                objects: try decoder.decode(JSONValue.self, from: Data((row["objects"] as String).utf8)),
-                manifests: try decoder.decode(JSONValue.self, from: Data((row["manifests"] as String).utf8)),
-                healthy: row["healthy"], createdAt: Date(timeIntervalSince1970: row["created_at"]))
+            return try Row.fetchAll(db, sql: "SELECT * FROM deployments WHERE app = ? \(filter) ORDER BY id DESC LIMIT ?", arguments: [app, limit]).map { row in
+                DeploymentRecord(
+                    app: row["app"], jobID: row["job_id"], commit: row["commit_sha"],
+                    objects: try decoder.decode(JSONValue.self, from: Data((row["objects"] as String).utf8)),
+                    manifests: try decoder.decode(JSONValue.self, from: Data((row["manifests"] as String).utf8)),
+                    healthy: row["healthy"], createdAt: Date(timeIntervalSince1970: row["created_at"]))
+            }
         }
     }
 

@@ -95,6 +95,22 @@ extension KubeCluster {
         return stream
     }
 
+    /// How many watches are open.
+    public var openWatches: Int { watchers.count }
+
+    /// Ends every open watch with a 410 `Expired` event, as the API server does when etcd has
+    /// compacted past a watch's position; the history goes with it.
+    public func expireWatches() {
+        compactHistory()
+        for id in Array(watchers.keys) {
+            watchers[id]?.continuation.yield(["type": "ERROR", "object": [
+                "kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Failure",
+                "message": .string("too old resource version: \(resourceVersion) (\(compactedVersion + 1))"), "reason": "Expired", "code": 410,
+            ]])
+            endWatch(id)
+        }
+    }
+
     /// Closes every open watch, as a server that shuts down does.
     func endAllWatches() {
         for id in Array(watchers.keys) { endWatch(id) }

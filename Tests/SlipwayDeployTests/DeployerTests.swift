@@ -232,3 +232,106 @@ import Testing
         await server.stop()
     }
 }
+
+/// Large sets, slow rollouts and expired watches: what a real cluster shows.
+@Suite struct DeployWaitTests {
+    @Test func manyRefusalsMakeAShortReasonAndAFullLog() async throws {
+        try await DeployerTests.withDeployer { deployer, server, lines in
+            var yaml = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
+            for index in 0..<60 {
+                // The selector does not match the template's labels: 422 for every one.
+                yaml += """
+                    ---
+                    apiVersion: apps/v1
+                    kind: Deployment
+                    metadata: {name: bad-\(index)}
+                    spec:
+                      selector: {matchLabels: {app: x}}
+                      template: {metadata: {labels: {app: y}}, spec: {containers: [{name: c, image: "c:1"}]}}
+
+                    """
+            }
+            _ = try await deployer.client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], fieldManager: "setup", force: true)
+            do {
+                _ = try await deployer.deploy(try DeployerTests.manifests(yaml), options: DeployerTests.options, previous: []) { await lines.add($0) }
+                Issue.record("invalid Deployments were applied")
+            } catch {
+                let reason = "\(error)"
+                #expect(reason.hasPrefix("the server dry-run rejected 60 object(s); nothing was applied: "), "\(reason)")
+                #expect(reason.hasSuffix("; and 57 more (see the job log)"), "\(reason)")
+                #expect(reason.count < 2_000)
+                #expect(await lines.all.filter { $0.hasPrefix("dry-run rejected") }.count == 60)
+            }
+            #expect(await server.cluster.objects(apiVersion: "apps/v1", kind: "Deployment").isEmpty)
+        }
+        let long = String(repeating: "x", count: 170_000)
+        let summary = try #require(Job.summarized(reason: long))
+        #expect(summary.count <= Job.reasonLimit + 60)
+        #expect(summary.hasSuffix("more characters: see the job log)"))
+        #expect(Job.summarized(reason: "short") == "short")
+    }
+
+    /// Only replicas change and nothing can be scheduled: no deadline is ever reported, so
+    /// the wait says what is missing while it waits and when it gives up.
+    @Test func aDeploymentThatCannotScheduleSaysWhy() async throws {
+        let server = try await KubeTestServer.start(controllers: true)
+        let client = try server.client()
+        let lines = DeployerTests.Lines()
+        var options = DeployerTests.options
+        options.wait = .milliseconds(1_500)
+        let deployer = Deployer(client: client, pollInterval: .milliseconds(50), progressInterval: .milliseconds(300))
+        let set = DeployerTests.base.replacingOccurrences(of: "shop:1", with: "shop:unschedulable").replacingOccurrences(of: "replicas: 2", with: "replicas: 1")
+        do {
+            _ = try await deployer.deploy(try DeployerTests.manifests(set), options: options, previous: []) { await lines.add($0) }
+            Issue.record("pods that cannot be scheduled were healthy")
+        } catch {
+            let reason = "\(error)"
+            #expect(reason.hasPrefix("the applied objects were not healthy within 1.5 seconds: Deployment shop/web: "), "\(reason)")
+            #expect(reason.contains("web: 0/1 available; ReplicaSet web-"), "\(reason)")
+            #expect(reason.contains(": 1 Pending pod, condition PodScheduled=False Unschedulable: 0/1 nodes are available: 1 Insufficient cpu."), "\(reason)")
+        }
+        let logged = await lines.all
+        #expect(logged.contains { $0.contains("still waiting: Deployment shop/web: 0 of 1 updated replicas available; web: 0/1 available; ReplicaSet web-") }, "\(logged)")
+        await client.shutdown()
+        await server.stop()
+    }
+
+    /// A watch the server ends with 410 Expired is followed by a new LIST and a new watch.
+    @Test func anExpiredWatchIsListedAgain() async throws {
+        let server = try await KubeTestServer.start(controllers: false)
+        let client = try server.client()
+        let set = """
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: shop}
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              replicas: 1
+              selector: {matchLabels: {app: web}}
+              template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web, image: "shop:1"}]}}
+            """
+        let deploying = Task {
+            try await Deployer(client: client, pollInterval: .milliseconds(50)).deploy(try DeployerTests.manifests(set), options: DeployerTests.options, previous: []) { _ in }
+        }
+        try await waitFor {
+            let applied = await server.cluster.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web") != nil
+            let watching = await server.cluster.openWatches
+            return applied && watching > 0
+        }
+        let listsBefore = await server.cluster.requestLog.filter { $0.hasPrefix("GET /apis/apps/v1/namespaces/shop/deployments?") && !$0.contains("watch=1") }.count
+        await server.cluster.expireWatches()
+        try await waitFor { await server.cluster.openWatches > 0 }
+        _ = await server.cluster.setStatus(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web", status: [
+            "observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1, "readyReplicas": 1,
+        ])
+        let outcome = try await deploying.value
+        #expect(outcome.applied.count == 2)
+        let listsAfter = await server.cluster.requestLog.filter { $0.hasPrefix("GET /apis/apps/v1/namespaces/shop/deployments?") && !$0.contains("watch=1") }.count
+        #expect(listsAfter == listsBefore + 1, "\(listsBefore) \(listsAfter)")
+        await client.shutdown()
+        await server.stop()
+    }
+}

@@ -103,6 +103,52 @@ import Testing
         await kube.stop()
     }
 
+    /// A failed deploy keeps what it sent, resolved: the rollback prunes what the bad commit
+    /// added, the next deploy finds its live objects, and drift agrees with the cluster.
+    @Test func aFailedDeployRollbackNextDeployAndDriftAgree() async throws {
+        let kube = try await KubeTestServer.start(controllers: true)
+        let client = try kube.client()
+        _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], fieldManager: "setup", force: true)
+        let repository = try GitRepository.make(files: Self.manifests(image: "1.0").compactMapValues { $0 })
+        defer { repository.directory.remove() }
+        try await withLiveServer(runner: true, clusters: ["test": client], configure: { config in
+            config.apps[0].repoURL = repository.url
+            config.apps[0].target = DeployTarget(cluster: "test", namespace: "shop", rollback: true)
+        }) { server in
+            let first = try await server.push(app: "github", commit: try repository.head())
+            let firstJob = try await server.waitForEnd(of: first)
+            #expect(firstJob.status == .succeeded, "\(firstJob.reason ?? "")")
+
+            // A broken image and a new ConfigMap: fails, rolls back, and the ConfigMap goes.
+            let bad = try await server.push(app: "github", commit: try repository.commit(files: Self.manifests(image: "broken", extra: Self.extraConfigMap), message: "bad"))
+            let failed = try await server.waitForEnd(of: bad)
+            let badLog = try server.log(of: bad)
+            #expect(failed.status == .failed)
+            #expect(badLog.contains("pruned ConfigMap shop/extra"), "\(badLog)")
+            #expect(await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "extra") == nil)
+            let failedRecord = try #require(try server.store.deployments(app: "github").first { $0.jobID == bad && !$0.healthy })
+            for object in failedRecord.manifests.arrayValue ?? [] {
+                #expect(object[path: ["metadata", "namespace"]] == "shop", "\(object)")
+                #expect(object[path: ["metadata", "labels", Deployer.partOfLabel]] != nil, "\(object)")
+            }
+            #expect((failedRecord.objects.arrayValue ?? []).allSatisfy { $0["namespace"] == "shop" }, "\(failedRecord.objects)")
+
+            // The next deploy sees its live Deployment (no "already gone"), and nothing drifts.
+            let next = try await server.push(app: "github", commit: try repository.commit(files: Self.manifests(image: "3.0"), message: "3.0"))
+            #expect(try await server.waitForEnd(of: next).status == .succeeded)
+            let nextLog = try server.log(of: next)
+            #expect(!nextLog.contains("already gone"), "\(nextLog)")
+            let healthy = try #require(try server.store.lastDeployment(app: "github", healthyOnly: true))
+            let (drift, health) = try await DriftDetector(client: client).detect(
+                desired: Manifest.stored(healthy.manifests, commit: healthy.commit),
+                applySetID: Deployer.applySetID(app: "github", namespace: "shop"), defaultNamespace: "shop")
+            #expect(drift.drifted.isEmpty, "\(drift.drifted)")
+            #expect(health == .healthy)
+        }
+        await client.shutdown()
+        await kube.stop()
+    }
+
     @Test func appWithoutAClusterFailsTheDeployClearly() async throws {
         let repository = try GitRepository.make(files: Self.manifests(image: "1.0").compactMapValues { $0 })
         defer { repository.directory.remove() }
