@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "slipway", targets: ["slipway"]),
         .executable(name: "slipway-webhook-bench", targets: ["WebhookBenchmark"]),
         .executable(name: "slipway-deploy-bench", targets: ["DeployBenchmark"]),
+        .executable(name: "slipway-kube-api-server", targets: ["KubeAPIServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -163,10 +164,16 @@ let package = Package(
         .executableTarget(
             name: "DeployBenchmark",
             dependencies: [
-                "SlipwayCore", "SlipwayConfig", "SlipwayDeploy", "SlipwayKube", "SlipwayStore", "KubeTestServer", "SlipwayTestSupport",
+                "SlipwayCore", "SlipwayConfig", "SlipwayDeploy", "SlipwayKube", "SlipwayStore", "SlipwayClient", "KubeTestServer", "SlipwayTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/DeployBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "KubeAPIServer",
+            dependencies: ["KubeTestServer"],
+            path: "Benchmarks/KubeAPIServer",
             swiftSettings: swiftSettings
         ),
         // Test support: helpers every test target uses (fixtures, signing, a live server).

@@ -34,16 +34,38 @@ public struct DriftDetector: Sendable {
             desiredByIdentity[manifest.reference.identity] = manifest
             groups["\(manifest.apiVersion)|\(manifest.kind)|\(manifest.namespace ?? "")"] = (manifest.apiVersion, manifest.kind, manifest.namespace)
         }
-        // One LIST per resource type and namespace.
+        // One LIST per resource type and namespace, all at once (the client bounds how many).
+        let client = self.client
+        let selector = "\(Deployer.partOfLabel)=\(applySetID)"
+        let listed = await Deployer.concurrently(Array(groups.values)) { group -> Result<[JSONValue], KubeError> in
+            do throws(KubeError) {
+                return .success(try await client.list(apiVersion: group.apiVersion, kind: group.kind, namespace: group.namespace, labelSelector: selector))
+            } catch {
+                return .failure(error)
+            }
+        }
         var live: [String: JSONValue] = [:]
-        for group in groups.values.sorted(by: { "\($0.apiVersion)\($0.kind)\($0.namespace ?? "")" < "\($1.apiVersion)\($1.kind)\($1.namespace ?? "")" }) {
-            for object in try await client.list(apiVersion: group.apiVersion, kind: group.kind, namespace: group.namespace,
-                                                labelSelector: "\(Deployer.partOfLabel)=\(applySetID)") {
+        for (group, result) in zip(groups.values, listed) {
+            for object in try result.get() {
                 let reference = ObjectReference(apiVersion: group.apiVersion, kind: group.kind,
                                                 object[path: ["metadata", "namespace"]]?.stringValue, object[path: ["metadata", "name"]]?.stringValue ?? "")
                 live[reference.identity] = object
             }
         }
+        // What Slipway's apply would make of each live desired object: a dry-run each, at once,
+        // compared as it comes back, so only the differences are kept (not 1000 answers).
+        let present = desiredByIdentity.sorted { $0.key < $1.key }.compactMap { entry in live[entry.key].map { (entry.value, $0) } }
+        let compared = await Deployer.concurrently(present.map(\.0)) { [live] manifest -> Result<[FieldChange], KubeError> in
+            do throws(KubeError) {
+                let dryRun = try await client.apply(manifest.object, fieldManager: Deployer.fieldManager, force: true, dryRun: true)
+                let owned = FieldOwnership.ownedPaths(of: dryRun, manager: Deployer.fieldManager)
+                return .success(ObjectDiff.changes(live: live[manifest.reference.identity], desired: dryRun, only: owned))
+            } catch {
+                return .failure(error)
+            }
+        }
+        var changesByIdentity: [String: [FieldChange]] = [:]
+        for ((manifest, _), result) in zip(present, compared) { changesByIdentity[manifest.reference.identity] = try result.get() }
         var drifted: [ObjectDrift] = []
         var health: [String: String] = [:]
         var overall = AppHealth.healthy
@@ -53,9 +75,7 @@ public struct DriftDetector: Sendable {
                 overall = .missing
                 continue
             }
-            let dryRun = try await client.apply(manifest.object, fieldManager: Deployer.fieldManager, force: true, dryRun: true)
-            let owned = FieldOwnership.ownedPaths(of: dryRun, manager: Deployer.fieldManager)
-            let changes = ObjectDiff.changes(live: current, desired: dryRun, only: owned)
+            let changes = changesByIdentity[identity] ?? []
             if !changes.isEmpty { drifted.append(ObjectDrift(object: manifest.reference.description, kind: .changed, fields: changes)) }
             switch HealthRules.assess(current) {
             case .healthy:

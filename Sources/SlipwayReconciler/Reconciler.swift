@@ -126,6 +126,8 @@ public actor Reconciler: Service {
         statuses[app.name] = status
         metrics?.reconciled(app: app.name, sync: status.sync.rawValue, health: status.health, drifted: status.drifted.count,
                             duration: ContinuousClock.now - started)
+        store.releaseMemory()
+        FreeMemory.release()
     }
 
     private func detectDrift(app: AppConfig, target: DeployTarget, status: inout AppStatus) async {

@@ -146,6 +146,8 @@ public actor JobDispatcher: Service {
         recordMetrics(job.id, status: result.status)
         let running = Set(scheduler.running.filter { $0.value != job.id }.map { "\($0.key)-\($0.value)" })
         WorkspaceCleaner(directory: config.workspacesDir, keep: config.keepWorkspaces, inUse: running).clean()
+        store.releaseMemory()
+        FreeMemory.release()
         finished(job)
     }
 

@@ -29,6 +29,12 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Lets SQLite free its page caches once no access runs (after a large deploy or drift
+    /// check read big records): the memory comes back instead of staying with idle connections.
+    public func releaseMemory() {
+        pool.releaseMemoryEventually()
+    }
+
     /// Whether the database answers a read.
     public func isReady() -> Bool {
         (try? pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 public import Logging
 import SlipwayConfig
+import SlipwayCore
 import SlipwayGit
 import SlipwayKube
 import SlipwayMetrics
