@@ -64,6 +64,19 @@ public actor KubeCluster {
 
     func record(_ line: String) { requestLog.append(line) }
 
+    /// Requests being answered now, and the most there ever were at once.
+    private(set) var inFlight = 0
+    public private(set) var concurrencyHighWater = 0
+
+    func began() {
+        inFlight += 1
+        concurrencyHighWater = max(concurrencyHighWater, inFlight)
+    }
+
+    func ended() { inFlight -= 1 }
+
+    public func resetConcurrencyHighWater() { concurrencyHighWater = inFlight }
+
     /// The stored object, as GET would answer it.
     public func object(apiVersion: String, kind: String, namespace: String?, name: String) -> JSONValue? {
         guard let type = type(apiVersion: apiVersion, kind: kind),

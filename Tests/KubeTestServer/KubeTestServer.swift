@@ -60,7 +60,9 @@ public final class KubeTestServer: Sendable {
         let router = Router()
         let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [token] request, _ in
             let body = try await request.body.collect(upTo: 16 << 20)
+            await cluster.began()
             if latency > .zero { try? await Task.sleep(for: latency) }
+            defer { Task { await cluster.ended() } }
             switch await Self.handle(request, body: String(buffer: body), checksTokens: token != nil, cluster: cluster) {
             case .answer(let answer, let retryAfter):
                 return Self.response(answer, retryAfter: retryAfter)

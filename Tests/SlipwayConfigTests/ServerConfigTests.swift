@@ -122,6 +122,16 @@ import Testing
         #expect(config.baseURL == "https://ci.example.com")
         #expect(Self.error("limits: {idle_timeout: soon}")?.message.contains("expected a duration") == true)
     }
+
+    @Test func clustersBoundTheirRequestsInFlight() throws {
+        let config = try Self.parse("""
+            clusters:
+              - {name: a, kubeconfig: /k, max_in_flight: 4}
+              - {name: b, in_cluster: true}
+            """)
+        #expect(config.clusters.map(\.maxInFlight) == [4, ClusterConfig.defaultMaxInFlight])
+        #expect(Self.error("clusters: [{name: a, kubeconfig: /k, max_in_flight: 0}]")?.description.contains("max_in_flight must be at least 1") == true)
+    }
 }
 
 @Suite struct PipelineSpecTests {
@@ -181,4 +191,5 @@ import Testing
             #expect(found?.file == ".slipway.yaml")
         }
     }
+
 }
