@@ -62,7 +62,7 @@ extension PipelineSpec {
     }
 
     private static func step(_ node: YAMLNode, allowHook: Bool) throws(ConfigError) -> StepSpec {
-        var keys: Set<String> = ["name", "run", "script", "env", "timeout", "workdir", "retries"]
+        var keys: Set<String> = ["name", "run", "script", "env", "timeout", "workdir", "retries", "network"]
         if allowHook { keys.insert("hook") }
         let mapping = try node.mapping(allowing: keys)
         let name = try mapping.required("name").string()
@@ -113,7 +113,9 @@ extension PipelineSpec {
             retries = try retriesNode.int()
             guard (0...10).contains(retries) else { throw retriesNode.error("retries must be between 0 and 10") }
         }
-        return StepSpec(name: name, command: command, env: env, timeout: timeout, workdir: workdir, retries: retries, line: node.line)
+        var spec = StepSpec(name: name, command: command, env: env, timeout: timeout, workdir: workdir, retries: retries, line: node.line)
+        if let networkNode = mapping["network"] { spec.network = try networkNode.bool() }
+        return spec
     }
 
     /// A relative path that stays inside the workspace: no absolute paths, no `..`.

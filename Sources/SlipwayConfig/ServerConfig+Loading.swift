@@ -12,7 +12,9 @@ extension ServerConfig {
         } catch {
             throw ConfigError(file: path, message: "cannot read the configuration file: \(error.localizedDescription)")
         }
-        return try parse(text, file: path, environment: environment)
+        var config = try parse(text, file: path, environment: environment)
+        config.configPath = path
+        return config
     }
 
     public static func parse(_ text: String, file: String, environment: [String: String]) throws(ConfigError) -> ServerConfig {
@@ -42,7 +44,30 @@ extension ServerConfig {
             config.workers = try node.int()
             guard config.workers >= 1 else { throw node.error("at least one worker is needed") }
         }
-        if let runner = try root["runner"]?.mapping(allowing: ["hooks_dir", "keep_workspaces", "max_attempts", "shutdown_grace", "git_ca_file"]) {
+        if let runner = try root["runner"]?.mapping(allowing: ["hooks_dir", "keep_workspaces", "max_attempts", "shutdown_grace", "git_ca_file", "sandbox", "limits"]) {
+            if let node = runner["sandbox"] {
+                if let mode = try? node.oneOf(SandboxSettings.Mode.self) {
+                    config.sandbox.mode = mode
+                } else {
+                    let sandbox = try node.mapping(allowing: ["mode", "user", "group", "read_only_paths"])
+                    if let mode = sandbox["mode"] { config.sandbox.mode = try mode.oneOf(SandboxSettings.Mode.self) }
+                    if let user = sandbox["user"] { config.sandbox.user = try Self.id(user) }
+                    config.sandbox.group = try sandbox["group"].map(Self.id) ?? config.sandbox.user
+                    if let paths = sandbox["read_only_paths"] {
+                        config.sandbox.readOnlyPaths = try paths.sequence().map { node throws(ConfigError) in
+                            let path = try node.string()
+                            guard path.hasPrefix("/") else { throw node.error("'\(path)' must be an absolute path") }
+                            return path
+                        }
+                    }
+                }
+            }
+            if let limits = try runner["limits"]?.mapping(allowing: ["memory", "processes", "open_files", "file_size"]) {
+                if let node = limits["memory"] { config.stepLimits.memory = try node.byteSize() }
+                if let node = limits["processes"] { config.stepLimits.processes = try Self.positive(node) }
+                if let node = limits["open_files"] { config.stepLimits.openFiles = try Self.positive(node) }
+                if let node = limits["file_size"] { config.stepLimits.fileSize = try node.byteSize() }
+            }
             if let node = runner["hooks_dir"] { config.hooksDir = try node.string() }
             if let node = runner["keep_workspaces"] {
                 config.keepWorkspaces = try node.int()
@@ -91,6 +116,18 @@ extension ServerConfig {
         return config
     }
 
+    private static func id(_ node: YAMLNode) throws(ConfigError) -> UInt32 {
+        let value = try node.int()
+        guard value >= 0, value < Int(UInt32.max) else { throw node.error("expected a numeric user or group id") }
+        return UInt32(value)
+    }
+
+    private static func positive(_ node: YAMLNode) throws(ConfigError) -> Int {
+        let value = try node.int()
+        guard value >= 1 else { throw node.error("must be at least 1") }
+        return value
+    }
+
     private static func parseTLS(_ node: YAMLNode) throws(ConfigError) -> TLSMode {
         let tls = try node.mapping(allowing: ["mode", "certificate", "key"])
         let mode = try tls["mode"]?.string() ?? (tls["certificate"] == nil ? "self-signed" : "files")
@@ -111,7 +148,7 @@ extension ServerConfig {
 
     private static func parseApp(_ node: YAMLNode, secrets: SecretResolver) throws(ConfigError) -> AppConfig {
         let app = try node.mapping(allowing: [
-            "name", "repo", "branch", "forge", "webhook_secrets", "pipeline", "secrets", "pass_env", "repo_auth", "cancel_running_on_push",
+            "name", "repo", "branch", "forge", "webhook_secrets", "pipeline", "secrets", "pass_env", "repo_auth", "cancel_running_on_push", "network",
             "cluster", "namespace", "prune", "force_conflicts", "rollback", "drift", "reconcile_interval",
         ])
         let nameNode = try app.required("name")
@@ -131,6 +168,7 @@ extension ServerConfig {
             resolved.append(try secrets.resolve(secretNode))
         }
         var result = AppConfig(name: name, repoURL: repo, branch: branch, forge: forge, webhookSecrets: resolved)
+        if let node = app["network"] { result.network = try node.bool() }
         if let node = app["pipeline"] {
             result.pipelinePath = try node.string()
             guard !result.pipelinePath.isEmpty, !result.pipelinePath.hasPrefix("/"), !result.pipelinePath.split(separator: "/").contains("..") else {

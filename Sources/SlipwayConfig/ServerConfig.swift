@@ -35,6 +35,12 @@ public struct ServerConfig: Sendable {
     public var shutdownGrace: Duration = .seconds(30)
     /// Extra CA certificates (PEM) to trust for https git remotes.
     public var gitCAFile: String?
+    /// How steps are confined.
+    public var sandbox = SandboxSettings()
+    /// Limits of each step.
+    public var stepLimits = StepLimits.default
+    /// The file this configuration was read from (hidden from steps).
+    public var configPath: String?
     public var apiTokens: [APIToken] = []
     public var apps: [AppConfig] = []
     public var clusters: [ClusterConfig] = []

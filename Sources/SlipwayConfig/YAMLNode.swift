@@ -150,6 +150,17 @@ public struct YAMLNode {
         return parsed
     }
 
+    /// A size in bytes: a number, or with a unit (`512MiB`, `2GiB`, `100M`, `1G`, `64KiB`).
+    public func byteSize() throws(ConfigError) -> Int {
+        let text = try string().trimmingCharacters(in: .whitespaces)
+        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("B", 1)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let value = Int(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), value > 0 { return value * scale }
+        }
+        if let value = Int(text), value > 0 { return value }
+        throw error("expected a size such as 512MiB, 2GiB or a number of bytes, found '\(text)'")
+    }
+
     static func parseDuration(_ text: String) -> Duration? {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {

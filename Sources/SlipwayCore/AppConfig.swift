@@ -20,6 +20,8 @@ public struct AppConfig: Sendable, Hashable {
     public var target: DeployTarget?
     /// How often the reconciler looks at the app (remote branch head, drift).
     public var reconcileInterval: Duration = .seconds(180)
+    /// Whether the app's steps may use the network (each step can still turn it off).
+    public var network: Bool = true
 
     public init(
         name: String, repoURL: String, branch: String = "main", forge: Forge, webhookSecrets: [SecretValue],

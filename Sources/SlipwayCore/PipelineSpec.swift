@@ -59,6 +59,8 @@ public struct StepSpec: Sendable, Hashable {
     public var retries: Int
     /// Where the step is written, for error messages.
     public var line: Int?
+    /// Whether the step may use the network (`network: false` gives it none).
+    public var network: Bool = true
 
     public static let defaultTimeout: Duration = .seconds(30 * 60)
 

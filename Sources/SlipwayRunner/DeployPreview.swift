@@ -68,7 +68,10 @@ public struct DeployPreview: Sendable {
         let job = Job(id: 0, app: app.name, forge: nil, deliveryID: nil, trigger: .manual, ref: PushEvent.branchPrefix + app.branch,
                       before: nil, commit: commit, message: nil, author: nil, status: .queued, reason: nil, createdAt: Date(), startedAt: nil, finishedAt: nil)
         let environment = JobRunner.baseEnvironment(job: job, app: app, workspace: workspace, serverEnvironment: ProcessInfo.processInfo.environment)
-        let manifests = try await ManifestStep.render(spec, namespace: target.namespace, workspace: workspace, environment: environment) { _ in }
+        let sandbox = Sandbox(config: config)
+        sandbox.handOver(workspace)
+        let manifests = try await ManifestStep.render(spec, namespace: target.namespace, workspace: workspace, environment: environment,
+                                                      sandbox: sandbox, network: app.network) { _ in }
         let options = ManifestStep.options(app: app, target: target, spec: spec)
         let plan = try await Deployer(client: client).plan(manifests, defaultNamespace: target.namespace, applySetID: options.applySetID)
         var changes: [ObjectChange] = []

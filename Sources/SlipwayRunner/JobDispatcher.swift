@@ -37,9 +37,9 @@ public actor JobDispatcher: Service {
         self.pollInterval = pollInterval
         scheduler = Scheduler(workers: config.workers)
         runner = JobRunner(store: store, mirrors: mirrors,
-                           executor: StepExecutor(hooksDirectory: config.hooksDir, pollInterval: stepPollInterval),
+                           executor: StepExecutor(hooksDirectory: config.hooksDir, pollInterval: stepPollInterval, sandbox: Sandbox(config: config)),
                            workspacesDir: config.workspacesDir, serverEnvironment: ProcessInfo.processInfo.environment,
-                           manifestStep: ManifestStep(store: store, clusters: clusters, pollInterval: healthPollInterval))
+                           manifestStep: ManifestStep(store: store, clusters: clusters, pollInterval: healthPollInterval, sandbox: Sandbox(config: config)))
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 

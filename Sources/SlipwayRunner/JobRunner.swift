@@ -76,6 +76,7 @@ struct JobRunner: Sendable {
             }
             try? FileManager.default.removeItem(atPath: workspace)
             try await mirrors.checkout(app.repoURL, commit: job.commit, into: workspace)
+            executor.sandbox.handOver(workspace)
         } catch {
             await say("error: \(error)")
             return RunResult(status: .failed, reason: "git: \(error)")
@@ -135,7 +136,7 @@ struct JobRunner: Sendable {
                 if let problem { failure = (step, problem) }
                 continue
             }
-            let outcome = await runStep(step, job: job, workspace: workspace, environment: environment, secrets: secrets,
+            let outcome = await runStep(step, job: job, workspace: workspace, environment: environment, secrets: secrets, network: app.network,
                                         log: log, stopRequested: stopRequested, say: say)
             switch outcome {
             case .succeeded:
@@ -163,7 +164,7 @@ struct JobRunner: Sendable {
         environment["SLIPWAY_JOB_STATUS"] = JobStatus.failed.rawValue
         environment["SLIPWAY_FAILED_STEP"] = "\(failure.step.stage)/\(failure.step.spec.name)"
         for step in plan where step.isFailureHook {
-            _ = await runStep(step, job: job, workspace: workspace, environment: environment, secrets: secrets,
+            _ = await runStep(step, job: job, workspace: workspace, environment: environment, secrets: secrets, network: app.network,
                               log: log, stopRequested: stopRequested, say: say)
         }
         let reason = failure.step.manifests != nil ? failure.why : "step \(failure.step.stage)/\(failure.step.spec.name) \(failure.why)"
@@ -172,7 +173,7 @@ struct JobRunner: Sendable {
     }
 
     /// Runs a step, again up to its `retries`, and records it.
-    private func runStep(_ step: PlannedStep, job: Job, workspace: String, environment: [String: String], secrets: [String],
+    private func runStep(_ step: PlannedStep, job: Job, workspace: String, environment: [String: String], secrets: [String], network: Bool,
                          log: LogSink, stopRequested: @escaping @Sendable () async -> StopReason?,
                          say: (String) async -> Void) async -> StepOutcome {
         let label = "\(step.stage)/\(step.spec.name)"
@@ -184,7 +185,7 @@ struct JobRunner: Sendable {
             await say(attempt == 0 ? "step \(label) started" : "step \(label): attempt \(attempt + 1) of \(step.spec.retries + 1)")
             let started = ContinuousClock.now
             outcome = await executor.run(step.spec, label: label, workspace: workspace, environment: environment, secrets: secrets,
-                                         log: log, isCancelled: { await stopRequested() != nil })
+                                         network: network, log: log, isCancelled: { await stopRequested() != nil })
             let seconds = (ContinuousClock.now - started).components.seconds
             switch outcome {
             case .succeeded:
@@ -199,6 +200,8 @@ struct JobRunner: Sendable {
             case .timedOut:
                 try? await store.updateStep(job.id, index: step.index, status: .timedOut)
             case .failed(let code):
+                try? await store.updateStep(job.id, index: step.index, status: .failed, exitCode: Int(code))
+            case .limitReached(_, let code):
                 try? await store.updateStep(job.id, index: step.index, status: .failed, exitCode: Int(code))
             case .killedBySignal, .notStarted:
                 try? await store.updateStep(job.id, index: step.index, status: .failed)
@@ -218,6 +221,7 @@ struct JobRunner: Sendable {
         case .timedOut: "timed out and was killed with its process group"
         case .cancelled: "was cancelled"
         case .notStarted(let why): "could not start: \(why)"
+        case .limitReached(let limit, let code): "failed with exit code \(code) after reaching \(limit)"
         }
     }
 

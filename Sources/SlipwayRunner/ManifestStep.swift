@@ -12,6 +12,8 @@ struct ManifestStep: Sendable {
     let store: JobStore
     let clusters: [String: KubeClient]
     let pollInterval: Duration
+    /// The render command runs where steps run.
+    let sandbox: Sandbox
 
     /// Returns nil on success, or why the deploy failed (after any rollback).
     func run(_ spec: DeploySpec, job: Job, app: AppConfig, workspace: String, environment: [String: String],
@@ -26,7 +28,8 @@ struct ManifestStep: Sendable {
         let options = Self.options(app: app, target: target, spec: spec)
         let manifests: [Manifest]
         do {
-            manifests = try await Self.render(spec, namespace: target.namespace, workspace: workspace, environment: environment, say: say)
+            manifests = try await Self.render(spec, namespace: target.namespace, workspace: workspace, environment: environment, sandbox: sandbox,
+                                              network: app.network, say: say)
             await say("rendered \(manifests.count) objects for cluster \(target.cluster), namespace \(target.namespace)")
         } catch {
             return "render: \(error)"
@@ -123,26 +126,28 @@ struct ManifestStep: Sendable {
     }
 
     /// The manifests of a checked-out commit: files or a render command's output, with variables.
-    static func render(_ spec: DeploySpec, namespace: String, workspace: String, environment: [String: String],
-                       say: @escaping @Sendable (String) async -> Void) async throws(DeployError) -> [Manifest] {
+    static func render(_ spec: DeploySpec, namespace: String, workspace: String, environment: [String: String], sandbox: Sandbox,
+                       network: Bool, say: @escaping @Sendable (String) async -> Void) async throws(DeployError) -> [Manifest] {
         var builtIn = environment.filter { $0.key.hasPrefix("SLIPWAY_") }
         builtIn["SLIPWAY_NAMESPACE"] = namespace
         let variables = try Renderer.variables(spec: spec, builtIn: builtIn)
         if let folder = spec.manifests {
             return try Renderer.renderFolder(folder, workspace: workspace, variables: variables)
         }
-        return try Renderer.renderOutput(try await runRenderCommand(spec.render ?? "", workspace: workspace, environment: environment, say: say),
+        return try Renderer.renderOutput(try await runRenderCommand(spec.render ?? "", workspace: workspace, environment: environment,
+                                                                    sandbox: sandbox, network: network, say: say),
                                          variables: variables)
     }
 
     /// Runs the render command; its standard output is the manifests, its standard error
     /// goes to the log.
-    private static func runRenderCommand(_ command: String, workspace: String, environment: [String: String],
-                        say: @escaping @Sendable (String) async -> Void) async throws(DeployError) -> String {
+    private static func runRenderCommand(_ command: String, workspace: String, environment: [String: String], sandbox: Sandbox,
+                                         network: Bool, say: @escaping @Sendable (String) async -> Void) async throws(DeployError) -> String {
         await say("render: \(command)")
+        let confined = sandbox.command("/bin/sh", ["-e", "-c", command], workspace: workspace, directory: workspace, network: network, hook: false)
         do {
             let result = try await Subprocess.run(
-                .path(FilePath("/bin/sh")), arguments: ["-e", "-c", command],
+                .path(FilePath(confined.executable)), arguments: Arguments(confined.arguments),
                 environment: StepExecutor.processEnvironment(environment),
                 workingDirectory: FilePath(workspace), output: .string(limit: 64 << 20), error: .string(limit: 1 << 20))
             for line in result.standardError.split(separator: "\n") { await say("render: \(line)") }

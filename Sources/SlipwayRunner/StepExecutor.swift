@@ -12,6 +12,8 @@ public enum StepOutcome: Sendable, Equatable {
     case cancelled
     /// The step could not be started at all (missing script, bad workdir...).
     case notStarted(String)
+    /// It failed after running into one of `runner.limits` (named).
+    case limitReached(String, exitCode: Int32)
 
     public var isSuccess: Bool { self == .succeeded }
 }
@@ -23,11 +25,13 @@ struct StepExecutor: Sendable {
     let hooksDirectory: String
     /// How often the watchdog checks for cancel and timeout.
     let pollInterval: Duration
+    /// Where every step runs.
+    let sandbox: Sandbox
 
     /// - Parameters:
     ///   - label: how the step is named in log lines (`build/compile`).
     ///   - isCancelled: asked every `pollInterval` while the step runs.
-    func run(_ step: StepSpec, label: String, workspace: String, environment: [String: String], secrets: [String],
+    func run(_ step: StepSpec, label: String, workspace: String, environment: [String: String], secrets: [String], network: Bool = true,
              log: LogSink, isCancelled: @escaping @Sendable () async -> Bool) async -> StepOutcome {
         let directory: String
         switch Self.workingDirectory(step.workdir, in: workspace) {
@@ -50,21 +54,25 @@ struct StepExecutor: Sendable {
             (executable, arguments) = FileManager.default.isExecutableFile(atPath: file) ? (file, []) : ("/bin/sh", [file])
         }
 
+        var isHook = false
+        if case .serverHook = step.command { isHook = true }
+        let confined = sandbox.command(executable, arguments, workspace: workspace, directory: directory, network: network && step.network, hook: isHook)
         var options = PlatformOptions()
         // Its own process group, so a timeout or cancel can kill everything the step started.
         options.processGroupID = 0
         let deadline = ContinuousClock.now.advanced(by: step.timeout)
         let pollInterval = pollInterval
         do {
+            let limits = LimitWatch(sandbox: sandbox)
             let result = try await Subprocess.run(
-                .path(FilePath(executable)), arguments: Arguments(arguments),
+                .path(FilePath(confined.executable)), arguments: Arguments(confined.arguments),
                 environment: Self.processEnvironment(environment),
                 workingDirectory: FilePath(directory), platformOptions: options,
                 input: .none, output: .sequence, error: .sequence
             ) { execution -> StepOutcome? in
                 try await withThrowingTaskGroup(of: StepOutcome?.self) { group in
-                    group.addTask { try await Self.copyLines(execution.standardOutput, secrets: secrets, label: label, log: log); return nil }
-                    group.addTask { try await Self.copyLines(execution.standardError, secrets: secrets, label: label, log: log); return nil }
+                    group.addTask { try await Self.copyLines(execution.standardOutput, secrets: secrets, label: label, log: log, limits: limits); return nil }
+                    group.addTask { try await Self.copyLines(execution.standardError, secrets: secrets, label: label, log: log, limits: limits); return nil }
                     // The watchdog: the only task that can decide the outcome early.
                     let watchdog = Task { () -> StepOutcome? in
                         while !Task.isCancelled {
@@ -90,8 +98,12 @@ struct StepExecutor: Sendable {
             if let early = result.closureResult { return early }
             switch result.terminationStatus {
             case .exited(0): return .succeeded
-            case .exited(let code): return .failed(exitCode: code)
-            case .signaled(let signal): return .killedBySignal(signal)
+            case .exited(let code):
+                if let limit = await limits.hit(signal: nil) { return .limitReached(limit, exitCode: code) }
+                return .failed(exitCode: code)
+            case .signaled(let signal):
+                if let limit = await limits.hit(signal: signal) { return .limitReached(limit, exitCode: 128 + signal) }
+                return .killedBySignal(signal)
             }
         } catch {
             return .notStarted("cannot start \(executable): \(error)")
@@ -104,12 +116,18 @@ struct StepExecutor: Sendable {
     }
 
     /// Copies one output stream of a step into the log, line by line, masked.
-    private static func copyLines(_ output: SubprocessOutputSequence, secrets: [String], label: String, log: LogSink) async throws {
+    private static func copyLines(_ output: SubprocessOutputSequence, secrets: [String], label: String, log: LogSink, limits: LimitWatch) async throws {
         var lines = LineAssembler(secrets: secrets)
         for try await buffer in output {
-            for line in buffer.withUnsafeBytes({ lines.feed($0) }) { await log.line(label, line) }
+            for line in buffer.withUnsafeBytes({ lines.feed($0) }) {
+                await limits.saw(line)
+                await log.line(label, line)
+            }
         }
-        for line in lines.finish() { await log.line(label, line) }
+        for line in lines.finish() {
+            await limits.saw(line)
+            await log.line(label, line)
+        }
     }
 
     /// The step's directory, which must exist and stay inside the workspace after
@@ -126,6 +144,25 @@ struct StepExecutor: Sendable {
             return .failure(StepSetupError("workdir \(workdir) is not a directory in the repository"))
         }
         return .success(candidate)
+    }
+}
+
+/// Notices, in a step's output, the first sign of a limit it ran into.
+actor LimitWatch {
+    let sandbox: Sandbox
+    private var found: String?
+
+    init(sandbox: Sandbox) {
+        self.sandbox = sandbox
+    }
+
+    func saw(_ line: String) {
+        if found == nil { found = sandbox.limitHit(in: line, signal: nil) }
+    }
+
+    func hit(signal: Int32?) -> String? {
+        if let signal, let limit = sandbox.limitHit(in: "", signal: signal) { return limit }
+        return found
     }
 }
 

@@ -32,9 +32,17 @@ struct AppRoutes: Sendable {
         return app
     }
 
-    /// The reconciler's view; before its first look at the app, what the store knows.
+    /// The reconciler's view, with the store's newer facts (a deploy that ended since its last
+    /// look); before its first look at the app, what the store knows.
     private func status(_ app: AppConfig) async -> AppStatus {
-        if let status = await reconciler?.status(of: app.name), status.reconciledAt != nil { return status }
+        if var status = await reconciler?.status(of: app.name), status.reconciledAt != nil {
+            if let deployed = (try? store.lastDeployment(app: app.name, healthyOnly: true))?.commit { status.deployedCommit = deployed }
+            if let latest = try? store.latestJob(app: app.name) {
+                status.lastJob = latest.id
+                status.lastJobStatus = latest.status.rawValue
+            }
+            return status
+        }
         var status = AppStatus(app: app.name)
         status.deployedCommit = (try? store.lastDeployment(app: app.name, healthyOnly: true))?.commit
         let latest = try? store.latestJob(app: app.name)

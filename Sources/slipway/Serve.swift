@@ -30,6 +30,12 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        // Steps run confined, or the server does not start (unless told to run them unconfined).
+        let sandbox = Sandbox(config: serverConfig)
+        if let problem = await sandbox.probe() { throw ValidationError(problem) }
+        if serverConfig.sandbox.mode == .none {
+            logger.warning("runner.sandbox is none: steps run unconfined as the server's user and can read everything it can (its tokens, database and kubeconfigs)")
+        }
         do {
             let store = try SlipwayServer.openStore(config: serverConfig)
             logger.info("store opened", metadata: ["path": "\(store.path)", "apps": "\(serverConfig.apps.count)"])
