@@ -1,0 +1,137 @@
+import Foundation
+import SlipwayConfig
+import SlipwayCore
+import SlipwayTestSupport
+import Testing
+
+/// Code from an app's repository reaches only its job's workspace: every way out a step might
+/// try fails with the step's own error in the log, and the server keeps serving.
+@Suite struct SandboxTests {
+    @Test func everyEscapeFailsAndTheServerKeepsServing() async throws {
+        // Secrets the step must not reach: the server's data, a kubeconfig under /etc (a
+        // mounted tree, so it has to be covered up), another job's workspace, the server's
+        // own environment.
+        let etc = "/etc/slipway-sandbox-test-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: etc) }
+        try "kube-secret-token".write(toFile: etc + "/kubeconfig", atomically: true, encoding: .utf8)
+        setenv("SLIPWAY_TEST_SERVER_ONLY", "server-environment-secret", 1)
+        let marker = "/tmp/slipway-sandbox-marker-\(UUID().uuidString.prefix(8))"
+        FileManager.default.createFile(atPath: marker, contents: Data("host".utf8))
+        defer { try? FileManager.default.removeItem(atPath: marker) }
+        let serverPID = getpid()
+
+        let steps = { (data: String, workspaces: String) -> String in
+            """
+            stages:
+              build:
+                - name: escapes
+                  run: |
+                    try() { if sh -c "$1"; then echo "ESCAPED: $2"; else echo "blocked: $2"; fi; }
+                    try 'cat \(data)/secrets/admin-token' 'admin token'
+                    try 'ls \(data)/slipway.sqlite' 'database'
+                    try 'grep -q kube-secret \(etc)/kubeconfig' 'kubeconfig'
+                    try 'cat \(workspaces)/other-app-1/secret.txt' 'other workspace'
+                    try 'grep -q server-environment-secret /proc/1/environ' 'pid 1 environment'
+                    try 'cat /proc/\(serverPID)/environ' 'server environment'
+                    try 'kill -0 \(serverPID)' 'signal the server'
+                    try 'touch /usr/escaped' 'write /usr'
+                    try 'touch /etc/escaped' 'write /etc'
+                    try 'echo x > \(data)/escaped && test -e \(data)/slipway.sqlite' 'write into the data dir'
+                    try 'test -e \(marker)' 'the host /tmp'
+                    try 'su root -c true < /dev/null' 'setuid su'
+                    echo "uid=$(id -u) $(grep NoNewPrivs /proc/self/status | tr -s '\\t' ' ')"
+              test:
+                    - name: build
+                      run: |
+                        printf 'int main(void){return 0;}\\n' > t.c
+                        printf 'all:\\n\\tcc -o t t.c\\n' > Makefile
+                        make -s && ./t && echo build works
+                        git init -q repo && git -C repo status --short && echo git works
+                    - name: fork-bomb
+                      run: |
+                        for i in $(seq 2000); do sleep 3 & done
+                        wait
+            """
+        }
+        let repository = try GitRepository.make(files: [".slipway.yaml": "stages: {build: [{name: x, run: 'true'}]}\n"])
+        defer { repository.directory.remove() }
+        try await PipelineRunTests.withRunner(repository, configure: { config in
+            // RLIMIT_NPROC counts every process of the sandbox user, other tests' steps included.
+            config.stepLimits.processes = 300
+            config.clusters = [ClusterConfig(name: "hidden", source: .kubeconfig(path: etc + "/kubeconfig", context: nil))]
+        }) { server in
+            let data = server.config.dataDir
+            let workspaces = server.config.workspacesDir
+            try FileManager.default.createDirectory(atPath: data + "/secrets", withIntermediateDirectories: true)
+            try "admin-token-secret".write(toFile: data + "/secrets/admin-token", atomically: true, encoding: .utf8)
+            try FileManager.default.createDirectory(atPath: workspaces + "/other-app-1", withIntermediateDirectories: true)
+            try "other-workspace-secret".write(toFile: workspaces + "/other-app-1/secret.txt", atomically: true, encoding: .utf8)
+            try repository.commit(files: [".slipway.yaml": steps(data, workspaces)], message: "escapes")
+
+            let id = try await server.push(app: "github", commit: try repository.head())
+            let job = try await server.waitForEnd(of: id)
+            let log = try server.log(of: id)
+            for escape in ["admin token", "database", "kubeconfig", "other workspace", "pid 1 environment", "server environment",
+                           "signal the server", "write /usr", "write /etc", "write into the data dir", "the host /tmp", "setuid su"] {
+                #expect(log.contains("blocked: \(escape)"), "\(escape)\n\(log)")
+            }
+            #expect(!log.contains("ESCAPED"), "\(log)")
+            for secret in ["admin-token-secret", "kube-secret-token", "other-workspace-secret", "server-environment-secret"] {
+                #expect(!log.contains(secret), "\(secret) leaked")
+            }
+            // The step's own errors say why.
+            #expect(log.contains("No such file or directory"))
+            #expect(log.contains("Read-only file system"))
+            #expect(log.contains("uid=65534 NoNewPrivs: 1"), "\(log)")
+            #expect(!FileManager.default.fileExists(atPath: "/usr/escaped"))
+            #expect(!FileManager.default.fileExists(atPath: data + "/escaped"))
+            // A real build works; the fork bomb hits the process limit and says so.
+            #expect(log.contains("build works"), "\(log)")
+            #expect(log.contains("git works"), "\(log)")
+            #expect(job.status == .failed)
+            #expect(job.reason?.hasPrefix("step test/fork-bomb failed with exit code") == true, "\(job.reason ?? "")")
+            #expect(job.reason?.hasSuffix("after reaching runner.limits.processes (300)") == true, "\(job.reason ?? "")")
+            // The server is still there.
+            let client = try server.client(token: nil)
+            let (status, _) = try await client.send(.GET, "/healthz")
+            try await client.shutdown()
+            #expect(status == 200)
+        }
+    }
+
+    @Test func aStepWithoutNetworkCannotReachTheServer() async throws {
+        let repository = try GitRepository.make(files: [".slipway.yaml": "stages: {build: [{name: x, run: 'true'}]}\n"])
+        defer { repository.directory.remove() }
+        try await PipelineRunTests.withRunner(repository) { server in
+            try repository.commit(files: [".slipway.yaml": """
+                stages:
+                  build:
+                    - name: online
+                      run: |
+                        curl -sk -o /dev/null -w 'online %{http_code}\\n' https://localhost:\(server.port)/healthz
+                    - name: offline
+                      network: false
+                      run: |
+                        curl -sk -o /dev/null https://localhost:\(server.port)/healthz || echo "offline: no connection"
+                """], message: "network")
+            let id = try await server.push(app: "github", commit: try repository.head())
+            let job = try await server.waitForEnd(of: id)
+            let log = try server.log(of: id)
+            #expect(job.status == .succeeded, "\(log)")
+            #expect(log.contains("online 200"), "\(log)")
+            #expect(log.contains("offline: no connection"), "\(log)")
+        }
+    }
+
+    @Test func theSandboxCanBeTurnedOffOnlyByName() throws {
+        let config = try ServerConfig.parse("runner: {sandbox: none, limits: {memory: 2GiB, processes: 100, open_files: 512, file_size: 100MiB}}\n",
+                                            file: "slipway.yaml", environment: [:])
+        #expect(config.sandbox.mode == .none)
+        #expect(config.stepLimits == StepLimits(memory: 2 << 30, processes: 100, openFiles: 512, fileSize: 100 << 20))
+        let detailed = try ServerConfig.parse("runner: {sandbox: {mode: bubblewrap, user: 1234, read_only_paths: [/opt]}}\n", file: "slipway.yaml", environment: [:])
+        #expect(detailed.sandbox == SandboxSettings(mode: .bubblewrap, user: 1234, group: 1234, readOnlyPaths: ["/opt"]))
+        #expect(ServerConfig().sandbox.mode == .bubblewrap)
+        #expect(throws: ConfigError.self) { try ServerConfig.parse("runner: {sandbox: docker}\n", file: "slipway.yaml", environment: [:]) }
+    }
+}
