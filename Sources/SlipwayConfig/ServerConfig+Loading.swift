@@ -150,6 +150,7 @@ extension ServerConfig {
         let app = try node.mapping(allowing: [
             "name", "repo", "branch", "forge", "webhook_secrets", "pipeline", "secrets", "pass_env", "repo_auth", "cancel_running_on_push", "network",
             "cluster", "namespace", "prune", "force_conflicts", "rollback", "drift", "reconcile_interval",
+            "allowed_namespaces", "allowed_cluster_kinds", "denied_kinds", "service_account",
         ])
         let nameNode = try app.required("name")
         let name = try nameNode.string()
@@ -209,8 +210,23 @@ extension ServerConfig {
             if let node = app["force_conflicts"] { target.force = try node.bool() }
             if let node = app["rollback"] { target.rollback = try node.bool() }
             if let node = app["drift"] { target.driftPolicy = try node.oneOf(DriftPolicy.self) }
+            func names(_ key: String) throws(ConfigError) -> [String] {
+                try app[key]?.sequence().map { item throws(ConfigError) in try item.string() } ?? []
+            }
+            target.allowedNamespaces = try names("allowed_namespaces")
+            target.allowedClusterKinds = try names("allowed_cluster_kinds")
+            target.deniedKinds = try names("denied_kinds")
+            if let node = app["service_account"] {
+                let account = try node.string()
+                let parts = account.split(separator: "/", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    throw node.error("service_account is NAMESPACE/NAME, found '\(account)'")
+                }
+                target.serviceAccount = account
+            }
             result.target = target
-        } else if let stray = ["namespace", "prune", "force_conflicts", "rollback", "drift"].compactMap({ app[$0] }).first {
+        } else if let stray = ["namespace", "prune", "force_conflicts", "rollback", "drift", "allowed_namespaces", "allowed_cluster_kinds",
+                               "denied_kinds", "service_account"].compactMap({ app[$0] }).first {
             throw stray.error("\(stray.path) only applies to an app with a cluster")
         }
         return result

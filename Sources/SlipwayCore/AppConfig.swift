@@ -56,6 +56,23 @@ public struct DeployTarget: Sendable, Hashable {
     public var rollback: Bool
     /// What the reconciler does about drift.
     public var driftPolicy: DriftPolicy
+    /// Namespaces the app's objects may be in; empty means its own `namespace` only.
+    public var allowedNamespaces: [String] = []
+    /// Cluster-scoped kinds the app may deploy (none unless listed: `Namespace`, `CustomResourceDefinition`, …).
+    public var allowedClusterKinds: [String] = []
+    /// Kinds the app may never deploy, wherever (`ClusterRoleBinding`, …).
+    public var deniedKinds: [String] = []
+    /// `namespace/name` of the service account every request for the app impersonates, so
+    /// the cluster's own RBAC decides what the app may do.
+    public var serviceAccount: String?
+
+    /// The namespaces the app may use.
+    public var namespaces: [String] { allowedNamespaces.isEmpty ? [namespace] : allowedNamespaces }
+
+    /// `system:serviceaccount:NAMESPACE:NAME` of `serviceAccount`.
+    public var impersonatedUser: String? {
+        serviceAccount.map { "system:serviceaccount:" + $0.replacingOccurrences(of: "/", with: ":") }
+    }
 
     public init(cluster: String, namespace: String, prune: Bool = true, force: Bool = true, rollback: Bool = false, driftPolicy: DriftPolicy = .report) {
         self.driftPolicy = driftPolicy

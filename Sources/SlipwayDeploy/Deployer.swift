@@ -17,6 +17,8 @@ public struct Deployer: Sendable {
         public var wait: Duration
         /// DaemonSets' own health timeout (default: `wait`).
         public var daemonSetWait: Duration?
+        /// What the app may deploy where (nil: anything).
+        public var rules: TenancyRules?
 
         public init(defaultNamespace: String, applySetID: String, force: Bool = true, prune: Bool = true, wait: Duration = DeploySpec.defaultWait,
                     daemonSetWait: Duration? = nil) {
@@ -64,7 +66,8 @@ public struct Deployer: Sendable {
 
     /// Validates, orders and labels `manifests` for this cluster: namespaces filled in from
     /// discovery, every object carrying the ApplySet label.
-    public func plan(_ manifests: [Manifest], defaultNamespace: String, applySetID: String) async throws(DeployError) -> ApplyPlan {
+    /// With `rules`, an object the app may not deploy fails the plan before any request.
+    public func plan(_ manifests: [Manifest], defaultNamespace: String, applySetID: String, rules: TenancyRules? = nil) async throws(DeployError) -> ApplyPlan {
         try Renderer.validate(manifests)
         let client = self.client
         var plan = try await ApplyPlan.make(manifests, defaultNamespace: defaultNamespace) { apiVersion, kind throws(DeployError) -> Bool? in
@@ -82,11 +85,12 @@ public struct Deployer: Sendable {
                 plan.stages[stage][index].object["metadata"]?["labels"] = JSONValue.object(labels)
             }
         }
+        try rules?.check(plan)
         return plan
     }
 
     public func deploy(_ manifests: [Manifest], options: Options, previous: [ObjectReference], log: @escaping Log) async throws(DeployError) -> Outcome {
-        let plan = try await plan(manifests, defaultNamespace: options.defaultNamespace, applySetID: options.applySetID)
+        let plan = try await plan(manifests, defaultNamespace: options.defaultNamespace, applySetID: options.applySetID, rules: options.rules)
         return try await deploy(plan, options: options, previous: previous, log: log)
     }
 

@@ -49,7 +49,7 @@ extension KubeClient {
             if fresh { await discovery.forget(apiVersion) }
             let resources = try await discovery.resources(apiVersion) { () throws(KubeError) -> JSONValue? in
                 let info = ResourceInfo(apiVersion: apiVersion, kind: "", plural: "", namespaced: false)
-                let (status, body) = try await send(.GET, info.basePath)
+                let (status, body) = try await send(.GET, info.basePath, impersonate: false)
                 if status == 404 { return nil }
                 guard (200..<300).contains(status) else { throw KubeError.fromStatus(body, code: status) }
                 return body

@@ -16,6 +16,10 @@ public final class KubeClient: Sendable {
     private let logger: Logger
     public let discovery: Discovery
     private let gate: RequestGate
+    /// The user every request but discovery impersonates (`Impersonate-User`), if any.
+    public let impersonatedUser: String?
+    /// Views made by `impersonating` share this client's connections and do not close them.
+    private let ownsConnections: Bool
     /// Called before each retry with what went wrong (the job log shows it).
     public typealias RetryObserver = @Sendable (String) async -> Void
 
@@ -46,26 +50,48 @@ public final class KubeClient: Sendable {
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, maxInFlight))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         discovery = Discovery()
+        impersonatedUser = nil
+        ownsConnections = true
+    }
+
+    private init(sharing client: KubeClient, impersonating user: String) {
+        access = client.access
+        retry = client.retry
+        logger = client.logger
+        http = client.http
+        discovery = client.discovery
+        gate = client.gate
+        impersonatedUser = user
+        ownsConnections = false
+    }
+
+    /// This client acting as `user` (a service account: `system:serviceaccount:NS:NAME`), so
+    /// the cluster's RBAC decides what it may do; nil is this client itself. Connections,
+    /// the in-flight bound and discovery stay shared.
+    public func impersonating(_ user: String?) -> KubeClient {
+        guard let user else { return self }
+        return KubeClient(sharing: self, impersonating: user)
     }
 
     deinit {
-        try? http.syncShutdown()
+        if ownsConnections { try? http.syncShutdown() }
     }
 
     public func shutdown() async {
-        try? await http.shutdown()
+        if ownsConnections { try? await http.shutdown() }
     }
 
     // MARK: Requests
 
     /// Sends a request, retrying what is worth retrying; returns the status and JSON body.
+    /// `impersonate: false` for discovery, which every user may read and Slipway caches for all.
     func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
-              contentType: String? = nil, onRetry: RetryObserver? = nil) async throws(KubeError) -> (status: Int, body: JSONValue?) {
+              contentType: String? = nil, impersonate: Bool = true, onRetry: RetryObserver? = nil) async throws(KubeError) -> (status: Int, body: JSONValue?) {
         let url = self.url(path, query: query)
         var attempt = 0
         while true {
             attempt += 1
-            var request = try makeRequest(method, url: url, contentType: contentType)
+            var request = try makeRequest(method, url: url, contentType: contentType, impersonate: impersonate)
             if let body { request.body = .bytes(ByteBuffer(data: body)) }
 
             let problem: String
@@ -108,12 +134,13 @@ public final class KubeClient: Sendable {
     }
 
     /// A request with the cluster's credentials.
-    func makeRequest(_ method: HTTPMethod, url: String, contentType: String?) throws(KubeError) -> HTTPClientRequest {
+    func makeRequest(_ method: HTTPMethod, url: String, contentType: String?, impersonate: Bool = true) throws(KubeError) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "slipway")
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+        if impersonate, let impersonatedUser { request.headers.add(name: "Impersonate-User", value: impersonatedUser) }
         switch access.credential {
         case .token(let token): request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
         case .tokenFile(let file):

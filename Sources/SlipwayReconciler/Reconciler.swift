@@ -131,7 +131,7 @@ public actor Reconciler: Service {
     }
 
     private func detectDrift(app: AppConfig, target: DeployTarget, status: inout AppStatus) async {
-        guard let client = clusters[target.cluster] else {
+        guard let client = clusters[target.cluster]?.impersonating(target.impersonatedUser) else {
             status.sync = .unknown
             status.message = "cluster '\(target.cluster)' is not available"
             return

@@ -38,7 +38,7 @@ public struct DeployPreview: Sendable {
 
     /// Previews `commit` (default: the branch head on the remote) of `app`.
     public func preview(app: AppConfig, commit requested: String?) async throws(DeployError) -> Result {
-        guard let target = app.target, let client = clusters[target.cluster] else {
+        guard let target = app.target, let client = clusters[target.cluster]?.impersonating(target.impersonatedUser) else {
             throw DeployError("app '\(app.name)' has no cluster to compare with")
         }
         let commit: String
@@ -73,7 +73,7 @@ public struct DeployPreview: Sendable {
         let manifests = try await ManifestStep.render(spec, namespace: target.namespace, workspace: workspace, environment: environment,
                                                       sandbox: sandbox, network: app.network) { _ in }
         let options = ManifestStep.options(app: app, target: target, spec: spec)
-        let plan = try await Deployer(client: client).plan(manifests, defaultNamespace: target.namespace, applySetID: options.applySetID)
+        let plan = try await Deployer(client: client).plan(manifests, defaultNamespace: target.namespace, applySetID: options.applySetID, rules: options.rules)
         var changes: [ObjectChange] = []
         for manifest in plan.all {
             let desired = manifest.object

@@ -21,7 +21,7 @@ struct ManifestStep: Sendable {
         guard let target = app.target else {
             return "the pipeline has a deploy block, but app '\(app.name)' has no cluster: add cluster and namespace to the app"
         }
-        guard let client = clusters[target.cluster] else {
+        guard let client = clusters[target.cluster]?.impersonating(target.impersonatedUser) else {
             return "cluster '\(target.cluster)' is not available"
         }
         let deployer = Deployer(client: client, pollInterval: pollInterval)
@@ -38,7 +38,7 @@ struct ManifestStep: Sendable {
         // The plan fills in namespaces and labels: what is stored is always what was sent.
         let plan: ApplyPlan
         do {
-            plan = try await deployer.plan(manifests, defaultNamespace: target.namespace, applySetID: options.applySetID)
+            plan = try await deployer.plan(manifests, defaultNamespace: target.namespace, applySetID: options.applySetID, rules: options.rules)
         } catch {
             return "deploy: \(error); nothing was applied"
         }
@@ -76,7 +76,7 @@ struct ManifestStep: Sendable {
     /// A self-heal: the last healthy revision's stored manifests applied again, without
     /// fetching, building or testing anything.
     func reapply(job: Job, app: AppConfig, say: @escaping @Sendable (String) async -> Void) async -> String? {
-        guard let target = app.target, let client = clusters[target.cluster] else {
+        guard let target = app.target, let client = clusters[target.cluster]?.impersonating(target.impersonatedUser) else {
             return "app '\(app.name)' has no cluster to heal"
         }
         guard let good = try? store.lastDeployment(app: app.name, healthyOnly: true) else {
@@ -121,8 +121,10 @@ struct ManifestStep: Sendable {
     }
 
     static func options(app: AppConfig, target: DeployTarget, spec: DeploySpec) -> Deployer.Options {
-        Deployer.Options(defaultNamespace: target.namespace, applySetID: Deployer.applySetID(app: app.name, namespace: target.namespace),
-                         force: target.force, prune: target.prune, wait: spec.wait, daemonSetWait: spec.daemonSetWait)
+        var options = Deployer.Options(defaultNamespace: target.namespace, applySetID: Deployer.applySetID(app: app.name, namespace: target.namespace),
+                                       force: target.force, prune: target.prune, wait: spec.wait, daemonSetWait: spec.daemonSetWait)
+        options.rules = TenancyRules(app: app.name, target: target)
+        return options
     }
 
     /// The manifests of a checked-out commit: files or a render command's output, with variables.

@@ -225,6 +225,7 @@ import Testing
         try await withLiveServer(runner: true, clusters: ["test": client], configure: { config in
             config.apps[0].repoURL = repository.url
             config.apps[0].target = DeployTarget(cluster: "test", namespace: "rendered")
+            config.apps[0].target?.allowedClusterKinds = ["Namespace"]
         }) { server in
             let id = try await server.push(app: "github", commit: try repository.head())
             let job = try await server.waitForEnd(of: id)
