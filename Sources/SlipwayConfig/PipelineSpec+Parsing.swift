@@ -63,7 +63,7 @@ extension PipelineSpec {
 
     private static func step(_ node: YAMLNode, allowHook: Bool) throws(ConfigError) -> StepSpec {
         var keys: Set<String> = ["name", "run", "script", "env", "timeout", "workdir", "retries", "network"]
-        if allowHook { keys.insert("hook") }
+        if allowHook { keys.formUnion(["hook", "secrets"]) }
         let mapping = try node.mapping(allowing: keys)
         let name = try mapping.required("name").string()
         guard !name.isEmpty else { throw node.error("a step needs a non-empty name") }
@@ -115,6 +115,10 @@ extension PipelineSpec {
         }
         var spec = StepSpec(name: name, command: command, env: env, timeout: timeout, workdir: workdir, retries: retries, line: node.line)
         if let networkNode = mapping["network"] { spec.network = try networkNode.bool() }
+        if let secretsNode = mapping["secrets"] {
+            guard case .serverHook = command else { throw secretsNode.error("secrets: only applies to hook: steps (other steps get all of the app's secrets)") }
+            spec.secretNames = try secretsNode.sequence().map { item throws(ConfigError) in try item.string() }
+        }
         return spec
     }
 

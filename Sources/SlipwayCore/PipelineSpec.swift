@@ -61,6 +61,8 @@ public struct StepSpec: Sendable, Hashable {
     public var line: Int?
     /// Whether the step may use the network (`network: false` gives it none).
     public var network: Bool = true
+    /// The app secrets a server hook step gets (`secrets: [NAME]`); other steps get them all.
+    public var secretNames: [String] = []
 
     public static let defaultTimeout: Duration = .seconds(30 * 60)
 

@@ -136,7 +136,7 @@ struct JobRunner: Sendable {
                 if let problem { failure = (step, problem) }
                 continue
             }
-            let outcome = await runStep(step, job: job, workspace: workspace, environment: environment, secrets: secrets, network: app.network,
+            let outcome = await runStep(step, job: job, app: app, workspace: workspace, environment: environment, secrets: secrets,
                                         log: log, stopRequested: stopRequested, say: say)
             switch outcome {
             case .succeeded:
@@ -164,7 +164,7 @@ struct JobRunner: Sendable {
         environment["SLIPWAY_JOB_STATUS"] = JobStatus.failed.rawValue
         environment["SLIPWAY_FAILED_STEP"] = "\(failure.step.stage)/\(failure.step.spec.name)"
         for step in plan where step.isFailureHook {
-            _ = await runStep(step, job: job, workspace: workspace, environment: environment, secrets: secrets, network: app.network,
+            _ = await runStep(step, job: job, app: app, workspace: workspace, environment: environment, secrets: secrets,
                               log: log, stopRequested: stopRequested, say: say)
         }
         let reason = failure.step.manifests != nil ? failure.why : "step \(failure.step.stage)/\(failure.step.spec.name) \(failure.why)"
@@ -173,11 +173,20 @@ struct JobRunner: Sendable {
     }
 
     /// Runs a step, again up to its `retries`, and records it.
-    private func runStep(_ step: PlannedStep, job: Job, workspace: String, environment: [String: String], secrets: [String], network: Bool,
+    private func runStep(_ step: PlannedStep, job: Job, app: AppConfig, workspace: String, environment: [String: String], secrets: [String],
                          log: LogSink, stopRequested: @escaping @Sendable () async -> StopReason?,
                          say: (String) async -> Void) async -> StepOutcome {
         let label = "\(step.stage)/\(step.spec.name)"
         var environment = environment
+        if case .serverHook = step.spec.command {
+            // A server hook is not the app's code: it gets the app's secrets it names, no others.
+            for name in app.secrets.keys where !step.spec.secretNames.contains(name) { environment[name] = nil }
+            if let missing = step.spec.secretNames.first(where: { app.secrets[$0] == nil }) {
+                await say("step \(label) could not start: app '\(app.name)' has no secret \(missing)")
+                try? await store.updateStep(job.id, index: step.index, status: .failed)
+                return .notStarted("app '\(app.name)' has no secret \(missing)")
+            }
+        }
         environment.merge(step.spec.env) { _, stepValue in stepValue }
         var outcome = StepOutcome.notStarted("not run")
         for attempt in 0...step.spec.retries {
@@ -185,7 +194,7 @@ struct JobRunner: Sendable {
             await say(attempt == 0 ? "step \(label) started" : "step \(label): attempt \(attempt + 1) of \(step.spec.retries + 1)")
             let started = ContinuousClock.now
             outcome = await executor.run(step.spec, label: label, workspace: workspace, environment: environment, secrets: secrets,
-                                         network: network, log: log, isCancelled: { await stopRequested() != nil })
+                                         network: app.network, log: log, isCancelled: { await stopRequested() != nil })
             let seconds = (ContinuousClock.now - started).components.seconds
             switch outcome {
             case .succeeded:

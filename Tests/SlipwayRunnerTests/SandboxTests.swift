@@ -124,6 +124,36 @@ import Testing
         }
     }
 
+    /// The app's steps get its secrets; a server hook gets only those it names.
+    @Test func hookStepsGetOnlyTheSecretsTheyName() async throws {
+        let hooks = try TemporaryDirectory("slipway-hooks")
+        defer { hooks.remove() }
+        let script = try hooks.write("show.sh", "#!/bin/sh\necho \"hook sees A=${A:-unset} B=${B:-unset}\"\n")
+        chmod(script, 0o755)
+        let repository = try GitRepository.make(files: [".slipway.yaml": """
+            stages:
+              build:
+                - name: own
+                  run: |
+                    echo "step sees A=${A:-unset} B=${B:-unset}"
+            hooks:
+              post-deploy:
+                - {name: named, hook: show.sh, secrets: [A]}
+            """])
+        defer { repository.directory.remove() }
+        try await PipelineRunTests.withRunner(repository, configure: { config in
+            config.hooksDir = hooks.path
+            config.apps[0].secrets = ["A": SecretValue("alpha-value"), "B": SecretValue("beta-value")]
+        }) { server in
+            let id = try await server.push(app: "github", commit: try repository.head())
+            let job = try await server.waitForEnd(of: id)
+            let log = try server.log(of: id)
+            #expect(job.status == .succeeded, "\(log)")
+            #expect(log.contains("step sees A=*** B=***"), "\(log)")
+            #expect(log.contains("hook sees A=*** B=unset"), "\(log)")
+        }
+    }
+
     @Test func theSandboxCanBeTurnedOffOnlyByName() throws {
         let config = try ServerConfig.parse("runner: {sandbox: none, limits: {memory: 2GiB, processes: 100, open_files: 512, file_size: 100MiB}}\n",
                                             file: "slipway.yaml", environment: [:])
