@@ -37,7 +37,14 @@ public enum Renderer {
             files = [path]
         }
         var manifests: [Manifest] = []
+        // The server reads these files itself: a symbolic link out of the workspace (to its
+        // tokens, say) must not make it read anything the app does not own.
+        let inside = URL(fileURLWithPath: workspace).standardizedFileURL.resolvingSymlinksInPath().path + "/"
         for file in files.sorted() {
+            let resolved = URL(fileURLWithPath: workspace).appendingPathComponent(file).standardizedFileURL.resolvingSymlinksInPath().path
+            guard resolved.hasPrefix(inside) else {
+                throw DeployError("\(file): leads outside the workspace (a symbolic link); manifests must be files in the repository")
+            }
             let text: String
             do {
                 text = try String(contentsOfFile: URL(fileURLWithPath: workspace).appendingPathComponent(file).path, encoding: .utf8)

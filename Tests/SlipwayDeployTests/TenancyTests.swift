@@ -102,3 +102,20 @@ import Testing
         await kube.stop()
     }
 }
+
+/// What the server reads for an app stays inside the app's workspace.
+@Suite struct RenderBoundaryTests {
+    /// The server renders manifest files itself: a link out of the workspace is refused.
+    @Test func aManifestLinkOutOfTheWorkspaceIsRefused() throws {
+        let outside = try TemporaryDirectory("slipway-outside")
+        defer { outside.remove() }
+        let secret = try outside.write("admin-token", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leaked}\n")
+        let workspace = try TemporaryDirectory("slipway-workspace")
+        defer { workspace.remove() }
+        try FileManager.default.createDirectory(atPath: workspace.path + "/deploy", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: workspace.path + "/deploy/token.yaml", withDestinationPath: secret)
+        #expect(throws: DeployError("deploy/token.yaml: leads outside the workspace (a symbolic link); manifests must be files in the repository")) {
+            try Renderer.renderFolder("deploy", workspace: workspace.path, variables: [:])
+        }
+    }
+}
