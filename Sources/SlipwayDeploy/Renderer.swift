@@ -37,17 +37,14 @@ public enum Renderer {
             files = [path]
         }
         var manifests: [Manifest] = []
-        // The server reads these files itself: a symbolic link out of the workspace (to its
-        // tokens, say) must not make it read anything the app does not own.
-        let inside = URL(fileURLWithPath: workspace).standardizedFileURL.resolvingSymlinksInPath().path + "/"
         for file in files.sorted() {
-            let resolved = URL(fileURLWithPath: workspace).appendingPathComponent(file).standardizedFileURL.resolvingSymlinksInPath().path
-            guard resolved.hasPrefix(inside) else {
+            // The server reads these files itself: never through a link out of the workspace.
+            guard let resolved = WorkspaceFile.path(file, in: workspace) else {
                 throw DeployError("\(file): leads outside the workspace (a symbolic link); manifests must be files in the repository")
             }
             let text: String
             do {
-                text = try String(contentsOfFile: URL(fileURLWithPath: workspace).appendingPathComponent(file).path, encoding: .utf8)
+                text = try String(contentsOfFile: resolved, encoding: .utf8)
             } catch {
                 throw DeployError("\(file): cannot be read: \(error.localizedDescription)")
             }

@@ -55,7 +55,7 @@ public struct DeployPreview: Sendable {
         } catch {
             throw DeployError("git: \(error)")
         }
-        guard let text = try? String(contentsOfFile: (workspace as NSString).appendingPathComponent(app.pipelinePath), encoding: .utf8) else {
+        guard let file = WorkspaceFile.path(app.pipelinePath, in: workspace), let text = try? String(contentsOfFile: file, encoding: .utf8) else {
             throw DeployError("no pipeline file \(app.pipelinePath) in commit \(commit.prefix(12))")
         }
         let pipeline: PipelineSpec

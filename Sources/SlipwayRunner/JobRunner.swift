@@ -84,7 +84,11 @@ struct JobRunner: Sendable {
         await log.flush()
 
         // 2. The pipeline file, from the checked-out commit.
-        let pipelineFile = (workspace as NSString).appendingPathComponent(app.pipelinePath)
+        guard let pipelineFile = WorkspaceFile.path(app.pipelinePath, in: workspace) else {
+            let reason = "the pipeline file \(app.pipelinePath) leads outside the workspace (a symbolic link): it is not read"
+            await say("error: \(reason)")
+            return RunResult(status: .failed, reason: reason)
+        }
         guard let text = try? String(contentsOfFile: pipelineFile, encoding: .utf8) else {
             let reason = "no pipeline file \(app.pipelinePath) in commit \(job.commit.prefix(12))"
             await say("error: \(reason)")

@@ -154,6 +154,25 @@ import Testing
         }
     }
 
+    /// The server reads the pipeline file itself: a link to its own secrets is not followed.
+    @Test func aPipelineFileLinkedOutOfTheWorkspaceIsNotRead() async throws {
+        let repository = try GitRepository.make(files: ["README.md": "x\n"])
+        defer { repository.directory.remove() }
+        try await PipelineRunTests.withRunner(repository) { server in
+            let token = server.config.dataDir + "/secrets/admin-token"
+            try FileManager.default.createDirectory(atPath: server.config.dataDir + "/secrets", withIntermediateDirectories: true)
+            try "stages: {build: [{name: leak, run: 'echo the-admin-token-value'}]}\n".write(toFile: token, atomically: true, encoding: .utf8)
+            try FileManager.default.createSymbolicLink(atPath: repository.directory.path + "/.slipway.yaml", withDestinationPath: token)
+            _ = try repository.git("add", ".slipway.yaml")
+            _ = try repository.git("commit", "-q", "-m", "link")
+            let id = try await server.push(app: "github", commit: try repository.head())
+            let job = try await server.waitForEnd(of: id)
+            #expect(job.status == .failed)
+            #expect(job.reason == "the pipeline file .slipway.yaml leads outside the workspace (a symbolic link): it is not read")
+            #expect(!(try server.log(of: id)).contains("the-admin-token-value"))
+        }
+    }
+
     @Test func theSandboxCanBeTurnedOffOnlyByName() throws {
         let config = try ServerConfig.parse("runner: {sandbox: none, limits: {memory: 2GiB, processes: 100, open_files: 512, file_size: 100MiB}}\n",
                                             file: "slipway.yaml", environment: [:])
