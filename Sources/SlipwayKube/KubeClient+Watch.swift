@@ -18,13 +18,14 @@ extension KubeClient {
     /// `KubeError` of code 410 (`Expired`) when that version is too old, and the caller lists
     /// again.
     public func watch(apiVersion: String, kind: String, namespace: String?, labelSelector: String, resourceVersion: String,
-                      timeout: Duration = .seconds(60)) -> AsyncThrowingStream<WatchEvent, any Error> {
+                      timeout: Duration = .seconds(45)) -> AsyncThrowingStream<WatchEvent, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do throws(KubeError) {
                     let info = try await resource(apiVersion: apiVersion, kind: kind)
                     let seconds = max(1, timeout.components.seconds)
-                    // The server ends the watch after timeoutSeconds; the reader lists and watches again.
+                    // The server ends the watch after timeoutSeconds (under the client's 60 s read
+                    // timeout, so a quiet watch ends cleanly); the reader lists and watches again.
                     let query = [("labelSelector", labelSelector), ("watch", "1"), ("allowWatchBookmarks", "true"),
                                  ("resourceVersion", resourceVersion), ("timeoutSeconds", String(seconds))]
                     let parts = try stream(info.path(namespace: namespace), query: query)
