@@ -32,7 +32,11 @@ extension ServerConfig {
         if let publicURL = root["public_url"] { config.publicURL = try publicURL.string() }
         if let dataDir = root["data_dir"] { config.dataDir = try dataDir.string() }
         if let tls = root["tls"] { config.tls = try parseTLS(tls) }
-        if let limits = try root["limits"]?.mapping(allowing: ["max_body_bytes", "idle_timeout", "store_busy_timeout"]) {
+        if let limits = try root["limits"]?.mapping(allowing: ["max_body_bytes", "idle_timeout", "store_busy_timeout", "max_header_bytes",
+                                                               "max_header_count", "max_request_target"]) {
+            if let node = limits["max_header_bytes"] { config.maxHeaderBytes = try node.byteSize() }
+            if let node = limits["max_header_count"] { config.maxHeaderCount = try Self.positive(node) }
+            if let node = limits["max_request_target"] { config.maxRequestTarget = try node.byteSize() }
             if let node = limits["max_body_bytes"] {
                 config.maxBodyBytes = try node.int()
                 guard config.maxBodyBytes > 0 else { throw node.error("must be more than 0") }

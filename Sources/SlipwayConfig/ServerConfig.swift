@@ -20,6 +20,12 @@ public struct ServerConfig: Sendable {
     public var dataDir: String = "data"
     /// Largest webhook body accepted; GitHub never sends more than 25 MB.
     public var maxBodyBytes: Int = 25 * 1024 * 1024
+    /// All header lines of a request together, in bytes (nginx's default is 32 KiB); more: 431.
+    public var maxHeaderBytes: Int = 32 * 1024
+    /// Header lines of a request; more: 431.
+    public var maxHeaderCount: Int = 100
+    /// The request target (path and query), in bytes; longer: 414.
+    public var maxRequestTarget: Int = 8 * 1024
     /// A connection that sends nothing for this long is closed.
     public var idleTimeout: Duration = .seconds(30)
     /// How long a store write waits for a lock before the server answers 503.

@@ -72,7 +72,14 @@ public struct SlipwayServer: Sendable {
     /// The application, listening as configured. `onListening` gets the bound port
     /// (useful with port 0).
     public func makeApplication(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws(ServerStartError) -> some ApplicationProtocol {
-        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(Int64(config.idleTimeout / .nanoseconds(1)))))
+        let limits = RequestHeadLimits.Limits(headerBytes: config.maxHeaderBytes, headerCount: config.maxHeaderCount, requestTarget: config.maxRequestTarget)
+        var channel = HTTP1Channel.Configuration(additionalChannelHandlers: [RequestHeadLimits(limits: limits)],
+                                                 idleTimeout: .nanoseconds(Int64(config.idleTimeout / .nanoseconds(1))))
+        // The decoder stops what is far beyond the limits before it is held in memory.
+        channel.httpDecoder = .init(maxHeaderFieldSize: 2 * (config.maxHeaderBytes + config.maxRequestTarget),
+                                    maxHeaderListSize: 2 * (config.maxHeaderBytes + config.maxRequestTarget),
+                                    maxHeaderFieldCount: 2 * config.maxHeaderCount)
+        let http1 = HTTPServerBuilder.http1(configuration: channel)
         let server: HTTPServerBuilder
         switch config.tls {
         case .disabled:
