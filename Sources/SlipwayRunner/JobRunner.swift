@@ -34,7 +34,11 @@ struct JobRunner: Sendable {
 
     func run(_ job: Job, app: AppConfig, stopRequested: @escaping @Sendable () async -> StopReason?) async -> RunResult {
         let log = LogSink(store: store, jobID: job.id)
-        let result = await run(job, app: app, log: log, stopRequested: stopRequested)
+        var result = await run(job, app: app, log: log, stopRequested: stopRequested)
+        // A reason is stored and shown by the API: the app's secrets (which steps and render
+        // commands see, so an error may quote one) are masked in it, as in the log.
+        let masker = SecretMasker(secrets: app.secrets.values.map(\.value))
+        result.reason = result.reason.map(masker.masking)
         // Every line is stored before the job is marked final, so a follower that sees the
         // end has seen the whole log.
         await log.flush()

@@ -149,6 +149,32 @@ import Testing
         await kube.stop()
     }
 
+    /// A job's reason is stored and shown by the API: an app secret in it is masked, as in the log.
+    @Test func secretsInAFailureReasonAreMasked() async throws {
+        let kube = try await KubeTestServer.start()
+        let client = try kube.client()
+        let repository = try GitRepository.make(files: [".slipway.yaml": """
+            deploy:
+              render: |
+                printf 'apiVersion: v1\\nkind: X%s\\nmetadata: {name: a}\\n' "$TOKEN"
+            """])
+        defer { repository.directory.remove() }
+        try await withLiveServer(runner: true, clusters: ["test": client], configure: { config in
+            config.apps[0].repoURL = repository.url
+            config.apps[0].target = DeployTarget(cluster: "test", namespace: "shop")
+            config.apps[0].secrets = ["TOKEN": SecretValue("super-secret-value")]
+        }) { server in
+            let id = try await server.push(app: "github", commit: try repository.head())
+            let job = try await server.waitForEnd(of: id)
+            #expect(job.status == .failed)
+            #expect(job.reason?.contains("kind X*** in v1") == true, "\(job.reason ?? "")")
+            #expect(job.reason?.contains("super-secret-value") == false)
+            #expect(!(try server.log(of: id)).contains("super-secret-value"))
+        }
+        await client.shutdown()
+        await kube.stop()
+    }
+
     @Test func appWithoutAClusterFailsTheDeployClearly() async throws {
         let repository = try GitRepository.make(files: Self.manifests(image: "1.0").compactMapValues { $0 })
         defer { repository.directory.remove() }
