@@ -10,12 +10,17 @@ import SlipwayWebhooks
 /// pushes per second, p50/p99 time to the 202, and the server's peak RSS.
 ///
 ///     swift build -c release && .build/release/slipway-webhook-bench [pushes] [connections]
+///
+/// `soak MINUTES` instead sends, on 16 connections for that long, signed pushes mixed with
+/// 4 MiB deliveries whose signature is wrong (one in ten), samples the server's RSS, stops,
+/// and says where its RSS is 30 s later: whether memory comes back after a burst.
 @main
 struct WebhookBenchmark {
     static func main() async throws {
         let arguments = CommandLine.arguments
-        let total = arguments.count > 1 ? Int(arguments[1]) ?? 20_000 : 20_000
-        let connections = arguments.count > 2 ? Int(arguments[2]) ?? 64 : 64
+        let soakMinutes = arguments.count > 2 && arguments[1] == "soak" ? Double(arguments[2]) : nil
+        let total = soakMinutes == nil && arguments.count > 1 ? Int(arguments[1]) ?? 20_000 : 20_000
+        let connections = soakMinutes != nil ? 16 : (arguments.count > 2 ? Int(arguments[2]) ?? 64 : 64)
         let binary = URL(fileURLWithPath: arguments[0]).deletingLastPathComponent().appendingPathComponent("slipway")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -77,6 +82,58 @@ struct WebhookBenchmark {
 
         // Warm up the connections and the server.
         for n in 0..<connections { _ = try await push(1_000_000 + n) }
+
+        if let soakMinutes {
+            let pid = server.processIdentifier
+            func rss() -> Int {
+                let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+                return Int(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first ?? "") ?? 0
+            }
+            let idle = rss()
+            let large = Data(repeating: UInt8(ascii: "a"), count: 4 << 20)
+            func junk() async throws {
+                var request = HTTPClientRequest(url: url)
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.headers.add(name: "X-GitHub-Event", value: "push")
+                request.headers.add(name: "X-GitHub-Delivery", value: UUID().uuidString)
+                request.headers.add(name: "X-Hub-Signature-256", value: "sha256=" + String(repeating: "0", count: 64))
+                request.body = .bytes(ByteBuffer(data: large))
+                let response = try await client.execute(request, timeout: .seconds(60))
+                _ = try await response.body.collect(upTo: 1 << 20)
+            }
+            let end = ContinuousClock.now.advanced(by: .seconds(soakMinutes * 60))
+            var peak = idle
+            let sampler = Task {
+                var highest = 0
+                while !Task.isCancelled {
+                    highest = max(highest, rss())
+                    try? await Task.sleep(for: .seconds(1))
+                }
+                return highest
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<connections {
+                    group.addTask {
+                        var n = 2_000_000 + worker
+                        while ContinuousClock.now < end {
+                            if (n / connections) % 10 == 0 { try await junk() } else { _ = try await push(n) }
+                            n += connections
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            sampler.cancel()
+            peak = max(peak, await sampler.value)
+            let stopped = rss()
+            try await Task.sleep(for: .seconds(30))
+            let after = rss()
+            try await client.shutdown()
+            print(String(format: "soak: %.1f min on %d connections, 1 in 10 deliveries 4 MiB with a wrong signature", soakMinutes, connections))
+            print("server RSS: idle \(idle / 1024) MiB, peak under load \(peak / 1024) MiB, at the end of the load \(stopped / 1024) MiB, 30 s later \(after / 1024) MiB (\(String(format: "%.2f", Double(after) / Double(max(idle, 1))))x idle)")
+            return
+        }
 
         let started = ContinuousClock.now
         let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
