@@ -37,7 +37,8 @@ public struct DriftDetector: Sendable {
         // One LIST per resource type and namespace, all at once (the client bounds how many).
         let client = self.client
         let selector = "\(Deployer.partOfLabel)=\(applySetID)"
-        let listed = await Deployer.concurrently(Array(groups.values)) { group -> Result<[JSONValue], KubeError> in
+        let kinds = Array(groups.values)
+        let listed = await Deployer.concurrently(kinds) { group -> Result<[JSONValue], KubeError> in
             do throws(KubeError) {
                 return .success(try await client.list(apiVersion: group.apiVersion, kind: group.kind, namespace: group.namespace, labelSelector: selector))
             } catch {
@@ -45,7 +46,7 @@ public struct DriftDetector: Sendable {
             }
         }
         var live: [String: JSONValue] = [:]
-        for (group, result) in zip(groups.values, listed) {
+        for (group, result) in zip(kinds, listed) {
             for object in try result.get() {
                 let reference = ObjectReference(apiVersion: group.apiVersion, kind: group.kind,
                                                 object[path: ["metadata", "namespace"]]?.stringValue, object[path: ["metadata", "name"]]?.stringValue ?? "")

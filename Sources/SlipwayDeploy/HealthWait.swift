@@ -154,7 +154,10 @@ public struct HealthWait: Sendable {
                 let (items, version) = try await client.listWithVersion(apiVersion: group.apiVersion, kind: group.kind,
                                                                         namespace: group.namespace, labelSelector: labelSelector)
                 var snapshot: [String: JSONValue?] = Dictionary(uniqueKeysWithValues: group.identities.map { ($0, JSONValue?.none) })
-                for item in items where group.identities.contains(identity(item)) { snapshot[identity(item)] = item }
+                for item in items {
+                    let id = identity(item)
+                    if group.identities.contains(id) { snapshot[id] = item }
+                }
                 updates.yield(.objects(snapshot))
                 for try await event in client.watch(apiVersion: group.apiVersion, kind: group.kind, namespace: group.namespace,
                                                     labelSelector: labelSelector, resourceVersion: version) {

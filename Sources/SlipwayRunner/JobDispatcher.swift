@@ -36,10 +36,11 @@ public actor JobDispatcher: Service {
         self.now = now
         self.pollInterval = pollInterval
         scheduler = Scheduler(workers: config.workers)
+        let sandbox = Sandbox(config: config)
         runner = JobRunner(store: store, mirrors: mirrors,
-                           executor: StepExecutor(hooksDirectory: config.hooksDir, pollInterval: stepPollInterval, sandbox: Sandbox(config: config)),
+                           executor: StepExecutor(hooksDirectory: config.hooksDir, pollInterval: stepPollInterval, sandbox: sandbox),
                            workspacesDir: config.workspacesDir, serverEnvironment: ProcessInfo.processInfo.environment,
-                           manifestStep: ManifestStep(store: store, clusters: clusters, pollInterval: healthPollInterval, sandbox: Sandbox(config: config)))
+                           manifestStep: ManifestStep(store: store, clusters: clusters, pollInterval: healthPollInterval, sandbox: sandbox))
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 

@@ -134,9 +134,7 @@ struct StepExecutor: Sendable {
     /// following symbolic links.
     static func workingDirectory(_ workdir: String?, in workspace: String) -> Result<String, StepSetupError> {
         guard let workdir else { return .success(workspace) }
-        let candidate = URL(fileURLWithPath: workspace).appendingPathComponent(workdir).standardizedFileURL.resolvingSymlinksInPath().path
-        let root = URL(fileURLWithPath: workspace).standardizedFileURL.resolvingSymlinksInPath().path
-        guard candidate == root || candidate.hasPrefix(root + "/") else {
+        guard let candidate = WorkspaceFile.path(workdir, in: workspace) else {
             return .failure(StepSetupError("workdir \(workdir) leads outside the workspace"))
         }
         var isDirectory: ObjCBool = false

@@ -174,9 +174,11 @@ public final class KubeTestServer: Sendable {
         var user = KubeUser.admin
         if checksTokens {
             guard let header = request.headers[.authorization] else {
-                return .answer(.failure(403, reason: "Forbidden",
-                                        message: "\(path.split(separator: "/").last ?? "") is forbidden: User \"system:anonymous\" cannot \(request.method == .get ? "list" : "update") resource \"\(path.split(separator: "/").last ?? "")\" in API group \"\" at the cluster scope",
-                                        details: ["kind": .string(String(path.split(separator: "/").last ?? ""))]), retryAfter: nil)
+                // As recorded (first set, 30): the last path segment, at the cluster scope.
+                let plural = String(path.split(separator: "/").last ?? "")
+                let type = ResourceType(group: "", version: "v1", kind: plural, plural: plural, namespaced: false)
+                return .answer(.forbidden(user: "system:anonymous", verb: request.method == .get ? "list" : "update", type: type, namespace: nil, name: nil),
+                               retryAfter: nil)
             }
             guard header.hasPrefix("Bearer "), let known = await cluster.user(forToken: String(header.dropFirst("Bearer ".count))) else {
                 return .answer(.failure(401, reason: "Unauthorized", message: "Unauthorized"), retryAfter: nil)
