@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "slipway", targets: ["slipway"]),
+        .executable(name: "slipway-step-guard", targets: ["slipway-step-guard"]),
         .executable(name: "slipway-webhook-bench", targets: ["WebhookBenchmark"]),
         .executable(name: "slipway-deploy-bench", targets: ["DeployBenchmark"]),
         .executable(name: "slipway-kube-api-server", targets: ["KubeAPIServer"]),
@@ -150,6 +151,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The parent of every step: kills the step's process group when the server is gone.
+        .executableTarget(
+            name: "slipway-step-guard",
             swiftSettings: swiftSettings
         ),
         // Benchmarks: run on demand (see README), never part of the test suite.

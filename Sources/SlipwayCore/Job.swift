@@ -52,6 +52,12 @@ public struct Job: Sendable, Hashable, Codable, Identifiable {
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
+    /// 1 for a first run; an interrupted job's next attempt counts on.
+    public var attempt: Int
+    /// The interrupted job this one continues.
+    public var retryOf: JobID?
+    /// The job that continues this one after it was interrupted.
+    public var retriedAs: JobID?
 
     /// The API's field names (snake_case, as in every Slipway JSON answer).
     enum CodingKeys: String, CodingKey {
@@ -60,13 +66,20 @@ public struct Job: Sendable, Hashable, Codable, Identifiable {
         case createdAt = "created_at"
         case startedAt = "started_at"
         case finishedAt = "finished_at"
+        case attempt
+        case retryOf = "retry_of"
+        case retriedAs = "retried_as"
     }
 
     public init(
         id: JobID, app: String, forge: Forge?, deliveryID: String?, trigger: JobTrigger,
         ref: String, before: String?, commit: String, message: String?, author: String?,
-        status: JobStatus, reason: String?, createdAt: Date, startedAt: Date?, finishedAt: Date?
+        status: JobStatus, reason: String?, createdAt: Date, startedAt: Date?, finishedAt: Date?,
+        attempt: Int = 1, retryOf: JobID? = nil, retriedAs: JobID? = nil
     ) {
+        self.attempt = attempt
+        self.retryOf = retryOf
+        self.retriedAs = retriedAs
         self.id = id
         self.app = app
         self.forge = forge

@@ -38,7 +38,9 @@ public actor JobDispatcher: Service {
         scheduler = Scheduler(workers: config.workers)
         let sandbox = Sandbox(config: config)
         runner = JobRunner(store: store, mirrors: mirrors,
-                           executor: StepExecutor(hooksDirectory: config.hooksDir, pollInterval: stepPollInterval, sandbox: sandbox),
+                           executor: StepExecutor(hooksDirectory: config.hooksDir, pollInterval: stepPollInterval, sandbox: sandbox,
+                                                  killGrace: config.killGrace),
+                           host: HostIdentity.current(),
                            workspacesDir: config.workspacesDir, serverEnvironment: ProcessInfo.processInfo.environment,
                            manifestStep: ManifestStep(store: store, clusters: clusters, pollInterval: healthPollInterval, sandbox: sandbox))
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -51,6 +53,14 @@ public actor JobDispatcher: Service {
 
     public func run() async throws {
         do {
+            // What the last process's steps left on this machine dies before any job runs again.
+            let leftovers = try store.leftoverProcesses(host: runner.host.host, bootID: runner.host.bootID)
+            let killed = await ProcessReaper().reap(leftovers)
+            if !killed.isEmpty {
+                logger.notice("killed step processes left by the last stop", metadata: [
+                    "jobs": "\(Set(killed.map(\.jobID)).sorted())", "process-groups": "\(killed.map(\.processGroup))",
+                ])
+            }
             let recovered = try store.recoverInterrupted(maxAttempts: config.maxAttempts, now: now())
             if !recovered.interrupted.isEmpty {
                 logger.notice("jobs interrupted by the last stop", metadata: [

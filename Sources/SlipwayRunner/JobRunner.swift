@@ -16,6 +16,8 @@ struct JobRunner: Sendable {
     let store: JobStore
     let mirrors: MirrorCache
     let executor: StepExecutor
+    /// Where step processes are recorded as running.
+    let host: HostIdentity
     let workspacesDir: String
     /// The server's own environment, from which only an app's `pass_env` names are taken.
     let serverEnvironment: [String: String]
@@ -202,7 +204,11 @@ struct JobRunner: Sendable {
             await say(attempt == 0 ? "step \(label) started" : "step \(label): attempt \(attempt + 1) of \(step.spec.retries + 1)")
             let started = ContinuousClock.now
             outcome = await executor.run(step.spec, label: label, workspace: workspace, environment: environment, secrets: secrets,
-                                         network: app.network, log: log, isCancelled: { await stopRequested() != nil })
+                                         network: app.network, log: log, isCancelled: { await stopRequested() != nil },
+                                         started: { [store, host] group in
+                                             try? await store.recordStepProcess(StepProcess(jobID: job.id, processGroup: group,
+                                                                                            host: host.host, bootID: host.bootID))
+                                         })
             let seconds = (ContinuousClock.now - started).components.seconds
             switch outcome {
             case .succeeded:

@@ -22,7 +22,7 @@ actor LogSink {
 
     /// Appends one line (without its newline), stamped with the time and where it came from.
     func line(_ source: String, _ text: String) {
-        buffer += "\(Self.timestamp()) [\(source)] \(text)\n"
+        buffer += "\(LogLine.timestamp()) [\(source)] \(text)\n"
         if buffer.utf8.count >= Self.flushSize {
             flush()
         } else if flusher == nil {
@@ -46,10 +46,6 @@ actor LogSink {
             // Keep the text: the next flush tries again rather than losing it.
             buffer = text + buffer
         }
-    }
-
-    static func timestamp() -> String {
-        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
     }
 }
 

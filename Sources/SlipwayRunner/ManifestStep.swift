@@ -146,12 +146,13 @@ struct ManifestStep: Sendable {
     private static func runRenderCommand(_ command: String, workspace: String, environment: [String: String], sandbox: Sandbox,
                                          network: Bool, say: @escaping @Sendable (String) async -> Void) async throws(DeployError) -> String {
         await say("render: \(command)")
+        guard let stepGuard = sandbox.stepGuard else { throw DeployError("the render command could not run: \(sandbox.guardMissing ?? "no step guard")") }
         let confined = sandbox.command("/bin/sh", ["-e", "-c", command], workspace: workspace, directory: workspace, network: network, hook: false)
         do {
             let result = try await Subprocess.run(
                 .path(FilePath(confined.executable)), arguments: Arguments(confined.arguments),
                 environment: StepExecutor.processEnvironment(environment),
-                workingDirectory: FilePath(workspace), output: .string(limit: 64 << 20), error: .string(limit: 1 << 20))
+                workingDirectory: FilePath(workspace), input: stepGuard.input, output: .string(limit: 64 << 20), error: .string(limit: 1 << 20))
             for line in result.standardError.split(separator: "\n") { await say("render: \(line)") }
             guard result.terminationStatus.isSuccess else {
                 throw DeployError("the render command failed (\(result.terminationStatus)): \(command)")

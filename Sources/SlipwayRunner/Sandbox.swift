@@ -25,8 +25,15 @@ public struct Sandbox: Sendable {
     /// (mounted read-only for hook steps only), the workspaces of other jobs.
     public let hiddenPaths: [String]
     public let hooksDirectory: String
+    /// The parent of every confined command; nil when it could not be found (nothing starts).
+    public let stepGuard: StepGuard?
+    /// Where `stepGuard` was looked for, for the error when it is missing.
+    let configuredGuard: String?
 
-    public init(settings: SandboxSettings, limits: StepLimits, hiddenPaths: [String], hooksDirectory: String) {
+    public init(settings: SandboxSettings, limits: StepLimits, hiddenPaths: [String], hooksDirectory: String,
+                stepGuard: StepGuard?, configuredGuard: String? = nil) {
+        self.stepGuard = stepGuard
+        self.configuredGuard = configuredGuard
         self.settings = settings
         self.limits = limits
         self.hiddenPaths = hiddenPaths.map { Self.absolute($0) }
@@ -41,7 +48,8 @@ public struct Sandbox: Sendable {
         for cluster in config.clusters {
             if case .kubeconfig(let path, _) = cluster.source { hidden.append(path) }
         }
-        self.init(settings: config.sandbox, limits: config.stepLimits, hiddenPaths: hidden, hooksDirectory: config.hooksDir)
+        self.init(settings: config.sandbox, limits: config.stepLimits, hiddenPaths: hidden, hooksDirectory: config.hooksDir,
+                  stepGuard: StepGuard(configured: config.stepGuard), configuredGuard: config.stepGuard)
     }
 
     /// How a step is started: the program and its arguments.
@@ -57,10 +65,16 @@ public struct Sandbox: Sendable {
     /// Whether steps start as the sandbox user (only root may switch users).
     var switchesUser: Bool { settings.mode == .bubblewrap && getuid() == 0 }
 
-    /// The command that runs `executable arguments` in `directory` for a job's `workspace`.
+    /// Why nothing can start, when the guard is missing.
+    var guardMissing: String? {
+        stepGuard == nil ? StepGuard.missing(configured: configuredGuard) : nil
+    }
+
+    /// The command that runs `executable arguments` in `directory` for a job's `workspace`,
+    /// under the step guard. Start it with `stepGuard.input` as standard input.
     public func command(_ executable: String, _ arguments: [String], workspace: String, directory: String,
                         network: Bool, hook: Bool) -> Command {
-        var line: [String] = []
+        var line: [String] = stepGuard.map { [$0.executable] } ?? []
         if switchesUser {
             line += [Self.setpriv, "--reuid=\(settings.user)", "--regid=\(settings.group)", "--clear-groups", "--"]
         }
@@ -126,6 +140,7 @@ public struct Sandbox: Sendable {
 
     /// Starts a trivial step in the sandbox; nil when it works, else why not and what to do.
     public func probe() async -> String? {
+        guard let stepGuard else { return StepGuard.missing(configured: configuredGuard) }
         guard settings.mode == .bubblewrap else { return nil }
         for tool in [Self.setpriv, Self.prlimit] where !FileManager.default.isExecutableFile(atPath: tool) {
             return "runner.sandbox is bubblewrap, but \(tool) is missing: install util-linux"
@@ -133,11 +148,11 @@ public struct Sandbox: Sendable {
         guard FileManager.default.isExecutableFile(atPath: Self.bubblewrap) else {
             return "runner.sandbox is bubblewrap, but \(Self.bubblewrap) is missing: install it (apt-get install bubblewrap), or set runner.sandbox: none to run steps unconfined"
         }
-        let probe = Sandbox(settings: settings, limits: StepLimits(), hiddenPaths: [], hooksDirectory: hooksDirectory)
+        let probe = Sandbox(settings: settings, limits: StepLimits(), hiddenPaths: [], hooksDirectory: hooksDirectory, stepGuard: stepGuard)
         let command = probe.command("/bin/sh", ["-c", "exit 0"], workspace: "/tmp", directory: "/tmp", network: true, hook: false)
         do {
             let result = try await Subprocess.run(.path(FilePath(command.executable)), arguments: Arguments(command.arguments),
-                                                  environment: .custom([:]),
+                                                  environment: .custom([:]), input: stepGuard.input,
                                                   output: .discarded, error: .string(limit: 4096))
             guard result.terminationStatus.isSuccess else {
                 let why = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)

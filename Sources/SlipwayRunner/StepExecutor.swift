@@ -27,12 +27,18 @@ struct StepExecutor: Sendable {
     let pollInterval: Duration
     /// Where every step runs.
     let sandbox: Sandbox
+    /// Between SIGTERM and SIGKILL when a step times out or is cancelled.
+    var killGrace: Duration = .seconds(10)
 
     /// - Parameters:
     ///   - label: how the step is named in log lines (`build/compile`).
     ///   - isCancelled: asked every `pollInterval` while the step runs.
+    ///   - started: told the step's process group as soon as it exists (so a later start of
+    ///     the server can kill what a crash left behind).
     func run(_ step: StepSpec, label: String, workspace: String, environment: [String: String], secrets: [String], network: Bool = true,
-             log: LogSink, isCancelled: @escaping @Sendable () async -> Bool) async -> StepOutcome {
+             log: LogSink, isCancelled: @escaping @Sendable () async -> Bool,
+             started: @escaping @Sendable (Int32) async -> Void = { _ in }) async -> StepOutcome {
+        guard let stepGuard = sandbox.stepGuard else { return .notStarted(sandbox.guardMissing ?? "no step guard") }
         let directory: String
         switch Self.workingDirectory(step.workdir, in: workspace) {
         case .success(let path): directory = path
@@ -62,32 +68,45 @@ struct StepExecutor: Sendable {
         options.processGroupID = 0
         let deadline = ContinuousClock.now.advanced(by: step.timeout)
         let pollInterval = pollInterval
+        let killGrace = killGrace
         do {
             let limits = LimitWatch(sandbox: sandbox)
             let result = try await Subprocess.run(
                 .path(FilePath(confined.executable)), arguments: Arguments(confined.arguments),
                 environment: Self.processEnvironment(environment),
                 workingDirectory: FilePath(directory), platformOptions: options,
-                input: .none, output: .sequence, error: .sequence
+                input: stepGuard.input, output: .sequence, error: .sequence
             ) { execution -> StepOutcome? in
-                try await withThrowingTaskGroup(of: StepOutcome?.self) { group in
+                await started(execution.processIdentifier.value)
+                return try await withThrowingTaskGroup(of: StepOutcome?.self) { group in
                     group.addTask { try await Self.copyLines(execution.standardOutput, secrets: secrets, label: label, log: log, limits: limits); return nil }
                     group.addTask { try await Self.copyLines(execution.standardError, secrets: secrets, label: label, log: log, limits: limits); return nil }
-                    // The watchdog: the only task that can decide the outcome early.
+                    // The watchdog: the only task that can decide the outcome early. It asks the
+                    // group to stop (SIGTERM), and kills it if it is still there after the grace.
                     let watchdog = Task { () -> StepOutcome? in
-                        while !Task.isCancelled {
+                        var decided: StepOutcome?
+                        while !Task.isCancelled && decided == nil {
                             try? await Task.sleep(for: pollInterval)
                             if Task.isCancelled { return nil }
                             if await isCancelled() {
-                                try? execution.send(signal: .kill, toProcessGroup: true)
-                                return .cancelled
-                            }
-                            if ContinuousClock.now >= deadline {
-                                try? execution.send(signal: .kill, toProcessGroup: true)
-                                return .timedOut
+                                decided = .cancelled
+                            } else if ContinuousClock.now >= deadline {
+                                decided = .timedOut
                             }
                         }
-                        return nil
+                        guard let decided else { return nil }
+                        // To the guard, which passes it on inside the sandbox (see slipway-step-guard).
+                        try? execution.send(signal: .terminate, toProcessGroup: false)
+                        await log.line("slipway", "step \(label) \(decided == .cancelled ? "cancelled" : "timed out"): "
+                                       + "SIGTERM sent to its processes; SIGKILL in \(killGrace) if they are still running")
+                        do {
+                            try await Task.sleep(for: killGrace)
+                            try? execution.send(signal: .kill, toProcessGroup: true)
+                            await log.line("slipway", "step \(label) still running \(killGrace) after SIGTERM: SIGKILL sent")
+                        } catch {
+                            // Output ended within the grace: the processes are gone.
+                        }
+                        return decided
                     }
                     // Output ends when every process holding the pipes is gone.
                     try await group.waitForAll()

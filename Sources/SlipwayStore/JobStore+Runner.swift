@@ -19,7 +19,7 @@ extension JobStore {
 
     /// The newest job of an app, whatever its trigger.
     public func latestJob(app: String) throws(StoreError) -> Job? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE app = ? ORDER BY id DESC LIMIT 1", arguments: [app]).map(Self.job(from:)) }
+        try read { db in try Row.fetchOne(db, sql: "SELECT \(Self.jobColumns) FROM jobs WHERE app = ? ORDER BY id DESC LIMIT 1", arguments: [app]).map(Self.job(from:)) }
     }
 
     /// Whether any job of the app is (or was) for this commit.
@@ -30,7 +30,7 @@ extension JobStore {
     /// Every queued job, oldest first: the scheduler's starting point.
     public func queuedJobs() throws(StoreError) -> [Job] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE status = 'queued' ORDER BY id").map(Self.job(from:))
+            try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs WHERE status = 'queued' ORDER BY id").map(Self.job(from:))
         }
     }
 
@@ -101,14 +101,23 @@ extension JobStore {
         let wasRunning = db.changesCount == 1
         try db.execute(sql: "UPDATE job_steps SET status = 'cancelled', finished_at = ? WHERE job_id = ? AND status = 'running'",
                        arguments: [now.timeIntervalSince1970, id])
-        guard again, wasRunning else { return nil }
-        try db.execute(sql: """
-            INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths,
-                              status, created_at, attempt, retry_of)
-            SELECT app, forge, NULL, trigger, ref, before_sha, commit_sha, message, author, changed_paths,
-                   'queued', ?, attempt + 1, id FROM jobs WHERE id = ?
-            """, arguments: [now.timeIntervalSince1970, id])
-        return try fetchJob(db, id: db.lastInsertedRowID)
+        try db.execute(sql: "DELETE FROM step_processes WHERE job_id = ?", arguments: [id])
+        guard wasRunning else { return nil }
+        var retry: Job?
+        if again {
+            try db.execute(sql: """
+                INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths,
+                                  status, created_at, attempt, retry_of)
+                SELECT app, forge, NULL, trigger, ref, before_sha, commit_sha, message, author, changed_paths,
+                       'queued', ?, attempt + 1, id FROM jobs WHERE id = ?
+                """, arguments: [now.timeIntervalSince1970, id])
+            retry = try fetchJob(db, id: db.lastInsertedRowID)
+        }
+        // The log says how it ended and where it goes on, as its last line.
+        let ending = retry.map { "job interrupted (\(reason)); continued by job \($0.id) as attempt \($0.attempt)" }
+            ?? "job interrupted (\(reason)); not run again: no attempts left (\(attempt) of \(maxAttempts))"
+        try appendLog(db, jobID: id, text: "\(LogLine.timestamp(now)) [slipway] \(ending)\n", now: now)
+        return retry
     }
 
     // MARK: Steps

@@ -51,7 +51,7 @@ public final class JobStore: Sendable {
                 return .existing(job)
             }
             if let row = try Row.fetchOne(db, sql: """
-                SELECT * FROM jobs WHERE app = ? AND ref = ? AND commit_sha = ? AND trigger IN ('push', 'poll')
+                SELECT \(Self.jobColumns) FROM jobs WHERE app = ? AND ref = ? AND commit_sha = ? AND trigger IN ('push', 'poll')
                 ORDER BY id DESC LIMIT 1
                 """, arguments: [app, push.ref, push.after]) {
                 let job = try Self.job(from: row)
@@ -102,7 +102,7 @@ public final class JobStore: Sendable {
             if let before = query.before { clauses.append("id < ?"); arguments += [before] }
             let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
             arguments += [max(1, min(query.limit, 500))]
-            return try Row.fetchAll(db, sql: "SELECT * FROM jobs \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments)
+            return try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments)
                 .map(Self.job(from:))
         }
     }
@@ -129,11 +129,13 @@ public final class JobStore: Sendable {
 
     /// Appends `text` to a job's log as the next chunk.
     public func appendLog(jobID: JobID, text: String, now: Date = Date()) throws(StoreError) {
-        try write { db in
-            let next = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM log_chunks WHERE job_id = ?", arguments: [jobID]) ?? 1
-            try db.execute(sql: "INSERT INTO log_chunks (job_id, seq, created_at, text) VALUES (?, ?, ?, ?)",
-                           arguments: [jobID, next, now.timeIntervalSince1970, text])
-        }
+        try write { db in try Self.appendLog(db, jobID: jobID, text: text, now: now) }
+    }
+
+    static func appendLog(_ db: Database, jobID: JobID, text: String, now: Date) throws {
+        let next = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM log_chunks WHERE job_id = ?", arguments: [jobID]) ?? 1
+        try db.execute(sql: "INSERT INTO log_chunks (job_id, seq, created_at, text) VALUES (?, ?, ?, ?)",
+                       arguments: [jobID, next, now.timeIntervalSince1970, text])
     }
 
     /// The chunks of a job's log after `seq` (0 for all), in order.
@@ -168,8 +170,11 @@ public final class JobStore: Sendable {
         return .unavailable("\(error)")
     }
 
+    /// A job row with the id of the attempt that continues it.
+    static let jobColumns = "*, (SELECT r.id FROM jobs r WHERE r.retry_of = jobs.id LIMIT 1) AS retried_as"
+
     static func fetchJob(_ db: Database, id: JobID) throws -> Job? {
-        try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(job(from:))
+        try Row.fetchOne(db, sql: "SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", arguments: [id]).map(job(from:))
     }
 
     static func job(from row: Row) throws -> Job {
@@ -186,7 +191,8 @@ public final class JobStore: Sendable {
             deliveryID: row["delivery_id"], trigger: trigger, ref: row["ref"], before: row["before_sha"],
             commit: row["commit_sha"], message: row["message"], author: row["author"], status: status,
             reason: row["reason"], createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
-            startedAt: date("started_at"), finishedAt: date("finished_at")
+            startedAt: date("started_at"), finishedAt: date("finished_at"),
+            attempt: row["attempt"] ?? 1, retryOf: row["retry_of"], retriedAs: row["retried_as"]
         )
     }
 }

@@ -68,6 +68,7 @@ enum Schema {
                 """)
         }
         JobStore.registerDeploymentMigrations(&migrator)
+        JobStore.registerProcessMigrations(&migrator)
         return migrator
     }
 }

@@ -117,10 +117,12 @@ import Testing
 /// Crash recovery and graceful shutdown of `slipway serve` with a job running.
 @Suite(.serialized) struct RecoveryTests {
     @Test func aJobRunningAtKill9IsInterruptedAndRunsAgainThenShutdownInterruptsIt() async throws {
+        // A number no other test's process carries, to find this step's processes by.
+        let marker = "1200.\(Int.random(in: 100_000...999_999))"
         let repository = try GitRepository.make(files: [".slipway.yaml": """
             stages:
               build:
-                - {name: long, run: echo "attempt running"; sleep 120}
+                - {name: long, run: echo "attempt running"; sleep \(marker) & sleep \(marker); wait}
             """])
         defer { repository.directory.remove() }
         let dir = try TemporaryDirectory()
@@ -143,8 +145,12 @@ import Testing
         #expect(sent.status == 0, "\(sent.output)")
         var api = try APIClient(baseURL: "https://localhost:\(first.port)", token: "admin", caFile: caFile)
         try await waitFor { try await api.job(1).status == .running }
+        try await waitFor { stepProcesses(marker).count >= 2 }
         first.kill()
         try await api.shutdown()
+        // The step dies with the server (its guard sees the server's pipe hang up), background
+        // processes included, before anything could start it again.
+        try await waitFor(timeout: .seconds(5)) { stepProcesses(marker).isEmpty }
 
         let second = try await ServerProcess.start(configPath: config, environment: environment)
         api = try APIClient(baseURL: "https://localhost:\(second.port)", token: "admin", caFile: caFile)
@@ -153,6 +159,13 @@ import Testing
         #expect(interrupted.reason == "the server stopped while the job ran; queued again as attempt 2")
         try await waitFor { try await api.job(2).status == .running }
         #expect(try await api.job(2).commit == interrupted.commit)
+        #expect(interrupted.attempt == 1 && interrupted.retriedAs == 2)
+        let retried = try await api.job(2)
+        #expect(retried.attempt == 2 && retried.retryOf == 1 && retried.retriedAs == nil)
+        // The interrupted job's log ends saying what happened and which job continues it.
+        let log = String(decoding: try await api.send(.GET, "/api/v1/jobs/1/log").body, as: UTF8.self)
+        let lastLine = log.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(lastLine.hasSuffix("[slipway] job interrupted (the server stopped while the job ran); continued by job 2 as attempt 2"), "\(lastLine)")
 
         // SIGTERM: no new jobs, a grace second for the running step, then it is interrupted.
         #expect(second.terminate() == 0)
@@ -165,5 +178,16 @@ import Testing
         #expect(retry.reason == "the server shut down while the job ran; no attempts left (2 of 2)")
         #expect(try await api.jobs().count == 2)
         try await api.shutdown()
+    }
+}
+
+/// Live processes whose command line mentions `marker`.
+func stepProcesses(_ marker: String) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { entry in
+        guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")"), !stat[stat.index(after: close)...].hasPrefix(" Z"),
+              let command = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+        return String(decoding: command, as: UTF8.self).contains(marker) ? pid : nil
     }
 }
