@@ -36,6 +36,9 @@ let package = Package(
         // channel handler sees (the request-head limits).
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The shared store of several replicas (issue 10): PostgreSQL's own client for
+        // Swift on NIO, the same event loops as the HTTP server and client.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The small core every other target points down to.
@@ -55,7 +58,11 @@ let package = Package(
         ),
         .target(
             name: "SlipwayStore",
-            dependencies: ["SlipwayCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "SlipwayCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .systemLibrary(

@@ -58,7 +58,7 @@ struct DeployBenchmark {
                 let acknowledged = ContinuousClock.now
                 let job = try await server.waitForEnd(of: id, timeout: .seconds(120))
                 guard job.status == .succeeded else {
-                    let log = try server.log(of: id)
+                    let log = try await server.log(of: id)
                     fatalError("job \(id): \(job.reason ?? "")\n\(log)")
                 }
                 pushTimes.append(ContinuousClock.now - acknowledged)

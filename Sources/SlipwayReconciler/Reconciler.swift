@@ -15,7 +15,7 @@ public import SlipwayStore
 /// asks for it.
 public actor Reconciler: Service {
     private let config: ServerConfig
-    private let store: JobStore
+    private let store: any JobStore
     private let mirrors: MirrorCache
     private let clusters: [String: KubeClient]
     private let logger: Logger
@@ -29,7 +29,7 @@ public actor Reconciler: Service {
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
 
-    public init(config: ServerConfig, store: JobStore, mirrors: MirrorCache, clusters: [String: KubeClient], logger: Logger,
+    public init(config: ServerConfig, store: any JobStore, mirrors: MirrorCache, clusters: [String: KubeClient], logger: Logger,
                 schedule: ReconcileSchedule = ReconcileSchedule(), tick: Duration = .seconds(1), metrics: SlipwayMetrics? = nil,
                 now: @escaping @Sendable () -> Date = { Date() }, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
                 jobsChanged: @escaping @Sendable () -> Void) {
@@ -95,7 +95,7 @@ public actor Reconciler: Service {
         let started = ContinuousClock.now
         var status = statuses[app.name] ?? AppStatus(app: app.name)
         status.reconciledAt = now()
-        let latest = try? store.latestJob(app: app.name)
+        let latest = try? await store.latestJob(app: app.name)
         status.lastJob = latest?.id
         status.lastJobStatus = latest?.status.rawValue
 
@@ -103,8 +103,8 @@ public actor Reconciler: Service {
         do {
             let head = try await mirrors.remoteHead(of: app.branch, in: app.repoURL, credentials: app.repositoryAuth)
             status.branchHead = head
-            if latest?.commit != head, try !store.hasJob(app: app.name, commit: head) {
-                let job = try store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: head, trigger: .poll,
+            if latest?.commit != head, try await !store.hasJob(app: app.name, commit: head) {
+                let job = try await store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: head, trigger: .poll,
                                             message: "found by the reconciler: no webhook announced it", now: now())
                 logger.notice("missed push found", metadata: ["app": "\(app.name)", "commit": "\(head)", "job-id": "\(job.id)"])
                 metrics?.pollJob(app: app.name)
@@ -138,7 +138,7 @@ public actor Reconciler: Service {
         }
         let record: DeploymentRecord?
         do {
-            record = try store.lastDeployment(app: app.name, healthyOnly: true)
+            record = try await store.lastDeployment(app: app.name, healthyOnly: true)
         } catch {
             status.sync = .unknown
             status.message = "\(error)"
@@ -172,12 +172,12 @@ public actor Reconciler: Service {
 
         // 3. Correct it, where the app asks for it.
         guard target.driftPolicy == .correct else { return }
-        let running = (try? store.jobs(JobQuery(app: app.name, status: .queued, limit: 1)).isEmpty == false) == true
-            || (try? store.jobs(JobQuery(app: app.name, status: .running, limit: 1)).isEmpty == false) == true
-        guard !running, schedule.shouldCorrect(app.name, drifted: !report.inSync, now: now()) else { return }
-        if (try? store.badCommit(app: app.name, commit: record.commit)) != nil { return }
+        let queued = (try? await store.jobs(JobQuery(app: app.name, status: .queued, limit: 1)).isEmpty == false) == true
+        let running = try? await store.jobs(JobQuery(app: app.name, status: .running, limit: 1)).isEmpty == false
+        guard !queued, running == false, schedule.shouldCorrect(app.name, drifted: !report.inSync, now: now()) else { return }
+        if (try? await store.badCommit(app: app.name, commit: record.commit)) != nil { return }
         do {
-            let job = try store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: record.commit, trigger: .selfHeal,
+            let job = try await store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: record.commit, trigger: .selfHeal,
                                         message: "drift: \(report.drifted.map(\.object).joined(separator: ", "))", now: now())
             status.message = "drift found; self-heal job \(job.id) re-applies \(record.commit.prefix(12))"
             logger.notice("self-heal queued", metadata: ["app": "\(app.name)", "job-id": "\(job.id)"])

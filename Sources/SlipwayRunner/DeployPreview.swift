@@ -25,11 +25,11 @@ public struct DeployPreview: Sendable {
     }
 
     let config: ServerConfig
-    let store: JobStore
+    let store: any JobStore
     let mirrors: MirrorCache
     let clusters: [String: KubeClient]
 
-    public init(config: ServerConfig, store: JobStore, mirrors: MirrorCache, clusters: [String: KubeClient]) {
+    public init(config: ServerConfig, store: any JobStore, mirrors: MirrorCache, clusters: [String: KubeClient]) {
         self.config = config
         self.store = store
         self.mirrors = mirrors
@@ -89,7 +89,7 @@ public struct DeployPreview: Sendable {
             }
         }
         let current = Set(plan.all.map(\.reference.identity))
-        let previous = await Deployer(client: client).resolve(ManifestStep.references((try? store.lastDeployment(app: app.name))?.objects),
+        let previous = await Deployer(client: client).resolve(ManifestStep.references((try? await store.lastDeployment(app: app.name))?.objects),
                                                               defaultNamespace: target.namespace)
         for reference in previous where !current.contains(reference.identity) && target.prune {
             changes.append(ObjectChange(object: reference.description, action: .prune, changes: []))

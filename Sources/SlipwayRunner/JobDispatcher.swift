@@ -13,7 +13,7 @@ public import SlipwayStore
 /// then interrupts them (they are queued again for the next start).
 public actor JobDispatcher: Service {
     private let config: ServerConfig
-    private let store: JobStore
+    private let store: any JobStore
     private let runner: JobRunner
     private let logger: Logger
     private let now: @Sendable () -> Date
@@ -26,7 +26,7 @@ public actor JobDispatcher: Service {
     private let pollInterval: Duration
     private let metrics: SlipwayMetrics?
 
-    public init(config: ServerConfig, store: JobStore, mirrors: MirrorCache, clusters: [String: KubeClient] = [:], logger: Logger,
+    public init(config: ServerConfig, store: any JobStore, mirrors: MirrorCache, clusters: [String: KubeClient] = [:], logger: Logger,
                 stepPollInterval: Duration = .milliseconds(200), pollInterval: Duration = .seconds(1), healthPollInterval: Duration = .seconds(1),
                 metrics: SlipwayMetrics? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.metrics = metrics
@@ -54,14 +54,14 @@ public actor JobDispatcher: Service {
     public func run() async throws {
         do {
             // What the last process's steps left on this machine dies before any job runs again.
-            let leftovers = try store.leftoverProcesses(host: runner.host.host, bootID: runner.host.bootID)
+            let leftovers = try await store.leftoverProcesses(host: runner.host.host, bootID: runner.host.bootID)
             let killed = await ProcessReaper().reap(leftovers)
             if !killed.isEmpty {
                 logger.notice("killed step processes left by the last stop", metadata: [
                     "jobs": "\(Set(killed.map(\.jobID)).sorted())", "process-groups": "\(killed.map(\.processGroup))",
                 ])
             }
-            let recovered = try store.recoverInterrupted(maxAttempts: config.maxAttempts, now: now())
+            let recovered = try await store.recoverInterrupted(maxAttempts: config.maxAttempts, now: now())
             if !recovered.interrupted.isEmpty {
                 logger.notice("jobs interrupted by the last stop", metadata: [
                     "interrupted": "\(recovered.interrupted)", "queued-again": "\(recovered.requeued.map(\.id))",
@@ -80,7 +80,7 @@ public actor JobDispatcher: Service {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 for await _ in wakeups {
-                    for job in step() {
+                    for job in await step() {
                         group.addTask { await self.execute(job) }
                     }
                     if scheduler.draining && scheduler.running.isEmpty { break }
@@ -92,10 +92,10 @@ public actor JobDispatcher: Service {
     }
 
     /// One round: learn about queued jobs, apply the scheduler's decisions, return jobs to start.
-    private func step() -> [Job] {
+    private func step() async -> [Job] {
         var toStart: [Job] = []
         do {
-            let queued = try store.queuedJobs()
+            let queued = try await store.queuedJobs()
             metrics?.queueDepth(queued.count)
             let stillQueued = Set(queued.map(\.id))
             for (app, ids) in scheduler.queued {
@@ -103,7 +103,7 @@ public actor JobDispatcher: Service {
             }
             for job in queued where !scheduler.knows(job.id) {
                 let app = config.app(named: job.app)
-                perform(scheduler.enqueued(job.id, app: job.app, cancelRunning: app?.cancelRunningOnPush ?? false))
+                await perform(scheduler.enqueued(job.id, app: job.app, cancelRunning: app?.cancelRunningOnPush ?? false))
             }
             for action in scheduler.next(now: now()) {
                 guard case .start(let id) = action else { continue }
@@ -115,11 +115,11 @@ public actor JobDispatcher: Service {
         return toStart
     }
 
-    private func perform(_ actions: [Scheduler.Action]) {
+    private func perform(_ actions: [Scheduler.Action]) async {
         for action in actions {
             switch action {
             case .supersede(let ids, let newer):
-                let changed = (try? store.supersede(ids, by: newer, now: now())) ?? []
+                let changed = (try? await store.supersede(ids, by: newer, now: now())) ?? []
                 if !changed.isEmpty { logger.info("jobs superseded", metadata: ["jobs": "\(changed)", "by": "\(newer)"]) }
             case .cancelRunning(let id, let newer):
                 stopping[id] = .cancelled
@@ -146,7 +146,7 @@ public actor JobDispatcher: Service {
         }
         do {
             if result.status == .interrupted {
-                try store.interrupt(job.id, reason: Job.summarized(reason: result.reason) ?? "interrupted", maxAttempts: config.maxAttempts, now: now())
+                try await store.interrupt(job.id, reason: Job.summarized(reason: result.reason) ?? "interrupted", maxAttempts: config.maxAttempts, now: now())
             } else {
                 try await store.finish(job.id, status: result.status, reason: Job.summarized(reason: result.reason), now: now())
             }
@@ -154,7 +154,7 @@ public actor JobDispatcher: Service {
             logger.error("cannot record the end of a job", metadata: ["job-id": "\(job.id)", "error": "\(error)"])
         }
         logger.info("job ended", metadata: ["job-id": "\(job.id)", "status": "\(result.status.rawValue)"])
-        recordMetrics(job.id, status: result.status)
+        await recordMetrics(job.id, status: result.status)
         let running = Set(scheduler.running.filter { $0.value != job.id }.map { "\($0.key)-\($0.value)" })
         WorkspaceCleaner(directory: config.workspacesDir, keep: config.keepWorkspaces, inUse: running).clean()
         store.releaseMemory()
@@ -162,13 +162,13 @@ public actor JobDispatcher: Service {
         finished(job)
     }
 
-    private func recordMetrics(_ id: JobID, status: JobStatus) {
+    private func recordMetrics(_ id: JobID, status: JobStatus) async {
         guard let metrics else { return }
-        let ended = try? store.job(id: id)
+        let ended = try? await store.job(id: id)
         let duration = ended.flatMap { job in job.startedAt.map { Duration.seconds((job.finishedAt ?? now()).timeIntervalSince($0)) } }
         metrics.jobEnded(status: status.rawValue, duration: duration)
         var stages: [String: Double] = [:]
-        for step in (try? store.steps(id)) ?? [] {
+        for step in (try? await store.steps(id)) ?? [] {
             guard let start = step.startedAt, let end = step.finishedAt else { continue }
             stages[step.stage, default: 0] += end.timeIntervalSince(start)
         }
@@ -183,10 +183,10 @@ public actor JobDispatcher: Service {
 
     /// Why a running job should stop, if it should: cancelled through the API, superseded
     /// while running, or the shutdown grace period is over.
-    func stopReason(_ id: JobID) -> StopReason? {
+    func stopReason(_ id: JobID) async -> StopReason? {
         if shutdownDeadlinePassed { return .shutdown }
         if let reason = stopping[id] { return reason }
-        if (try? store.isCancelRequested(id)) == true { return .cancelled }
+        if (try? await store.isCancelRequested(id)) == true { return .cancelled }
         return nil
     }
 

@@ -13,7 +13,7 @@ struct RunResult: Sendable, Equatable {
 /// Runs one job from start to end: fetch, checkout, read the pipeline file, run the stages
 /// and hooks, record every step.
 struct JobRunner: Sendable {
-    let store: JobStore
+    let store: any JobStore
     let mirrors: MirrorCache
     let executor: StepExecutor
     /// Where step processes are recorded as running.
@@ -55,13 +55,13 @@ struct JobRunner: Sendable {
             await log.line("slipway", masker.masking(text))
         }
 
-        if app.target != nil, let bad = try? store.badCommit(app: app.name, commit: job.commit) {
+        if app.target != nil, let bad = try? await store.badCommit(app: app.name, commit: job.commit) {
             let reason = "commit \(job.commit.prefix(12)) was rolled back as bad by job \(bad.jobID) (\(bad.reason)); push a new commit"
             await say(reason)
             return RunResult(status: .failed, reason: reason)
         }
         if job.trigger == .selfHeal {
-            try? await store.planSteps(job.id, steps: [(StageName.deploy.rawValue, "re-apply manifests")])
+            try? await store.planSteps(job.id, steps: [StepPlan(stage: StageName.deploy.rawValue, name: "re-apply manifests")])
             try? await store.updateStep(job.id, index: 0, status: .running)
             let problem = await manifestStep.reapply(job: job, app: app) { line in await log.line("deploy/self-heal", masker.masking(line)) }
             try? await store.updateStep(job.id, index: 0, status: problem == nil ? .succeeded : .failed)
@@ -123,7 +123,7 @@ struct JobRunner: Sendable {
         add(HookPoint.postDeploy.rawValue, pipeline.hooks[.postDeploy] ?? [])
         add(HookPoint.onFailure.rawValue, pipeline.hooks[.onFailure] ?? [])
         do {
-            try await store.planSteps(job.id, steps: plan.map { ($0.stage, $0.spec.name) })
+            try await store.planSteps(job.id, steps: plan.map { StepPlan(stage: $0.stage, name: $0.spec.name) })
         } catch {
             return RunResult(status: .failed, reason: "\(error)")
         }

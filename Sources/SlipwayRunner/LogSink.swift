@@ -6,7 +6,7 @@ import SlipwayStore
 /// follower sees a line within a second, seldom enough that a chatty step does not turn
 /// into a write per line.
 actor LogSink {
-    private let store: JobStore
+    private let store: any JobStore
     private let jobID: JobID
     private var buffer = ""
     private var flusher: Task<Void, Never>?
@@ -15,36 +15,42 @@ actor LogSink {
     /// A buffer this large is written at once.
     static let flushSize = 64 * 1024
 
-    init(store: JobStore, jobID: JobID) {
+    init(store: any JobStore, jobID: JobID) {
         self.store = store
         self.jobID = jobID
     }
 
     /// Appends one line (without its newline), stamped with the time and where it came from.
-    func line(_ source: String, _ text: String) {
+    func line(_ source: String, _ text: String) async {
         buffer += "\(LogLine.timestamp()) [\(source)] \(text)\n"
         if buffer.utf8.count >= Self.flushSize {
-            flush()
-        } else if flusher == nil {
-            flusher = Task { [weak self] in
-                try? await Task.sleep(for: Self.flushInterval)
-                await self?.flush()
-            }
+            await flush()
+        } else {
+            scheduleFlush()
+        }
+    }
+
+    private func scheduleFlush() {
+        guard flusher == nil else { return }
+        flusher = Task { [weak self] in
+            try? await Task.sleep(for: Self.flushInterval)
+            await self?.flush()
         }
     }
 
     /// Writes what is buffered now.
-    func flush() {
-        flusher?.cancel()
+    func flush() async {
+        // Not cancelled: this may be the flusher itself, and a cancelled task's write fails.
         flusher = nil
         guard !buffer.isEmpty else { return }
         let text = buffer
         buffer = ""
         do {
-            try store.appendLog(jobID: jobID, text: text)
+            try await store.appendLog(jobID: jobID, text: text)
         } catch {
-            // Keep the text: the next flush tries again rather than losing it.
+            // Keep the text: a later flush tries again rather than losing it.
             buffer = text + buffer
+            scheduleFlush()
         }
     }
 }

@@ -9,7 +9,7 @@ import SystemPackage
 /// The deploy block of a pipeline: render, apply, prune, wait, and on failure roll back to
 /// the last healthy revision where the app asks for it.
 struct ManifestStep: Sendable {
-    let store: JobStore
+    let store: any JobStore
     let clusters: [String: KubeClient]
     let pollInterval: Duration
     /// The render command runs where steps run.
@@ -44,7 +44,7 @@ struct ManifestStep: Sendable {
         }
         let previous: [ObjectReference]
         do {
-            previous = await deployer.resolve(Self.references(try store.lastDeployment(app: app.name)?.objects), defaultNamespace: target.namespace)
+            previous = await deployer.resolve(Self.references(try await store.lastDeployment(app: app.name)?.objects), defaultNamespace: target.namespace)
         } catch {
             return "\(error)"
         }
@@ -79,12 +79,12 @@ struct ManifestStep: Sendable {
         guard let target = app.target, let client = clusters[target.cluster]?.impersonating(target.impersonatedUser) else {
             return "app '\(app.name)' has no cluster to heal"
         }
-        guard let good = try? store.lastDeployment(app: app.name, healthyOnly: true) else {
+        guard let good = try? await store.lastDeployment(app: app.name, healthyOnly: true) else {
             return "nothing was deployed yet: there is nothing to re-apply"
         }
         let manifests = Manifest.stored(good.manifests, commit: good.commit)
         let deployer = Deployer(client: client, pollInterval: pollInterval)
-        let previous = await deployer.resolve(Self.references((try? store.lastDeployment(app: app.name))?.objects), defaultNamespace: target.namespace)
+        let previous = await deployer.resolve(Self.references((try? await store.lastDeployment(app: app.name))?.objects), defaultNamespace: target.namespace)
         let spec = DeploySpec()
         await say("self-heal: re-applying \(manifests.count) objects of \(good.commit.prefix(12)) (deployed by job \(good.jobID))")
         do {
@@ -100,9 +100,9 @@ struct ManifestStep: Sendable {
     private func rollback(after failure: DeployError, job: Job, app: AppConfig, deployer: Deployer, options: Deployer.Options,
                           inventory: [ObjectReference], say: @escaping @Sendable (String) async -> Void) async -> String {
         let reason = "deploy: \(failure)"
-        try? store.markBad(app: app.name, commit: job.commit, jobID: job.id, reason: failure.description)
+        try? await store.markBad(app: app.name, commit: job.commit, jobID: job.id, reason: failure.description)
         await say("commit \(job.commit.prefix(12)) is marked bad: it will not be deployed again")
-        guard let good = try? store.lastDeployment(app: app.name, healthyOnly: true), good.commit != job.commit else {
+        guard let good = try? await store.lastDeployment(app: app.name, healthyOnly: true), good.commit != job.commit else {
             await say("no earlier healthy revision to roll back to")
             return reason + "; no earlier healthy revision to roll back to"
         }

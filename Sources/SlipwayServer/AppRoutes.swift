@@ -11,7 +11,7 @@ import SlipwayStore
 /// `/api/v1/apps…`: status, drift, what a commit would change, refresh and sync.
 struct AppRoutes: Sendable {
     let config: ServerConfig
-    let store: JobStore
+    let store: any JobStore
     let preview: DeployPreview?
     let reconciler: Reconciler?
     let jobsChanged: @Sendable () -> Void
@@ -36,16 +36,16 @@ struct AppRoutes: Sendable {
     /// look); before its first look at the app, what the store knows.
     private func status(_ app: AppConfig) async -> AppStatus {
         if var status = await reconciler?.status(of: app.name), status.reconciledAt != nil {
-            if let deployed = (try? store.lastDeployment(app: app.name, healthyOnly: true))?.commit { status.deployedCommit = deployed }
-            if let latest = try? store.latestJob(app: app.name) {
+            if let deployed = (try? await store.lastDeployment(app: app.name, healthyOnly: true))?.commit { status.deployedCommit = deployed }
+            if let latest = try? await store.latestJob(app: app.name) {
                 status.lastJob = latest.id
                 status.lastJobStatus = latest.status.rawValue
             }
             return status
         }
         var status = AppStatus(app: app.name)
-        status.deployedCommit = (try? store.lastDeployment(app: app.name, healthyOnly: true))?.commit
-        let latest = try? store.latestJob(app: app.name)
+        status.deployedCommit = (try? await store.lastDeployment(app: app.name, healthyOnly: true))?.commit
+        let latest = try? await store.latestJob(app: app.name)
         status.lastJob = latest?.id
         status.lastJobStatus = latest?.status.rawValue
         status.message = reconciler == nil ? "the reconciler is not running" : "not reconciled yet"
@@ -119,17 +119,17 @@ struct AppRoutes: Sendable {
             }
             commit = parsed.commit
         }
-        if commit == nil { commit = (try? store.lastDeployment(app: app.name, healthyOnly: true))?.commit }
+        if commit == nil { commit = (try? await store.lastDeployment(app: app.name, healthyOnly: true))?.commit }
         if commit == nil { commit = await reconciler?.status(of: app.name)?.branchHead }
         guard let commit else {
             throw APIError(.conflict, "app '\(app.name)' has no deployed commit yet; give one: {\"commit\": \"...\"}")
         }
         guard commit.count == 40, commit.allSatisfy(\.isHexDigit) else { throw APIError(.badRequest, "commit must be a full 40-character commit id") }
-        if let bad = try storeCall({ try store.badCommit(app: app.name, commit: commit) }) {
+        if let bad = try await storeCall({ try await store.badCommit(app: app.name, commit: commit) }) {
             throw APIError(.conflict, "commit \(commit.prefix(12)) was rolled back as bad by job \(bad.jobID): \(bad.reason)")
         }
         let who = context.token?.name ?? "unknown"
-        let job = try storeCall { try store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: commit, trigger: .manual,
+        let job = try await storeCall { try await store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: commit, trigger: .manual,
                                                     message: "sync requested by \(who)") }
         jobsChanged()
         return JSONBody.response(.accepted, Queued(job: job.id, commit: commit, statusURL: "\(config.baseURL(for: request))/api/v1/jobs/\(job.id)"))

@@ -8,7 +8,7 @@ import SlipwayStore
 
 /// `/api/v1/jobs…`: list, show, log (optionally followed), cancel.
 struct JobRoutes: Sendable {
-    let store: JobStore
+    let store: any JobStore
     let logger: Logger
     /// How often a followed log looks for new chunks.
     let followInterval: Duration
@@ -16,9 +16,9 @@ struct JobRoutes: Sendable {
     let jobsChanged: @Sendable () -> Void
 
     func register(on api: RouterGroup<SlipwayRequestContext>) {
-        api.get("jobs") { request, context in try list(request, context: context) }
-        api.get("jobs/:id") { request, context in try show(request, context: context) }
-        api.get("jobs/:id/log") { request, context in try log(request, context: context) }
+        api.get("jobs") { request, context in try await list(request, context: context) }
+        api.get("jobs/:id") { request, context in try await show(request, context: context) }
+        api.get("jobs/:id/log") { request, context in try await log(request, context: context) }
         api.post("jobs/:id/cancel") { request, context in try await cancel(request, context: context) }
     }
 
@@ -33,7 +33,7 @@ struct JobRoutes: Sendable {
         }
     }
 
-    func list(_ request: Request, context: SlipwayRequestContext) throws -> Response {
+    func list(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         try context.require(.read)
         let parameters = request.uri.queryParameters
         var query = JobQuery()
@@ -52,7 +52,7 @@ struct JobRoutes: Sendable {
             guard let value = Int(limit), (1...500).contains(value) else { throw APIError(.badRequest, "limit must be a number from 1 to 500") }
             query.limit = value
         }
-        let jobs = try storeCall { try store.jobs(query) }
+        let jobs = try await storeCall { try await store.jobs(query) }
         let next = jobs.count == query.limit ? jobs.last?.id : nil
         return JSONBody.response(.ok, JobList(jobs: jobs, nextBefore: next))
     }
@@ -71,16 +71,16 @@ struct JobRoutes: Sendable {
         }
     }
 
-    func show(_ request: Request, context: SlipwayRequestContext) throws -> Response {
+    func show(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         try context.require(.read)
-        let job = try job(request, context)
-        let steps = try storeCall { try store.steps(job.id) }
+        let job = try await job(request, context)
+        let steps = try await storeCall { try await store.steps(job.id) }
         return JSONBody.response(.ok, JobDetail(job: job, steps: steps))
     }
 
     func cancel(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         try context.require(.admin)
-        let current = try job(request, context)
+        let current = try await job(request, context)
         guard !current.status.isFinal else {
             throw APIError(.conflict, "job \(current.id) already ended as \(current.status.rawValue)")
         }
@@ -93,16 +93,16 @@ struct JobRoutes: Sendable {
         return JSONBody.response(.accepted, updated)
     }
 
-    func log(_ request: Request, context: SlipwayRequestContext) throws -> Response {
+    func log(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         try context.require(.read)
-        let job = try job(request, context)
+        let job = try await job(request, context)
         let follow = ["1", "true", "yes"].contains(request.uri.queryParameters.get("follow") ?? "")
         let headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"]
         guard follow else {
             var text = ""
             var seq: Int64 = 0
             while true {
-                let chunks = try storeCall { try store.logChunks(jobID: job.id, after: seq) }
+                let chunks = try await storeCall { try await store.logChunks(jobID: job.id, after: seq) }
                 guard let last = chunks.last else { break }
                 text += chunks.map { $0.text }.joined()
                 seq = last.seq
@@ -114,15 +114,15 @@ struct JobRoutes: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             var seq: Int64 = 0
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let chunks = try logStore.logChunks(jobID: job.id, after: seq)
+                let chunks = try await logStore.logChunks(jobID: job.id, after: seq)
                 if let last = chunks.last {
                     try await writer.write(ByteBuffer(string: chunks.map(\.text).joined()))
                     seq = last.seq
                     continue
                 }
                 // The job may have written its last lines between the two reads: read once more after it ended.
-                if try logStore.job(id: job.id)?.status.isFinal ?? true {
-                    let rest = try logStore.logChunks(jobID: job.id, after: seq, limit: Int.max)
+                if try await logStore.job(id: job.id)?.status.isFinal ?? true {
+                    let rest = try await logStore.logChunks(jobID: job.id, after: seq, limit: Int.max)
                     if !rest.isEmpty { try await writer.write(ByteBuffer(string: rest.map(\.text).joined())) }
                     break
                 }
@@ -132,24 +132,15 @@ struct JobRoutes: Sendable {
         })
     }
 
-    private func job(_ request: Request, _ context: SlipwayRequestContext) throws -> Job {
+    private func job(_ request: Request, _ context: SlipwayRequestContext) async throws -> Job {
         let raw = context.parameters.get("id") ?? ""
         guard let id = Int64(raw) else { throw APIError(.badRequest, "job id '\(raw)' is not a number") }
-        guard let job = try storeCall({ try store.job(id: id) }) else { throw APIError(.notFound, "no job with id \(id)") }
+        guard let job = try await storeCall({ try await store.job(id: id) }) else { throw APIError(.notFound, "no job with id \(id)") }
         return job
     }
 }
 
-/// Runs a store call, answering 503 when the store cannot.
-func storeCall<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as StoreError {
-        throw APIError(.serviceUnavailable, "the job store is unavailable: \(error)", headers: [.retryAfter: "5"])
-    }
-}
-
-/// `storeCall` for the store's suspending writes.
+/// Runs a store call, answering 503 (with Retry-After) when the store cannot.
 func storeCall<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()

@@ -15,7 +15,7 @@ public import SlipwayStore
 /// The HTTP(S) face of Slipway: webhooks in, the job API out.
 public struct SlipwayServer: Sendable {
     public let config: ServerConfig
-    public let store: JobStore
+    public let store: any JobStore
     public let logger: Logger
     /// The clock webhook checks use; tests set it to replay signed fixtures.
     public let now: @Sendable () -> Date
@@ -29,7 +29,7 @@ public struct SlipwayServer: Sendable {
     /// Served on `/metrics`.
     public var metrics: SlipwayMetrics?
 
-    public init(config: ServerConfig, store: JobStore, dispatcher: JobDispatcher?, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(config: ServerConfig, store: any JobStore, dispatcher: JobDispatcher?, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.config = config
         self.store = store
         self.dispatcher = dispatcher
@@ -38,9 +38,9 @@ public struct SlipwayServer: Sendable {
     }
 
     /// Opens the store in the configured data dir.
-    public static func openStore(config: ServerConfig) throws(ServerStartError) -> JobStore {
+    public static func openStore(config: ServerConfig) throws(ServerStartError) -> any JobStore {
         do {
-            return try JobStore(path: config.databasePath, busyTimeout: config.storeBusyTimeout)
+            return try SQLiteJobStore(path: config.databasePath, busyTimeout: config.storeBusyTimeout)
         } catch {
             throw .store("\(error)")
         }
@@ -50,7 +50,7 @@ public struct SlipwayServer: Sendable {
         let router = Router(context: SlipwayRequestContext.self)
         router.get("/healthz") { _, _ in JSONBody.response(.ok, ["status": "ok"]) }
         router.get("/readyz") { _, _ in
-            store.isReady()
+            await store.isReady()
                 ? JSONBody.response(.ok, ["status": "ready"])
                 : JSONBody.response(.serviceUnavailable, ["status": "store unavailable"])
         }

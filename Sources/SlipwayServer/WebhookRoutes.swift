@@ -11,7 +11,7 @@ import SlipwayWebhooks
 /// `POST /hooks/{app}`: verify, decide, commit, and only then answer.
 struct WebhookRoutes: Sendable {
     let config: ServerConfig
-    let store: JobStore
+    let store: any JobStore
     let now: @Sendable () -> Date
     let logger: Logger
     /// Tells the runner a job was queued.

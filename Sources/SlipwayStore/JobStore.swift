@@ -1,198 +1,173 @@
 public import Foundation
-import GRDB
 public import SlipwayCore
 
-/// Durable jobs, deliveries and logs in one SQLite file (WAL mode, full sync), so a job
-/// acknowledged to a forge survives a crash of the process or the machine.
-public final class JobStore: Sendable {
-    private let pool: DatabasePool
-    public let path: String
+/// Durable jobs, deliveries, logs, deploys and step processes: what every part of Slipway
+/// reads and writes, and what several replicas share.
+///
+/// Two implementations with one behaviour, checked by one test suite: `SQLiteJobStore`
+/// (embedded, the default, one process) and `PostgresJobStore` (several replicas on one
+/// database). Every write is durable when the call returns.
+public protocol JobStore: AnyObject, Sendable {
+    /// Where the data is, for logs (a file path, or the database without its password).
+    var location: String { get }
 
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    /// - Parameter busyTimeout: how long a write waits for a lock before the store reports
-    ///   itself unavailable.
-    public init(path: String, busyTimeout: Duration = .seconds(5)) throws(StoreError) {
-        self.path = path
-        var configuration = GRDB.Configuration()
-        configuration.busyMode = .timeout(TimeInterval(busyTimeout.components.seconds) + TimeInterval(busyTimeout.components.attoseconds) / 1e18)
-        configuration.prepareDatabase { db in
-            // FULL: a commit is on disk before it returns, not only in the OS cache.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        do {
-            try FileManager.default.createDirectory(
-                at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
-            pool = try DatabasePool(path: path, configuration: configuration)
-            try Schema.migrator.migrate(pool)
-        } catch {
-            throw .unavailable("cannot open \(path): \(error)")
-        }
-    }
+    /// Whether the database answers now.
+    func isReady() async -> Bool
+    /// Lets the store give back caches after large reads.
+    func releaseMemory()
+    /// Closes connections (the store is not used afterwards).
+    func close() async
 
-    /// Lets SQLite free its page caches once no access runs (after a large deploy or drift
-    /// check read big records): the memory comes back instead of staying with idle connections.
-    public func releaseMemory() {
-        pool.releaseMemoryEventually()
-    }
-
-    /// Whether the database answers a read.
-    public func isReady() -> Bool {
-        (try? pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
-    }
-
-    // MARK: Queue
+    // MARK: Intake
 
     /// Commits a job for `push` unless its delivery id, or the same (app, ref, commit),
     /// already has one. Returns only after the transaction is durable.
-    public func enqueue(push: PushEvent, app: String, now: Date = Date()) async throws(StoreError) -> EnqueueResult {
-        try await write { db in
-            if let jobID = try Int64.fetchOne(db, sql: "SELECT job_id FROM deliveries WHERE app = ? AND delivery_id = ?", arguments: [app, push.deliveryID]),
-               let job = try Self.fetchJob(db, id: jobID) {
-                return .existing(job)
-            }
-            if let row = try Row.fetchOne(db, sql: """
-                SELECT \(Self.jobColumns) FROM jobs WHERE app = ? AND ref = ? AND commit_sha = ? AND trigger IN ('push', 'poll')
-                ORDER BY id DESC LIMIT 1
-                """, arguments: [app, push.ref, push.after]) {
-                let job = try Self.job(from: row)
-                try Self.recordDelivery(db, app: app, push: push, outcome: "duplicate", jobID: job.id, now: now)
-                return .existing(job)
-            }
-            let paths = try push.changedPaths.map { try SlipwayJSON.string(.array($0.map(JSONValue.string))) }
-            try db.execute(sql: """
-                INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [app, push.forge.rawValue, push.deliveryID, JobTrigger.push.rawValue, push.ref, push.before,
-                                 push.after, push.headCommitMessage, push.headCommitAuthor, paths, JobStatus.queued.rawValue,
-                                 now.timeIntervalSince1970])
-            let id = db.lastInsertedRowID
-            try Self.recordDelivery(db, app: app, push: push, outcome: "queued", jobID: id, now: now)
-            guard let job = try Self.fetchJob(db, id: id) else { throw StoreError.jobNotFound(id) }
-            return .created(job)
-        }
-    }
-
+    func enqueue(push: PushEvent, app: String, now: Date) async throws(StoreError) -> EnqueueResult
     /// Remembers a verified delivery that created no job (ping, other branch, other event).
-    public func recordIgnoredDelivery(app: String, forge: Forge, deliveryID: String, outcome: String, now: Date = Date()) async throws(StoreError) {
-        try await write { db in
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO deliveries (app, delivery_id, forge, received_at, outcome, job_id) VALUES (?, ?, ?, ?, ?, NULL)
-                """, arguments: [app, deliveryID, forge.rawValue, now.timeIntervalSince1970, outcome])
-        }
-    }
-
-    private static func recordDelivery(_ db: Database, app: String, push: PushEvent, outcome: String, jobID: Int64, now: Date) throws {
-        try db.execute(sql: """
-            INSERT OR REPLACE INTO deliveries (app, delivery_id, forge, received_at, outcome, job_id) VALUES (?, ?, ?, ?, ?, ?)
-            """, arguments: [app, push.deliveryID, push.forge.rawValue, now.timeIntervalSince1970, outcome, jobID])
-    }
+    func recordIgnoredDelivery(app: String, forge: Forge, deliveryID: String, outcome: String, now: Date) async throws(StoreError)
+    /// Queues a job that no webhook announced (a manual sync, a poll, a self-heal): never
+    /// merged with an existing job of the same commit.
+    func enqueue(app: String, ref: String, commit: String, trigger: JobTrigger, message: String?, now: Date) async throws(StoreError) -> Job
 
     // MARK: Jobs
 
-    public func job(id: JobID) throws(StoreError) -> Job? {
-        try read { db in try Self.fetchJob(db, id: id) }
-    }
-
-    public func jobs(_ query: JobQuery) throws(StoreError) -> [Job] {
-        try read { db in
-            var clauses: [String] = []
-            var arguments: StatementArguments = []
-            if let app = query.app { clauses.append("app = ?"); arguments += [app] }
-            if let status = query.status { clauses.append("status = ?"); arguments += [status.rawValue] }
-            if let before = query.before { clauses.append("id < ?"); arguments += [before] }
-            let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
-            arguments += [max(1, min(query.limit, 500))]
-            return try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments)
-                .map(Self.job(from:))
-        }
-    }
-
+    func job(id: JobID) async throws(StoreError) -> Job?
+    /// A page of jobs, newest first.
+    func jobs(_ query: JobQuery) async throws(StoreError) -> [Job]
+    /// The newest job of an app, whatever its trigger.
+    func latestJob(app: String) async throws(StoreError) -> Job?
+    /// Whether any job of the app is (or was) for this commit.
+    func hasJob(app: String, commit: String) async throws(StoreError) -> Bool
     /// Cancels a queued job at once; a running job is flagged for its runner to stop.
     /// Returns the job as it now is, or nil when there is no such job.
-    public func requestCancel(id: JobID, by who: String, now: Date = Date()) async throws(StoreError) -> Job? {
-        try await write { db in
-            guard let job = try Self.fetchJob(db, id: id) else { return nil }
-            switch job.status {
-            case .queued:
-                try db.execute(sql: "UPDATE jobs SET status = ?, reason = ?, finished_at = ?, cancel_requested = 1 WHERE id = ?",
-                               arguments: [JobStatus.cancelled.rawValue, "cancelled by \(who) before it started", now.timeIntervalSince1970, id])
-            case .running:
-                try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", arguments: [id])
-            default:
-                break
-            }
-            return try Self.fetchJob(db, id: id)
-        }
-    }
+    func requestCancel(id: JobID, by who: String, now: Date) async throws(StoreError) -> Job?
+    func isCancelRequested(_ id: JobID) async throws(StoreError) -> Bool
 
-    // MARK: Logs
+    // MARK: Running
 
+    /// Every queued job, oldest first.
+    func queuedJobs() async throws(StoreError) -> [Job]
+    /// Marks a queued job running. False when it is no longer queued (cancelled meanwhile).
+    func start(_ id: JobID, now: Date) async throws(StoreError) -> Bool
+    /// Ends a job with a final status and the reason a user reads.
+    func finish(_ id: JobID, status: JobStatus, reason: String?, now: Date) async throws(StoreError)
+    /// Marks queued jobs as superseded by a newer one; returns the ids that changed.
+    func supersede(_ ids: [JobID], by newer: JobID, now: Date) async throws(StoreError) -> [JobID]
+    /// Jobs left `running` by a process that died become `interrupted`, and each is queued
+    /// again as a new attempt while it has attempts left.
+    func recoverInterrupted(maxAttempts: Int, now: Date) async throws(StoreError) -> (interrupted: [JobID], requeued: [Job])
+    /// Ends a running job as `interrupted` and queues it again as a new attempt while it has
+    /// attempts left; the job's log ends saying so.
+    @discardableResult
+    func interrupt(_ id: JobID, reason: String, maxAttempts: Int, now: Date) async throws(StoreError) -> Job?
+
+    // MARK: Steps and logs
+
+    /// Records the steps a job is going to run, all `pending`, in order.
+    func planSteps(_ id: JobID, steps: [StepPlan]) async throws(StoreError)
+    /// Updates one step's status (and start, end, exit code when given).
+    func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int?, now: Date) async throws(StoreError)
+    func steps(_ id: JobID) async throws(StoreError) -> [StepRecord]
     /// Appends `text` to a job's log as the next chunk.
-    public func appendLog(jobID: JobID, text: String, now: Date = Date()) throws(StoreError) {
-        try write { db in try Self.appendLog(db, jobID: jobID, text: text, now: now) }
-    }
-
-    static func appendLog(_ db: Database, jobID: JobID, text: String, now: Date) throws {
-        let next = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM log_chunks WHERE job_id = ?", arguments: [jobID]) ?? 1
-        try db.execute(sql: "INSERT INTO log_chunks (job_id, seq, created_at, text) VALUES (?, ?, ?, ?)",
-                       arguments: [jobID, next, now.timeIntervalSince1970, text])
-    }
-
+    func appendLog(jobID: JobID, text: String, now: Date) async throws(StoreError)
     /// The chunks of a job's log after `seq` (0 for all), in order.
-    public func logChunks(jobID: JobID, after seq: Int64 = 0, limit: Int = 1000) throws(StoreError) -> [LogChunk] {
-        try read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, text FROM log_chunks WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                             arguments: [jobID, seq, limit])
-                .map { LogChunk(jobID: jobID, seq: $0["seq"], text: $0["text"]) }
-        }
+    func logChunks(jobID: JobID, after seq: Int64, limit: Int) async throws(StoreError) -> [LogChunk]
+
+    // MARK: Deploys
+
+    /// Records what a deploy applied (the inventory prune works from next time).
+    func recordDeployment(app: String, jobID: JobID, commit: String, objects: JSONValue, manifests: JSONValue,
+                          healthy: Bool, now: Date) async throws(StoreError)
+    /// An app's deploys, newest first (its deploy history).
+    func deployments(app: String, healthyOnly: Bool, limit: Int) async throws(StoreError) -> [DeploymentRecord]
+    /// Marks a commit that failed and was rolled back: it is not deployed again.
+    func markBad(app: String, commit: String, jobID: JobID, reason: String, now: Date) async throws(StoreError)
+    /// Why a commit was marked bad, or nil when it was not.
+    func badCommit(app: String, commit: String) async throws(StoreError) -> BadCommit?
+
+    // MARK: Step processes
+
+    /// Remembers a step's process group while its job runs.
+    func recordStepProcess(_ process: StepProcess, now: Date) async throws(StoreError)
+    /// The process groups of steps of jobs still marked running that were started on `host`
+    /// in boot `bootID`: what a crash may have left behind there.
+    func leftoverProcesses(host: String, bootID: String) async throws(StoreError) -> [StepProcess]
+}
+
+/// One step of a job's plan.
+public struct StepPlan: Sendable, Hashable {
+    public var stage: String
+    public var name: String
+
+    public init(stage: String, name: String) {
+        self.stage = stage
+        self.name = name
+    }
+}
+
+/// A commit rolled back as bad, and why.
+public struct BadCommit: Sendable, Hashable {
+    public var jobID: JobID
+    public var reason: String
+}
+
+/// The calls as the rest of Slipway makes them: the time is now, the usual limits.
+extension JobStore {
+    public func enqueue(push: PushEvent, app: String) async throws(StoreError) -> EnqueueResult {
+        try await enqueue(push: push, app: app, now: Date())
     }
 
-    // MARK: Plumbing
-
-    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-        do { return try pool.read(body) } catch { throw Self.storeError(error) }
+    public func recordIgnoredDelivery(app: String, forge: Forge, deliveryID: String, outcome: String) async throws(StoreError) {
+        try await recordIgnoredDelivery(app: app, forge: forge, deliveryID: deliveryID, outcome: outcome, now: Date())
     }
 
-    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-        do { return try pool.write(body) } catch { throw Self.storeError(error) }
+    public func enqueue(app: String, ref: String, commit: String, trigger: JobTrigger, message: String? = nil) async throws(StoreError) -> Job {
+        try await enqueue(app: app, ref: ref, commit: commit, trigger: trigger, message: message, now: Date())
     }
 
-    /// A write that suspends instead of blocking the calling thread while it waits for the
-    /// lock and the disk: what request handlers use, so a locked database cannot stall the
-    /// server's few threads.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
-        do { return try await pool.write(body) } catch { throw Self.storeError(error) }
+    public func requestCancel(id: JobID, by who: String) async throws(StoreError) -> Job? {
+        try await requestCancel(id: id, by: who, now: Date())
     }
 
-    private static func storeError(_ error: any Error) -> StoreError {
-        if let error = error as? StoreError { return error }
-        if let error = error as? DatabaseError { return .unavailable(error.message ?? "\(error.resultCode)") }
-        return .unavailable("\(error)")
+    public func start(_ id: JobID) async throws(StoreError) -> Bool {
+        try await start(id, now: Date())
     }
 
-    /// A job row with the id of the attempt that continues it.
-    static let jobColumns = "*, (SELECT r.id FROM jobs r WHERE r.retry_of = jobs.id LIMIT 1) AS retried_as"
-
-    static func fetchJob(_ db: Database, id: JobID) throws -> Job? {
-        try Row.fetchOne(db, sql: "SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", arguments: [id]).map(job(from:))
+    public func finish(_ id: JobID, status: JobStatus, reason: String?) async throws(StoreError) {
+        try await finish(id, status: status, reason: reason, now: Date())
     }
 
-    static func job(from row: Row) throws -> Job {
-        func date(_ column: String) -> Date? {
-            (row[column] as Double?).map { Date(timeIntervalSince1970: $0) }
-        }
-        let statusText: String = row["status"]
-        let triggerText: String = row["trigger"]
-        guard let status = JobStatus(rawValue: statusText), let trigger = JobTrigger(rawValue: triggerText) else {
-            throw StoreError.unavailable("job \(row["id"] as Int64) has an unknown status '\(statusText)' or trigger '\(triggerText)'")
-        }
-        return Job(
-            id: row["id"], app: row["app"], forge: (row["forge"] as String?).flatMap(Forge.init(rawValue:)),
-            deliveryID: row["delivery_id"], trigger: trigger, ref: row["ref"], before: row["before_sha"],
-            commit: row["commit_sha"], message: row["message"], author: row["author"], status: status,
-            reason: row["reason"], createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
-            startedAt: date("started_at"), finishedAt: date("finished_at"),
-            attempt: row["attempt"] ?? 1, retryOf: row["retry_of"], retriedAs: row["retried_as"]
-        )
+    public func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int? = nil) async throws(StoreError) {
+        try await updateStep(id, index: index, status: status, exitCode: exitCode, now: Date())
+    }
+
+    public func appendLog(jobID: JobID, text: String) async throws(StoreError) {
+        try await appendLog(jobID: jobID, text: text, now: Date())
+    }
+
+    public func logChunks(jobID: JobID, after seq: Int64 = 0, limit: Int = 1000) async throws(StoreError) -> [LogChunk] {
+        try await logChunks(jobID: jobID, after: seq, limit: limit)
+    }
+
+    public func recordDeployment(app: String, jobID: JobID, commit: String, objects: JSONValue, manifests: JSONValue,
+                                 healthy: Bool) async throws(StoreError) {
+        try await recordDeployment(app: app, jobID: jobID, commit: commit, objects: objects, manifests: manifests, healthy: healthy, now: Date())
+    }
+
+    public func deployments(app: String, healthyOnly: Bool = false) async throws(StoreError) -> [DeploymentRecord] {
+        try await deployments(app: app, healthyOnly: healthyOnly, limit: 100)
+    }
+
+    /// The newest deploy of an app (only healthy ones when asked).
+    public func lastDeployment(app: String, healthyOnly: Bool = false) async throws(StoreError) -> DeploymentRecord? {
+        try await deployments(app: app, healthyOnly: healthyOnly, limit: 1).first
+    }
+
+    public func markBad(app: String, commit: String, jobID: JobID, reason: String) async throws(StoreError) {
+        try await markBad(app: app, commit: commit, jobID: jobID, reason: reason, now: Date())
+    }
+
+    public func recordStepProcess(_ process: StepProcess) async throws(StoreError) {
+        try await recordStepProcess(process, now: Date())
     }
 }

@@ -38,7 +38,7 @@ struct Serve: AsyncParsableCommand {
         }
         do {
             let store = try SlipwayServer.openStore(config: serverConfig)
-            logger.info("store opened", metadata: ["path": "\(store.path)", "apps": "\(serverConfig.apps.count)"])
+            logger.info("store opened", metadata: ["location": "\(store.location)", "apps": "\(serverConfig.apps.count)"])
             let mirrors = MirrorCache(root: serverConfig.mirrorsDir, caFile: serverConfig.gitCAFile)
             var clusters: [String: KubeClient] = [:]
             for cluster in serverConfig.clusters {

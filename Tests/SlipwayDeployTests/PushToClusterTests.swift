@@ -58,19 +58,19 @@ import Testing
             // 1. First deploy: both objects, healthy, post-deploy hook ran.
             let first = try await server.push(app: "github", commit: try repository.head())
             var job = try await server.waitForEnd(of: first)
-            var log = try server.log(of: first)
+            var log = try await server.log(of: first)
             #expect(job.status == .succeeded, "\(job.reason ?? "")\n\(log)")
             #expect(log.contains("[deploy/apply] applied Deployment shop/web"))
             #expect(log.contains("[post-deploy/after] deployed"))
             let web = await kube.cluster.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web")
             #expect(web?[path: ["spec", "template", "spec", "containers"]]?.arrayValue?.first?["image"] == "shop:1.0")
             #expect(web?[path: ["metadata", "annotations", "revision"]]?.stringValue == String(try repository.head().prefix(7)))
-            #expect(try server.store.steps(first).map(\.name) == ["lint", "apply manifests", "after"])
+            #expect(try await server.store.steps(first).map(\.name) == ["lint", "apply manifests", "after"])
 
             // 2. A new image tag in git, the ConfigMap removed: applied, waited for, pruned.
             let second = try await server.push(app: "github", commit: try repository.commit(files: Self.manifests(image: "2.0"), message: "2.0"))
             job = try await server.waitForEnd(of: second)
-            log = try server.log(of: second)
+            log = try await server.log(of: second)
             #expect(job.status == .succeeded, "\(job.reason ?? "")\n\(log)")
             #expect(log.contains("[deploy/apply] pruned ConfigMap shop/extra"))
             #expect(await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "extra") == nil)
@@ -80,17 +80,17 @@ import Testing
             let badCommit = try repository.commit(files: Self.manifests(image: "broken"), message: "broken")
             let third = try await server.push(app: "github", commit: badCommit)
             job = try await server.waitForEnd(of: third)
-            log = try server.log(of: third)
+            log = try await server.log(of: third)
             #expect(job.status == .failed)
             #expect(job.reason?.contains("ProgressDeadlineExceeded") == true, "\(job.reason ?? "")")
             #expect(job.reason?.hasSuffix("rolled back to \(goodCommit.prefix(12))") == true, "\(job.reason ?? "")")
             let rolledBack = await kube.cluster.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web")
             #expect(rolledBack?[path: ["spec", "template", "spec", "containers"]]?.arrayValue?.first?["image"] == "shop:2.0")
-            #expect(try server.store.badCommit(app: "github", commit: badCommit) != nil)
-            #expect(try server.store.steps(third).map(\.status).last == .skipped)
+            #expect(try await server.store.badCommit(app: "github", commit: badCommit) != nil)
+            #expect(try await server.store.steps(third).map(\.status).last == .skipped)
 
             // 4. The bad commit again (a manual redelivery): refused before anything runs.
-            let again = try server.store.enqueue(app: "github", ref: "refs/heads/main", commit: badCommit, trigger: .manual)
+            let again = try await server.store.enqueue(app: "github", ref: "refs/heads/main", commit: badCommit, trigger: .manual)
             job = try await server.waitForEnd(of: again.id)
             #expect(job.status == .failed)
             #expect(job.reason?.contains("was rolled back as bad by job \(third)") == true, "\(job.reason ?? "")")
@@ -122,11 +122,11 @@ import Testing
             // A broken image and a new ConfigMap: fails, rolls back, and the ConfigMap goes.
             let bad = try await server.push(app: "github", commit: try repository.commit(files: Self.manifests(image: "broken", extra: Self.extraConfigMap), message: "bad"))
             let failed = try await server.waitForEnd(of: bad)
-            let badLog = try server.log(of: bad)
+            let badLog = try await server.log(of: bad)
             #expect(failed.status == .failed)
             #expect(badLog.contains("pruned ConfigMap shop/extra"), "\(badLog)")
             #expect(await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "extra") == nil)
-            let failedRecord = try #require(try server.store.deployments(app: "github").first { $0.jobID == bad && !$0.healthy })
+            let failedRecord = try #require(try await server.store.deployments(app: "github").first { $0.jobID == bad && !$0.healthy })
             for object in failedRecord.manifests.arrayValue ?? [] {
                 #expect(object[path: ["metadata", "namespace"]] == "shop", "\(object)")
                 #expect(object[path: ["metadata", "labels", Deployer.partOfLabel]] != nil, "\(object)")
@@ -136,9 +136,9 @@ import Testing
             // The next deploy sees its live Deployment (no "already gone"), and nothing drifts.
             let next = try await server.push(app: "github", commit: try repository.commit(files: Self.manifests(image: "3.0"), message: "3.0"))
             #expect(try await server.waitForEnd(of: next).status == .succeeded)
-            let nextLog = try server.log(of: next)
+            let nextLog = try await server.log(of: next)
             #expect(!nextLog.contains("already gone"), "\(nextLog)")
-            let healthy = try #require(try server.store.lastDeployment(app: "github", healthyOnly: true))
+            let healthy = try #require(try await server.store.lastDeployment(app: "github", healthyOnly: true))
             let (drift, health) = try await DriftDetector(client: client).detect(
                 desired: Manifest.stored(healthy.manifests, commit: healthy.commit),
                 applySetID: Deployer.applySetID(app: "github", namespace: "shop"), defaultNamespace: "shop")
@@ -169,7 +169,7 @@ import Testing
             #expect(job.status == .failed)
             #expect(job.reason?.contains("kind X*** in v1") == true, "\(job.reason ?? "")")
             #expect(job.reason?.contains("super-secret-value") == false)
-            #expect(!(try server.log(of: id)).contains("super-secret-value"))
+            #expect(!(try await server.log(of: id)).contains("super-secret-value"))
         }
         await client.shutdown()
         await kube.stop()
@@ -203,7 +203,7 @@ import Testing
         }) { server in
             let first = try await server.push(app: "github", commit: try repository.head())
             let firstJob = try await server.waitForEnd(of: first)
-            let firstLog = try server.log(of: first)
+            let firstLog = try await server.log(of: first)
             #expect(firstJob.status == .succeeded, "\(firstLog)")
 
             var next = PushToClusterTests.manifests(image: "2.0")
@@ -255,7 +255,7 @@ import Testing
         }) { server in
             let id = try await server.push(app: "github", commit: try repository.head())
             let job = try await server.waitForEnd(of: id)
-            let log = try server.log(of: id)
+            let log = try await server.log(of: id)
             #expect(job.status == .succeeded, "\(job.reason ?? "")\n\(log)")
             #expect(log.contains("render: rendering for github"))
             let made = await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "rendered", name: "from-command")

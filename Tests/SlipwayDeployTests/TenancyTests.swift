@@ -86,7 +86,7 @@ import Testing
         }) { server in
             let first = try await server.push(app: "github", commit: try repository.head())
             let done = try await server.waitForEnd(of: first)
-            let log = try server.log(of: first)
+            let log = try await server.log(of: first)
             #expect(done.status == .succeeded, "\(done.reason ?? "")\n\(log)")
             #expect(await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "settings") != nil)
 

@@ -141,13 +141,13 @@ import Testing
                                         patch: ["data": ["LOG_LEVEL": "debug"]])
             var status = try await Self.refresh(server)
             #expect(status.message?.contains("self-heal job") == true, "\(status.message ?? "")")
-            let heal = try #require(try server.store.jobs(JobQuery(app: "github", limit: 1)).first)
+            let heal = try #require(try await server.store.jobs(JobQuery(app: "github", limit: 1)).first)
             #expect(heal.trigger == .selfHeal)
             let healed = try await server.waitForEnd(of: heal.id)
-            let healLog = try server.log(of: heal.id)
+            let healLog = try await server.log(of: heal.id)
             #expect(healed.status == .succeeded, "\(healLog)")
             #expect(await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "settings")?[path: ["data", "LOG_LEVEL"]] == "info")
-            #expect(try server.log(of: heal.id).contains("[deploy/self-heal] self-heal: re-applying 2 objects"))
+            #expect(try await server.log(of: heal.id).contains("[deploy/self-heal] self-heal: re-applying 2 objects"))
 
             // The other controller changes it back at once: no second self-heal before the back-off.
             _ = await kube.cluster.edit(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "settings", manager: "kubectl-edit",
@@ -155,7 +155,7 @@ import Testing
             status = try await Self.refresh(server)
             #expect(status.sync == "OutOfSync")
             #expect(status.next_correction_at != nil)
-            #expect(try server.store.jobs(JobQuery(app: "github", limit: 1)).first?.id == heal.id)
+            #expect(try await server.store.jobs(JobQuery(app: "github", limit: 1)).first?.id == heal.id)
         }
     }
 
@@ -165,7 +165,7 @@ import Testing
             files["deploy/app.yaml"] = files["deploy/app.yaml"]!.replacingOccurrences(of: "shop:1", with: "shop:2")
             let commit = try repository.commit(files: files, message: "no webhook for this one")
             _ = try await Self.refresh(server)
-            let job = try #require(try server.store.jobs(JobQuery(app: "github", limit: 1)).first)
+            let job = try #require(try await server.store.jobs(JobQuery(app: "github", limit: 1)).first)
             #expect(job.trigger == .poll)
             #expect(job.commit == commit)
             #expect(try await server.waitForEnd(of: job.id).status == .succeeded)
@@ -173,7 +173,7 @@ import Testing
             #expect(web?[path: ["spec", "template", "spec", "containers"]]?.arrayValue?.first?["image"] == "shop:2")
             // Seen once, queued once.
             _ = try await Self.refresh(server)
-            #expect(try server.store.jobs(JobQuery(app: "github")).filter { $0.commit == commit }.count == 1)
+            #expect(try await server.store.jobs(JobQuery(app: "github")).filter { $0.commit == commit }.count == 1)
         }
     }
 
@@ -197,11 +197,11 @@ import Testing
             let queued = try JSONDecoder().decode(Queued.self, from: body)
             #expect(queued.commit == (try repository.head()))
             #expect(try await server.waitForEnd(of: queued.job).status == .succeeded)
-            #expect(try server.store.job(id: queued.job)?.trigger == .manual)
+            #expect(try await server.store.job(id: queued.job)?.trigger == .manual)
 
             let (forbidden, _) = try await server.withClient(token: LiveServer.readToken) { api in try await api.send(.POST, "/api/v1/apps/github/sync") }
             #expect(forbidden == 403)
-            try server.store.markBad(app: "github", commit: try repository.head(), jobID: 1, reason: "broken")
+            try await server.store.markBad(app: "github", commit: try repository.head(), jobID: 1, reason: "broken")
             let (refused, message) = try await server.withClient { api in try await api.send(.POST, "/api/v1/apps/github/sync") }
             #expect(refused == 409)
             #expect(String(decoding: message, as: UTF8.self).contains("rolled back as bad"))

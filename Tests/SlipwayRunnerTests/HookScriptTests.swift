@@ -41,20 +41,20 @@ import Testing
             try work.git("remote", "add", "origin", bare.path)
             let pushed = try await work.gitAsync("push", "-q", "origin", "main")
             let head = try work.head()
-            try await waitFor { try server.store.jobs(JobQuery()).count == 1 }
-            let job = try #require(try server.store.jobs(JobQuery()).first)
+            try await waitFor { try await server.store.jobs(JobQuery()).count == 1 }
+            let job = try #require(try await server.store.jobs(JobQuery()).first)
             #expect(job.commit == head, "\(pushed)")
             #expect(job.forge == .github)
             let ended = try await server.waitForEnd(of: job.id)
             #expect(ended.status == .succeeded)
-            #expect(try server.log(of: job.id).contains("[build/hello] pushed without a forge"))
+            #expect(try await server.log(of: job.id).contains("[build/hello] pushed without a forge"))
 
             // Another branch: the hook stays quiet and no job appears.
             try work.git("checkout", "-q", "-b", "feature")
             try work.commit(files: ["f": "f"], message: "feature")
             try await work.gitAsync("push", "-q", "origin", "feature")
             try await Task.sleep(for: .milliseconds(300))
-            #expect(try server.store.jobs(JobQuery()).count == 1)
+            #expect(try await server.store.jobs(JobQuery()).count == 1)
         }
     }
 
@@ -74,18 +74,18 @@ import Testing
         try await Self.withRunner(repository) { server in
             let ok = try await server.push(app: "github", commit: try repository.head())
             #expect(try await server.waitForEnd(of: ok).status == .succeeded)
-            #expect(try server.log(of: ok).contains("[deploy/ship] shipped"))
+            #expect(try await server.log(of: ok).contains("[deploy/ship] shipped"))
 
             let held = try await server.push(app: "github", commit: try repository.commit(files: [".slipway-hold": "freeze"], message: "hold"))
             let job = try await server.waitForEnd(of: held)
             #expect(job.status == .failed)
             #expect(job.reason == "step pre-deploy/check failed with exit code 1")
-            #expect(try server.log(of: held).contains("deploys of github are on hold"))
-            #expect(!(try server.log(of: held).contains("shipped")))
+            #expect(try await server.log(of: held).contains("deploys of github are on hold"))
+            #expect(!(try await server.log(of: held).contains("shipped")))
 
             let missing = try await server.push(app: "github", commit: try repository.commit(files: [".slipway-hold": nil, "manifests/app.yaml": nil], message: "rm"))
             #expect(try await server.waitForEnd(of: missing).status == .failed)
-            #expect(try server.log(of: missing).contains("required file manifests/app.yaml is missing"))
+            #expect(try await server.log(of: missing).contains("required file manifests/app.yaml is missing"))
         }
     }
 
@@ -109,12 +109,12 @@ import Testing
             #expect(job.status == .failed)
             #expect(job.reason == "step post-deploy/smoke failed with exit code 1")
             #expect(await recorder.requests().count == 2)
-            #expect(try server.log(of: failing).contains("answered 503 (attempt 2 of 2)"))
+            #expect(try await server.log(of: failing).contains("answered 503 (attempt 2 of 2)"))
 
             await recorder.answer(with: 200)
             let passing = try await server.push(app: "github", commit: try repository.commit(files: ["x": "x"], message: "x"))
             #expect(try await server.waitForEnd(of: passing).status == .succeeded)
-            #expect(try server.log(of: passing).contains("[post-deploy/smoke] smoke test: \(recorder.url)/healthz answered 200"))
+            #expect(try await server.log(of: passing).contains("[post-deploy/smoke] smoke test: \(recorder.url)/healthz answered 200"))
         }
         await recorder.stop()
     }
@@ -144,7 +144,7 @@ import Testing
             #expect(notice?["failed_step"] as? String == "test/unit")
             #expect(notice?["commit"] as? String == commit)
             #expect(notice?["job"] as? Int == Int(id))
-            #expect(try server.log(of: id).contains("[on-failure/notify] notify: \(recorder.url)/deploys answered 200"))
+            #expect(try await server.log(of: id).contains("[on-failure/notify] notify: \(recorder.url)/deploys answered 200"))
         }
         await recorder.stop()
     }

@@ -39,15 +39,15 @@ import Testing
         let host = HostIdentity.current()
         do {
             // What the crashed server left in its store: job 1 running, with its two groups.
-            let store = try JobStore(path: dataDir.path + "/slipway.sqlite")
-            let job = try store.enqueue(app: "github", ref: "refs/heads/main", commit: try repository.head(), trigger: .manual)
+            let store = try SQLiteJobStore(path: dataDir.path + "/slipway.sqlite")
+            let job = try await store.enqueue(app: "github", ref: "refs/heads/main", commit: try repository.head(), trigger: .manual)
             #expect(try await store.start(job.id))
             for process in [leftover, foreign] {
                 try await store.recordStepProcess(StepProcess(jobID: job.id, processGroup: process.processIdentifier,
                                                               host: host.host, bootID: host.bootID))
             }
-            #expect(try store.leftoverProcesses(host: host.host, bootID: host.bootID).count == 2)
-            #expect(try store.leftoverProcesses(host: host.host, bootID: "another-boot").isEmpty)
+            #expect(try await store.leftoverProcesses(host: host.host, bootID: host.bootID).count == 2)
+            #expect(try await store.leftoverProcesses(host: host.host, bootID: "another-boot").isEmpty)
         }
 
         try await withLiveServer(runner: true, configure: { config in
@@ -55,13 +55,13 @@ import Testing
             config.apps[0].repoURL = repository.url
         }) { server in
             let retry = try await server.waitForEnd(of: 2)
-            let log = try server.log(of: 2)
+            let log = try await server.log(of: 2)
             #expect(retry.status == .succeeded, "\(log)")
             #expect(retry.retryOf == 1 && retry.attempt == 2)
             #expect(log.contains("[build/look] leftover gone"), "\(log)")
             #expect(!leftover.isRunning)
             #expect(foreign.isRunning)
-            #expect(try server.store.leftoverProcesses(host: host.host, bootID: host.bootID).isEmpty)
+            #expect(try await server.store.leftoverProcesses(host: host.host, bootID: host.bootID).isEmpty)
         }
     }
 
@@ -78,10 +78,10 @@ import Testing
             config.killGrace = .seconds(1)
         }) { server in
             let id = try await server.push(app: "github", commit: try repository.head())
-            try await waitFor { try server.log(of: id).contains("[build/stubborn] started") }
+            try await waitFor { try await server.log(of: id).contains("[build/stubborn] started") }
             _ = try await server.withClient { client in try await client.cancel(id) }
             let job = try await server.waitForEnd(of: id)
-            let log = try server.log(of: id)
+            let log = try await server.log(of: id)
             #expect(job.status == .cancelled)
             #expect(log.contains("step build/stubborn cancelled: SIGTERM sent to its processes; SIGKILL in 1.0 seconds if they are still running"), "\(log)")
             #expect(log.contains("[build/stubborn] got TERM, not stopping"), "\(log)")

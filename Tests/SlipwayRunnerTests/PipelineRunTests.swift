@@ -42,13 +42,13 @@ import Testing
             let commit = try repository.head()
             let id = try await server.push(app: "github", commit: commit)
             let job = try await server.waitForEnd(of: id)
-            let log = try server.log(of: id)
+            let log = try await server.log(of: id)
             #expect(job.status == .succeeded, "\(job.reason ?? "")\n\(log)")
             #expect(log.contains("[build/compile] built"))
             #expect(log.contains("[test/run] hello from slipway"))
             #expect(log.contains("[test/environment] app=github job=\(id) branch=main short=\(commit.prefix(7))"))
             #expect(log.contains("cloned \(repository.url)"))
-            let steps = try server.store.steps(id)
+            let steps = try await server.store.steps(id)
             #expect(steps.map(\.name) == ["compile", "run", "environment"])
             #expect(steps.allSatisfy { $0.status == .succeeded && $0.exitCode == 0 && $0.startedAt != nil && $0.finishedAt != nil })
 
@@ -56,7 +56,7 @@ import Testing
             let next = try repository.commit(files: ["hello.c": "#include <stdio.h>\nint main(void) { printf(\"hello from slipway 2\\n\"); return 0; }\n"], message: "v2")
             let second = try await server.push(app: "github", commit: next)
             #expect(try await server.waitForEnd(of: second).status == .succeeded)
-            let secondLog = try server.log(of: second)
+            let secondLog = try await server.log(of: second)
             #expect(secondLog.contains("fetched \(repository.url): 3 new objects"), "\(secondLog)")
             #expect(!secondLog.contains("cloned"))
         }
@@ -85,12 +85,12 @@ import Testing
         try await Self.withRunner(repository) { server in
             let id = try await server.push(app: "github", commit: try repository.head())
             let job = try await server.waitForEnd(of: id)
-            let log = try server.log(of: id)
+            let log = try await server.log(of: id)
             #expect(job.status == .failed)
             #expect(job.reason == "step test/broken failed with exit code 3")
             #expect(log.contains("[on-failure/report] failed at test/broken with status failed"), "\(log)")
             #expect(!log.contains("must not run"))
-            let steps = try server.store.steps(id)
+            let steps = try await server.store.steps(id)
             #expect(steps.map(\.status) == [.succeeded, .failed, .skipped, .skipped, .succeeded])
             #expect(steps[1].exitCode == 3)
         }
@@ -122,7 +122,7 @@ import Testing
             try await Task.sleep(for: .seconds(1))
             #expect(before > 0)
             #expect(size() == before, "the grandchild still writes")
-            #expect(try server.store.steps(id).first?.status == .timedOut)
+            #expect(try await server.store.steps(id).first?.status == .timedOut)
         }
     }
 
@@ -137,13 +137,13 @@ import Testing
         defer { repository.directory.remove() }
         try await Self.withRunner(repository) { server in
             let id = try await server.push(app: "github", commit: try repository.head())
-            try await waitFor { try server.log(of: id).contains("[build/long] working") }
+            try await waitFor { try await server.log(of: id).contains("[build/long] working") }
             let (status, _) = try await server.withClient { client in try await client.send(.POST, "/api/v1/jobs/\(id)/cancel") }
             #expect(status == 202)
             let job = try await server.waitForEnd(of: id)
             #expect(job.status == .cancelled)
-            #expect(!(try server.log(of: id).contains("step build/long succeeded")))
-            #expect(try server.store.steps(id).map(\.status) == [.cancelled, .skipped])
+            #expect(!(try await server.log(of: id).contains("step build/long succeeded")))
+            #expect(try await server.store.steps(id).map(\.status) == [.cancelled, .skipped])
         }
     }
 
@@ -163,7 +163,7 @@ import Testing
         }) { server in
             let id = try await server.push(app: "github", commit: try repository.head())
             let job = try await server.waitForEnd(of: id)
-            let log = try server.log(of: id)
+            let log = try await server.log(of: id)
             #expect(job.status == .succeeded, "\(log)")
             #expect(!log.contains("s3cr3t"), "\(log)")
             #expect(log.contains("[build/leaky] token is ***"))
@@ -183,7 +183,7 @@ import Testing
         defer { repository.directory.remove() }
         try await Self.withRunner(repository) { server in
             let first = try await server.push(app: "github", commit: try repository.head())
-            try await waitFor { try server.store.job(id: first)?.status == .running }
+            try await waitFor { try await server.store.job(id: first)?.status == .running }
             let second = try await server.push(app: "github", commit: try repository.commit(files: ["b": "b"], message: "b"))
             let third = try await server.push(app: "github", commit: try repository.commit(files: ["c": "c"], message: "c"))
             #expect(try await server.waitForEnd(of: first).status == .succeeded)
@@ -210,7 +210,7 @@ import Testing
             #expect(job.status == .failed)
             #expect(job.reason?.hasPrefix(".slipway.yaml:5:") == true, "\(job.reason ?? "")")
             #expect(job.reason?.contains("unknown key 'timout'") == true)
-            #expect(try server.log(of: id).contains("unknown key 'timout'"))
+            #expect(try await server.log(of: id).contains("unknown key 'timout'"))
         }
     }
 
@@ -242,7 +242,7 @@ import Testing
         try await Self.withRunner(repository) { server in
             let id = try await server.push(app: "github", commit: try repository.head())
             let job = try await server.waitForEnd(of: id)
-            let log = try server.log(of: id)
+            let log = try await server.log(of: id)
             #expect(job.status == .succeeded, "\(log)")
             #expect(log.contains("[test/flaky] try 2"))
             #expect(log.contains("step test/flaky: attempt 2 of 3"))

@@ -26,7 +26,7 @@ import Testing
         }) { server in
             let id = try await server.push(app: "github", commit: try repository.head())
             let job = try await server.waitForEnd(of: id)
-            let log = try server.log(of: id)
+            let log = try await server.log(of: id)
             #expect(job.status == .succeeded, "\(log)")
             // REGION is a secret here, so even its value is masked.
             #expect(log.contains("[test/check] check sees REGION=*** and nothing else"), "\(log)")
@@ -53,11 +53,11 @@ import Testing
             config.apps[0].cancelRunningOnPush = true
         }) { server in
             let first = try await server.push(app: "github", commit: try repository.head())
-            try await waitFor { try server.log(of: first).contains("[build/slow] started") }
+            try await waitFor { try await server.log(of: first).contains("[build/slow] started") }
             let second = try await server.push(app: "github", commit: try repository.commit(files: ["b": "b"], message: "b"))
             let stopped = try await server.waitForEnd(of: first)
             #expect(stopped.status == .cancelled)
-            try await waitFor { try server.store.job(id: second)?.status == .running }
+            try await waitFor { try await server.store.job(id: second)?.status == .running }
             _ = try await server.withClient { client in try await client.cancel(second) }
             #expect(try await server.waitForEnd(of: second).status == .cancelled)
         }
@@ -96,7 +96,7 @@ import Testing
             config.keepWorkspaces = 0
         }) { server in
             let long = try await server.push(app: "github", commit: try slow.head())
-            try await waitFor { try server.log(of: long).contains("[build/wait] started") }
+            try await waitFor { try await server.log(of: long).contains("[build/wait] started") }
             let short = try await server.push(app: server.config.apps[1].name, commit: try quick.head())
             #expect(try await server.waitForEnd(of: short).status == .succeeded)
             // The finished one goes (keep 0; cleaned right after the job is recorded); the running one stays.

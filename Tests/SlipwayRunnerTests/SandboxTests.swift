@@ -71,7 +71,7 @@ import Testing
 
             let id = try await server.push(app: "github", commit: try repository.head())
             let job = try await server.waitForEnd(of: id)
-            let log = try server.log(of: id)
+            let log = try await server.log(of: id)
             for escape in ["admin token", "database", "kubeconfig", "other workspace", "pid 1 environment", "server environment",
                            "signal the server", "write /usr", "write /etc", "write into the data dir", "the host /tmp", "setuid su"] {
                 #expect(log.contains("blocked: \(escape)"), "\(escape)\n\(log)")
@@ -117,7 +117,7 @@ import Testing
                 """], message: "network")
             let id = try await server.push(app: "github", commit: try repository.head())
             let job = try await server.waitForEnd(of: id)
-            let log = try server.log(of: id)
+            let log = try await server.log(of: id)
             #expect(job.status == .succeeded, "\(log)")
             #expect(log.contains("online 200"), "\(log)")
             #expect(log.contains("offline: no connection"), "\(log)")
@@ -147,7 +147,7 @@ import Testing
         }) { server in
             let id = try await server.push(app: "github", commit: try repository.head())
             let job = try await server.waitForEnd(of: id)
-            let log = try server.log(of: id)
+            let log = try await server.log(of: id)
             #expect(job.status == .succeeded, "\(log)")
             #expect(log.contains("step sees A=*** B=***"), "\(log)")
             #expect(log.contains("hook sees A=*** B=unset"), "\(log)")
@@ -169,7 +169,7 @@ import Testing
             let job = try await server.waitForEnd(of: id)
             #expect(job.status == .failed)
             #expect(job.reason == "the pipeline file .slipway.yaml leads outside the workspace (a symbolic link): it is not read")
-            #expect(!(try server.log(of: id)).contains("the-admin-token-value"))
+            #expect(!(try await server.log(of: id)).contains("the-admin-token-value"))
         }
     }
 

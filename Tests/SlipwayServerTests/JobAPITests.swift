@@ -73,7 +73,7 @@ import Testing
     @Test func logIsServedAndFollowedUntilTheJobEnds() async throws {
         try await withLiveServer { server in
             let job = try await server.store.enqueue(push: Self.push(1), app: "github").job
-            try server.store.appendLog(jobID: job.id, text: "first line\n")
+            try await server.store.appendLog(jobID: job.id, text: "first line\n")
             try await server.withClient(token: LiveServer.readToken) { client in
                 let (status, body) = try await client.send(.GET, "/api/v1/jobs/\(job.id)/log")
                 #expect(status == 200)
@@ -92,10 +92,10 @@ import Testing
                 }
                 var seen = lines.makeAsyncIterator()
                 #expect(await seen.next() == "first line\n")
-                try server.store.appendLog(jobID: job.id, text: "second line\n")
+                try await server.store.appendLog(jobID: job.id, text: "second line\n")
                 #expect(await seen.next() == "first line\nsecond line\n")
                 // Lines written just before the job ends still reach the follower.
-                try server.store.appendLog(jobID: job.id, text: "last words\n")
+                try await server.store.appendLog(jobID: job.id, text: "last words\n")
                 _ = try await server.store.requestCancel(id: job.id, by: "test")
                 let text = try await follower.value
                 #expect(text == "first line\nsecond line\nlast words\n")
@@ -113,7 +113,7 @@ import Testing
             let half = try await RawHTTP.exchange(port: server.port, certificatePath: server.certificatePath,
                                                   parts: [Data("POST /hooks/gi".utf8)], wait: .seconds(10))
             #expect(half.closedByServer)
-            #expect(try server.store.jobs(JobQuery()).isEmpty)
+            #expect(try await server.store.jobs(JobQuery()).isEmpty)
         }
     }
 }

@@ -68,12 +68,12 @@ import Testing
                     #expect(id == jobOf[earlier])
                 }
                 #expect(answer.statusUrl == "\(server.baseURL)/api/v1/jobs/\(id)")
-                let job = try #require(try server.store.job(id: id))
+                let job = try #require(try await server.store.job(id: id))
                 #expect(job.status == .queued)
                 #expect(job.commit == "5f2e8a7d0c1b3e4f6a9d8c7b2e1f0a3d4c5b6e7f")
                 #expect(job.app == expected.app)
             }
-            #expect(try server.store.jobs(JobQuery()).count == 6)
+            #expect(try await server.store.jobs(JobQuery()).count == 6)
         }
     }
 
@@ -121,7 +121,7 @@ import Testing
             #expect(again.status == 200)
             #expect(again.answer.status == "duplicate")
             #expect(again.answer.job == first.answer.job)
-            #expect(try server.store.jobs(JobQuery()).count == 1)
+            #expect(try await server.store.jobs(JobQuery()).count == 1)
         }
     }
 
@@ -146,7 +146,7 @@ import Testing
             // A GitLab hook with a GitHub-signed body is refused too (its adapter never reads GitHub headers).
             let (status, _) = try await client.send(.POST, "/hooks/gitlab", headers: headers.map { ($0.name, $0.value) }, body: body)
             #expect(status == 401)
-            #expect(try server.store.jobs(JobQuery()).isEmpty)
+            #expect(try await server.store.jobs(JobQuery()).isEmpty)
             try await client.shutdown()
         }
     }
@@ -190,7 +190,7 @@ import Testing
             let (ignored, ignoredBody) = try await client.send(.POST, "/hooks/github", headers: issueHeaders, body: issue)
             #expect(ignored == 200)
             #expect(try Self.decode(ignoredBody).reason == "event 'issues' does not trigger deployments")
-            #expect(try server.store.jobs(JobQuery()).isEmpty)
+            #expect(try await server.store.jobs(JobQuery()).isEmpty)
             try await client.shutdown()
         }
     }

@@ -14,7 +14,7 @@ import Testing
     @Test func enqueueIsIdempotentByDeliveryAndRevision() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try JobStore(path: dir.path + "/db.sqlite")
+        let store = try SQLiteJobStore(path: dir.path + "/db.sqlite")
         guard case .created(let job) = try await store.enqueue(push: Self.push(delivery: "d1"), app: "shop") else {
             Issue.record("expected a new job"); return
         }
@@ -32,7 +32,7 @@ import Testing
         #expect(next.job.id != job.id)
         let other = try await store.enqueue(push: Self.push(delivery: "d1"), app: "other")
         #expect(other.job.id != job.id)
-        #expect(try store.jobs(JobQuery()).count == 3)
+        #expect(try await store.jobs(JobQuery()).count == 3)
     }
 
     @Test func jobsSurviveReopeningAndListNewestFirst() async throws {
@@ -40,25 +40,25 @@ import Testing
         defer { dir.remove() }
         let path = dir.path + "/db.sqlite"
         do {
-            let store = try JobStore(path: path)
+            let store = try SQLiteJobStore(path: path)
             for index in 0..<5 {
                 _ = try await store.enqueue(push: Self.push(delivery: "d\(index)", after: String(repeating: "\(index)", count: 40)),
                                       app: index % 2 == 0 ? "even" : "odd")
             }
         }
-        let store = try JobStore(path: path)
-        let all = try store.jobs(JobQuery())
+        let store = try SQLiteJobStore(path: path)
+        let all = try await store.jobs(JobQuery())
         #expect(all.map(\.id) == [5, 4, 3, 2, 1])
-        #expect(try store.jobs(JobQuery(app: "even")).map(\.id) == [5, 3, 1])
-        #expect(try store.jobs(JobQuery(limit: 2)).map(\.id) == [5, 4])
-        #expect(try store.jobs(JobQuery(before: 4, limit: 2)).map(\.id) == [3, 2])
-        #expect(try store.jobs(JobQuery(status: .running)).isEmpty)
+        #expect(try await store.jobs(JobQuery(app: "even")).map(\.id) == [5, 3, 1])
+        #expect(try await store.jobs(JobQuery(limit: 2)).map(\.id) == [5, 4])
+        #expect(try await store.jobs(JobQuery(before: 4, limit: 2)).map(\.id) == [3, 2])
+        #expect(try await store.jobs(JobQuery(status: .running)).isEmpty)
     }
 
     @Test func cancellingAQueuedJobEndsIt() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try JobStore(path: dir.path + "/db.sqlite")
+        let store = try SQLiteJobStore(path: dir.path + "/db.sqlite")
         let job = try await store.enqueue(push: Self.push(delivery: "d"), app: "shop").job
         let cancelled = try await store.requestCancel(id: job.id, by: "ops")
         #expect(cancelled?.status == .cancelled)
@@ -70,11 +70,11 @@ import Testing
     @Test func logChunksComeBackInOrder() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try JobStore(path: dir.path + "/db.sqlite")
+        let store = try SQLiteJobStore(path: dir.path + "/db.sqlite")
         let job = try await store.enqueue(push: Self.push(delivery: "d"), app: "shop").job
-        for line in 1...5 { try store.appendLog(jobID: job.id, text: "line \(line)\n") }
-        let all = try store.logChunks(jobID: job.id)
+        for line in 1...5 { try await store.appendLog(jobID: job.id, text: "line \(line)\n") }
+        let all = try await store.logChunks(jobID: job.id)
         #expect(all.map(\.text).joined() == "line 1\nline 2\nline 3\nline 4\nline 5\n")
-        #expect(try store.logChunks(jobID: job.id, after: 3).map(\.seq) == [4, 5])
+        #expect(try await store.logChunks(jobID: job.id, after: 3).map(\.seq) == [4, 5])
     }
 }

@@ -16,7 +16,7 @@ public import SlipwayStore
 /// The real Slipway server, in this process, over TLS on a loopback port picked by the OS.
 public final class LiveServer: Sendable {
     public let config: ServerConfig
-    public let store: JobStore
+    public let store: any JobStore
     public let dataDir: TemporaryDirectory
     private let served: ServedApplication
 
@@ -82,7 +82,7 @@ public final class LiveServer: Sendable {
         return LiveServer(config: config, store: store, served: served, dataDir: dataDir)
     }
 
-    private init(config: ServerConfig, store: JobStore, served: ServedApplication, dataDir: TemporaryDirectory) {
+    private init(config: ServerConfig, store: any JobStore, served: ServedApplication, dataDir: TemporaryDirectory) {
         self.config = config
         self.store = store
         self.served = served
@@ -169,15 +169,15 @@ extension LiveServer {
     public func waitForEnd(of id: JobID, timeout: Duration = .seconds(60)) async throws -> Job {
         var job: Job?
         try await waitFor(timeout: timeout) {
-            job = try store.job(id: id)
+            job = try await store.job(id: id)
             return job?.status.isFinal == true
         }
         return job!
     }
 
     /// The whole log of a job, as stored.
-    public func log(of id: JobID) throws -> String {
-        try store.logChunks(jobID: id, limit: .max).map(\.text).joined()
+    public func log(of id: JobID) async throws -> String {
+        try await store.logChunks(jobID: id, limit: .max).map(\.text).joined()
     }
 }
 

@@ -1,3 +1,4 @@
+public import Foundation
 public import SlipwayCore
 
 /// A page of the job list: newest first, optionally filtered.
@@ -42,3 +43,35 @@ public enum EnqueueResult: Sendable, Hashable {
         }
     }
 }
+
+/// What a successful (or rolled back) deploy left in the cluster: the app's inventory.
+public struct DeploymentRecord: Sendable, Hashable {
+    public var app: String
+    public var jobID: JobID
+    public var commit: String
+    /// The applied objects, as JSON references (`apiVersion`, `kind`, `namespace`, `name`).
+    public var objects: JSONValue
+    /// The rendered manifests, to re-apply on rollback or self-heal.
+    public var manifests: JSONValue
+    public var healthy: Bool
+    public var createdAt: Date
+}
+
+/// Where a step's process group runs: enough to find it again after a crash, and to never
+/// signal a group on another machine or from before a reboot.
+public struct StepProcess: Sendable, Hashable {
+    public var jobID: JobID
+    public var processGroup: Int32
+    /// The machine (its machine-id, or host name).
+    public var host: String
+    /// The kernel's boot id: a process group from an earlier boot is long gone.
+    public var bootID: String
+
+    public init(jobID: JobID, processGroup: Int32, host: String, bootID: String) {
+        self.jobID = jobID
+        self.processGroup = processGroup
+        self.host = host
+        self.bootID = bootID
+    }
+}
+

@@ -67,8 +67,8 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
-        JobStore.registerDeploymentMigrations(&migrator)
-        JobStore.registerProcessMigrations(&migrator)
+        SQLiteJobStore.registerDeploymentMigrations(&migrator)
+        SQLiteJobStore.registerProcessMigrations(&migrator)
         return migrator
     }
 }

@@ -3,11 +3,11 @@ import GRDB
 public import SlipwayCore
 
 /// The job life cycle as the runner drives it.
-extension JobStore {
+extension SQLiteJobStore {
     /// Queues a job that no webhook announced (a manual sync, a poll, a self-heal): never
     /// merged with an existing job of the same commit.
-    public func enqueue(app: String, ref: String, commit: String, trigger: JobTrigger, message: String? = nil, now: Date = Date()) throws(StoreError) -> Job {
-        try write { db in
+    public func enqueue(app: String, ref: String, commit: String, trigger: JobTrigger, message: String?, now: Date) async throws(StoreError) -> Job {
+        try await write { db in
             try db.execute(sql: """
                 INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, status, created_at)
                 VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?, 'queued', ?)
@@ -18,24 +18,24 @@ extension JobStore {
     }
 
     /// The newest job of an app, whatever its trigger.
-    public func latestJob(app: String) throws(StoreError) -> Job? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT \(Self.jobColumns) FROM jobs WHERE app = ? ORDER BY id DESC LIMIT 1", arguments: [app]).map(Self.job(from:)) }
+    public func latestJob(app: String) async throws(StoreError) -> Job? {
+        try await read { db in try Row.fetchOne(db, sql: "SELECT \(Self.jobColumns) FROM jobs WHERE app = ? ORDER BY id DESC LIMIT 1", arguments: [app]).map(Self.job(from:)) }
     }
 
     /// Whether any job of the app is (or was) for this commit.
-    public func hasJob(app: String, commit: String) throws(StoreError) -> Bool {
-        try read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM jobs WHERE app = ? AND commit_sha = ?)", arguments: [app, commit]) ?? false }
+    public func hasJob(app: String, commit: String) async throws(StoreError) -> Bool {
+        try await read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM jobs WHERE app = ? AND commit_sha = ?)", arguments: [app, commit]) ?? false }
     }
 
     /// Every queued job, oldest first: the scheduler's starting point.
-    public func queuedJobs() throws(StoreError) -> [Job] {
-        try read { db in
+    public func queuedJobs() async throws(StoreError) -> [Job] {
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs WHERE status = 'queued' ORDER BY id").map(Self.job(from:))
         }
     }
 
     /// Marks a queued job running. Returns false when it is no longer queued (cancelled meanwhile).
-    public func start(_ id: JobID, now: Date = Date()) async throws(StoreError) -> Bool {
+    public func start(_ id: JobID, now: Date) async throws(StoreError) -> Bool {
         try await write { db in
             try db.execute(sql: "UPDATE jobs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'",
                            arguments: [now.timeIntervalSince1970, id])
@@ -44,7 +44,7 @@ extension JobStore {
     }
 
     /// Ends a job with a final status and the reason a user reads.
-    public func finish(_ id: JobID, status: JobStatus, reason: String?, now: Date = Date()) async throws(StoreError) {
+    public func finish(_ id: JobID, status: JobStatus, reason: String?, now: Date) async throws(StoreError) {
         precondition(status.isFinal, "finish needs a final status")
         try await write { db in
             try db.execute(sql: "UPDATE jobs SET status = ?, reason = ?, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
@@ -53,9 +53,9 @@ extension JobStore {
     }
 
     /// Marks queued jobs as superseded by a newer one; returns the ids that changed.
-    public func supersede(_ ids: [JobID], by newer: JobID, now: Date = Date()) throws(StoreError) -> [JobID] {
+    public func supersede(_ ids: [JobID], by newer: JobID, now: Date) async throws(StoreError) -> [JobID] {
         guard !ids.isEmpty else { return [] }
-        return try write { db in
+        return try await write { db in
             var changed: [JobID] = []
             for id in ids {
                 try db.execute(sql: "UPDATE jobs SET status = 'superseded', reason = ?, finished_at = ? WHERE id = ? AND status = 'queued'",
@@ -66,14 +66,14 @@ extension JobStore {
         }
     }
 
-    public func isCancelRequested(_ id: JobID) throws(StoreError) -> Bool {
-        try read { db in try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM jobs WHERE id = ?", arguments: [id]) ?? false }
+    public func isCancelRequested(_ id: JobID) async throws(StoreError) -> Bool {
+        try await read { db in try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM jobs WHERE id = ?", arguments: [id]) ?? false }
     }
 
     /// At start-up: jobs left `running` by a process that died become `interrupted`, and each is
     /// queued again as a new attempt while it has attempts left. Returns the new jobs.
-    public func recoverInterrupted(maxAttempts: Int, now: Date = Date()) throws(StoreError) -> (interrupted: [JobID], requeued: [Job]) {
-        try write { db in
+    public func recoverInterrupted(maxAttempts: Int, now: Date) async throws(StoreError) -> (interrupted: [JobID], requeued: [Job]) {
+        try await write { db in
             let running = try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE status = 'running' ORDER BY id")
             var requeued: [Job] = []
             for id in running {
@@ -88,8 +88,8 @@ extension JobStore {
     /// Ends a running job as `interrupted` and queues it again as a new attempt while it has
     /// attempts left.
     @discardableResult
-    public func interrupt(_ id: JobID, reason: String, maxAttempts: Int, now: Date = Date()) throws(StoreError) -> Job? {
-        try write { db in try Self.interrupt(db, id: id, reason: reason, maxAttempts: maxAttempts, now: now) }
+    public func interrupt(_ id: JobID, reason: String, maxAttempts: Int, now: Date) async throws(StoreError) -> Job? {
+        try await write { db in try Self.interrupt(db, id: id, reason: reason, maxAttempts: maxAttempts, now: now) }
     }
 
     private static func interrupt(_ db: Database, id: JobID, reason: String, maxAttempts: Int, now: Date) throws -> Job? {
@@ -123,7 +123,7 @@ extension JobStore {
     // MARK: Steps
 
     /// Records the steps a job is going to run, all `pending`, in order.
-    public func planSteps(_ id: JobID, steps: [(stage: String, name: String)]) async throws(StoreError) {
+    public func planSteps(_ id: JobID, steps: [StepPlan]) async throws(StoreError) {
         try await write { db in
             try db.execute(sql: "DELETE FROM job_steps WHERE job_id = ?", arguments: [id])
             for (index, step) in steps.enumerated() {
@@ -134,7 +134,7 @@ extension JobStore {
     }
 
     /// Updates one step's status (and start, end, exit code when given).
-    public func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int? = nil, now: Date = Date()) async throws(StoreError) {
+    public func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int?, now: Date) async throws(StoreError) {
         try await write { db in
             switch status {
             case .running:
@@ -149,8 +149,8 @@ extension JobStore {
         }
     }
 
-    public func steps(_ id: JobID) throws(StoreError) -> [StepRecord] {
-        try read { db in
+    public func steps(_ id: JobID) async throws(StoreError) -> [StepRecord] {
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM job_steps WHERE job_id = ? ORDER BY seq", arguments: [id]).map { row in
                 StepRecord(stage: row["stage"], name: row["name"], status: StepStatus(rawValue: row["status"]) ?? .pending,
                            startedAt: (row["started_at"] as Double?).map(Date.init(timeIntervalSince1970:)),

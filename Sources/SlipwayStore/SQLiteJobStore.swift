@@ -1,0 +1,200 @@
+public import Foundation
+import GRDB
+public import SlipwayCore
+
+/// The embedded store: one SQLite file (WAL mode, full sync), so a job acknowledged to a forge
+/// survives a crash of the process or the machine. For one server process.
+public final class SQLiteJobStore: JobStore {
+    private let pool: DatabasePool
+    public let path: String
+    public var location: String { path }
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// - Parameter busyTimeout: how long a write waits for a lock before the store reports
+    ///   itself unavailable.
+    public init(path: String, busyTimeout: Duration = .seconds(5)) throws(StoreError) {
+        self.path = path
+        var configuration = GRDB.Configuration()
+        configuration.busyMode = .timeout(TimeInterval(busyTimeout.components.seconds) + TimeInterval(busyTimeout.components.attoseconds) / 1e18)
+        configuration.prepareDatabase { db in
+            // FULL: a commit is on disk before it returns, not only in the OS cache.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            try FileManager.default.createDirectory(
+                at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Schema.migrator.migrate(pool)
+        } catch {
+            throw .unavailable("cannot open \(path): \(error)")
+        }
+    }
+
+    /// Lets SQLite free its page caches once no access runs (after a large deploy or drift
+    /// check read big records): the memory comes back instead of staying with idle connections.
+    public func releaseMemory() {
+        pool.releaseMemoryEventually()
+    }
+
+    /// Whether the database answers a read.
+    public func isReady() async -> Bool {
+        (try? await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
+    }
+
+    public func close() async {
+        try? pool.close()
+    }
+
+    // MARK: Queue
+
+    /// Commits a job for `push` unless its delivery id, or the same (app, ref, commit),
+    /// already has one. Returns only after the transaction is durable.
+    public func enqueue(push: PushEvent, app: String, now: Date) async throws(StoreError) -> EnqueueResult {
+        try await write { db in
+            if let jobID = try Int64.fetchOne(db, sql: "SELECT job_id FROM deliveries WHERE app = ? AND delivery_id = ?", arguments: [app, push.deliveryID]),
+               let job = try Self.fetchJob(db, id: jobID) {
+                return .existing(job)
+            }
+            if let row = try Row.fetchOne(db, sql: """
+                SELECT \(Self.jobColumns) FROM jobs WHERE app = ? AND ref = ? AND commit_sha = ? AND trigger IN ('push', 'poll')
+                ORDER BY id DESC LIMIT 1
+                """, arguments: [app, push.ref, push.after]) {
+                let job = try Self.job(from: row)
+                try Self.recordDelivery(db, app: app, push: push, outcome: "duplicate", jobID: job.id, now: now)
+                return .existing(job)
+            }
+            let paths = try push.changedPaths.map { try SlipwayJSON.string(.array($0.map(JSONValue.string))) }
+            try db.execute(sql: """
+                INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [app, push.forge.rawValue, push.deliveryID, JobTrigger.push.rawValue, push.ref, push.before,
+                                 push.after, push.headCommitMessage, push.headCommitAuthor, paths, JobStatus.queued.rawValue,
+                                 now.timeIntervalSince1970])
+            let id = db.lastInsertedRowID
+            try Self.recordDelivery(db, app: app, push: push, outcome: "queued", jobID: id, now: now)
+            guard let job = try Self.fetchJob(db, id: id) else { throw StoreError.jobNotFound(id) }
+            return .created(job)
+        }
+    }
+
+    /// Remembers a verified delivery that created no job (ping, other branch, other event).
+    public func recordIgnoredDelivery(app: String, forge: Forge, deliveryID: String, outcome: String, now: Date) async throws(StoreError) {
+        try await write { db in
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO deliveries (app, delivery_id, forge, received_at, outcome, job_id) VALUES (?, ?, ?, ?, ?, NULL)
+                """, arguments: [app, deliveryID, forge.rawValue, now.timeIntervalSince1970, outcome])
+        }
+    }
+
+    private static func recordDelivery(_ db: Database, app: String, push: PushEvent, outcome: String, jobID: Int64, now: Date) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO deliveries (app, delivery_id, forge, received_at, outcome, job_id) VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [app, push.deliveryID, push.forge.rawValue, now.timeIntervalSince1970, outcome, jobID])
+    }
+
+    // MARK: Jobs
+
+    public func job(id: JobID) async throws(StoreError) -> Job? {
+        try await read { db in try Self.fetchJob(db, id: id) }
+    }
+
+    public func jobs(_ query: JobQuery) async throws(StoreError) -> [Job] {
+        try await read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let app = query.app { clauses.append("app = ?"); arguments += [app] }
+            if let status = query.status { clauses.append("status = ?"); arguments += [status.rawValue] }
+            if let before = query.before { clauses.append("id < ?"); arguments += [before] }
+            let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            arguments += [max(1, min(query.limit, 500))]
+            return try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments)
+                .map(Self.job(from:))
+        }
+    }
+
+    /// Cancels a queued job at once; a running job is flagged for its runner to stop.
+    /// Returns the job as it now is, or nil when there is no such job.
+    public func requestCancel(id: JobID, by who: String, now: Date) async throws(StoreError) -> Job? {
+        try await write { db in
+            guard let job = try Self.fetchJob(db, id: id) else { return nil }
+            switch job.status {
+            case .queued:
+                try db.execute(sql: "UPDATE jobs SET status = ?, reason = ?, finished_at = ?, cancel_requested = 1 WHERE id = ?",
+                               arguments: [JobStatus.cancelled.rawValue, "cancelled by \(who) before it started", now.timeIntervalSince1970, id])
+            case .running:
+                try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", arguments: [id])
+            default:
+                break
+            }
+            return try Self.fetchJob(db, id: id)
+        }
+    }
+
+    // MARK: Logs
+
+    /// Appends `text` to a job's log as the next chunk.
+    public func appendLog(jobID: JobID, text: String, now: Date) async throws(StoreError) {
+        try await write { db in try Self.appendLog(db, jobID: jobID, text: text, now: now) }
+    }
+
+    static func appendLog(_ db: Database, jobID: JobID, text: String, now: Date) throws {
+        let next = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM log_chunks WHERE job_id = ?", arguments: [jobID]) ?? 1
+        try db.execute(sql: "INSERT INTO log_chunks (job_id, seq, created_at, text) VALUES (?, ?, ?, ?)",
+                       arguments: [jobID, next, now.timeIntervalSince1970, text])
+    }
+
+    /// The chunks of a job's log after `seq` (0 for all), in order.
+    public func logChunks(jobID: JobID, after seq: Int64, limit: Int) async throws(StoreError) -> [LogChunk] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, text FROM log_chunks WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                             arguments: [jobID, seq, limit])
+                .map { LogChunk(jobID: jobID, seq: $0["seq"], text: $0["text"]) }
+        }
+    }
+
+    // MARK: Plumbing
+
+    /// A read that suspends instead of blocking the calling thread.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do { return try await pool.read(body) } catch { throw Self.storeError(error) }
+    }
+
+    /// A write that suspends instead of blocking the calling thread while it waits for the
+    /// lock and the disk: what request handlers use, so a locked database cannot stall the
+    /// server's few threads.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do { return try await pool.write(body) } catch { throw Self.storeError(error) }
+    }
+
+    private static func storeError(_ error: any Error) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? DatabaseError { return .unavailable(error.message ?? "\(error.resultCode)") }
+        return .unavailable("\(error)")
+    }
+
+    /// A job row with the id of the attempt that continues it.
+    static let jobColumns = "*, (SELECT r.id FROM jobs r WHERE r.retry_of = jobs.id LIMIT 1) AS retried_as"
+
+    static func fetchJob(_ db: Database, id: JobID) throws -> Job? {
+        try Row.fetchOne(db, sql: "SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", arguments: [id]).map(job(from:))
+    }
+
+    static func job(from row: Row) throws -> Job {
+        func date(_ column: String) -> Date? {
+            (row[column] as Double?).map { Date(timeIntervalSince1970: $0) }
+        }
+        let statusText: String = row["status"]
+        let triggerText: String = row["trigger"]
+        guard let status = JobStatus(rawValue: statusText), let trigger = JobTrigger(rawValue: triggerText) else {
+            throw StoreError.unavailable("job \(row["id"] as Int64) has an unknown status '\(statusText)' or trigger '\(triggerText)'")
+        }
+        return Job(
+            id: row["id"], app: row["app"], forge: (row["forge"] as String?).flatMap(Forge.init(rawValue:)),
+            deliveryID: row["delivery_id"], trigger: trigger, ref: row["ref"], before: row["before_sha"],
+            commit: row["commit_sha"], message: row["message"], author: row["author"], status: status,
+            reason: row["reason"], createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
+            startedAt: date("started_at"), finishedAt: date("finished_at"),
+            attempt: row["attempt"] ?? 1, retryOf: row["retry_of"], retriedAs: row["retried_as"]
+        )
+    }
+}
