@@ -19,7 +19,7 @@ extension ServerConfig {
 
     public static func parse(_ text: String, file: String, environment: [String: String]) throws(ConfigError) -> ServerConfig {
         let root = try YAMLNode.parse(text, file: file).mapping(allowing: [
-            "listen", "tls", "public_url", "data_dir", "limits", "workers", "runner", "api_tokens", "clusters", "apps",
+            "listen", "tls", "public_url", "data_dir", "store", "limits", "workers", "runner", "api_tokens", "clusters", "apps",
         ])
         var config = ServerConfig()
         if let listen = try root["listen"]?.mapping(allowing: ["host", "port"]) {
@@ -88,6 +88,16 @@ extension ServerConfig {
             if let node = runner["git_ca_file"] { config.gitCAFile = try node.string() }
         }
         let secrets = SecretResolver(environment: environment)
+        if let store = try root["store"]?.mapping(allowing: ["sqlite", "postgres"]) {
+            if let postgres = try store["postgres"]?.mapping(allowing: ["url", "pool"]) {
+                let url = try secrets.resolve(postgres.required("url"))
+                guard url.value.hasPrefix("postgres://") || url.value.hasPrefix("postgresql://") else {
+                    throw try postgres.required("url").error("must be a postgres:// URL (postgres://user:password@host:5432/database)")
+                }
+                let pool = try postgres["pool"].map(Self.positive) ?? 10
+                config.store = .postgres(url: url, pool: pool)
+            }
+        }
         for node in try root["api_tokens"]?.sequence() ?? [] {
             let token = try node.mapping(allowing: ["name", "role", "token"])
             let name = try token.required("name").string()

@@ -43,6 +43,8 @@ public struct ServerConfig: Sendable {
     public var killGrace: Duration = .seconds(10)
     /// The `slipway-step-guard` binary that parents every step (nil: next to the running one).
     public var stepGuard: String?
+    /// Where jobs, logs and deploys are kept.
+    public var store: StoreSettings = .sqlite
     /// Extra CA certificates (PEM) to trust for https git remotes.
     public var gitCAFile: String?
     /// How steps are confined.
@@ -97,4 +99,12 @@ public struct ClusterConfig: Sendable, Hashable {
         self.source = source
         self.maxInFlight = maxInFlight
     }
+}
+
+/// The store: the embedded SQLite file (one server), or a PostgreSQL database that several
+/// replicas share.
+public enum StoreSettings: Sendable, Equatable {
+    case sqlite
+    /// `url` is `postgres://user:password@host:port/database`; `pool` connections at most.
+    case postgres(url: SecretValue, pool: Int)
 }

@@ -37,10 +37,15 @@ public struct SlipwayServer: Sendable {
         self.now = now
     }
 
-    /// Opens the store in the configured data dir.
-    public static func openStore(config: ServerConfig) throws(ServerStartError) -> any JobStore {
+    /// Opens the configured store: the SQLite file in the data dir, or the PostgreSQL database.
+    public static func openStore(config: ServerConfig, logger: Logger = Logger(label: "slipway-store")) async throws(ServerStartError) -> any JobStore {
         do {
-            return try SQLiteJobStore(path: config.databasePath, busyTimeout: config.storeBusyTimeout)
+            switch config.store {
+            case .sqlite:
+                return try SQLiteJobStore(path: config.databasePath, busyTimeout: config.storeBusyTimeout)
+            case .postgres(let url, let pool):
+                return try await PostgresJobStore(url: url.value, pool: pool, logger: logger)
+            }
         } catch {
             throw .store("\(error)")
         }

@@ -109,6 +109,11 @@ public struct StepPlan: Sendable, Hashable {
 public struct BadCommit: Sendable, Hashable {
     public var jobID: JobID
     public var reason: String
+
+    public init(jobID: JobID, reason: String) {
+        self.jobID = jobID
+        self.reason = reason
+    }
 }
 
 /// The calls as the rest of Slipway makes them: the time is now, the usual limits.

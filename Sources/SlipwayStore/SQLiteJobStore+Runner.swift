@@ -49,6 +49,7 @@ extension SQLiteJobStore {
         try await write { db in
             try db.execute(sql: "UPDATE jobs SET status = ?, reason = ?, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
                            arguments: [status.rawValue, reason, now.timeIntervalSince1970, id])
+            try db.execute(sql: "DELETE FROM step_processes WHERE job_id = ?", arguments: [id])
         }
     }
 

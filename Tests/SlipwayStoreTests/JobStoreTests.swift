@@ -4,6 +4,7 @@ import SlipwayStore
 import SlipwayTestSupport
 import Testing
 
+/// One suite, both stores: SQLite and PostgreSQL must behave the same.
 @Suite struct JobStoreTests {
     static func push(delivery: String, after: String = String(repeating: "a", count: 40), ref: String = "refs/heads/main") -> PushEvent {
         PushEvent(forge: .github, deliveryID: delivery, repository: "acme/shop", ref: ref,
@@ -11,70 +12,178 @@ import Testing
                   headCommitAuthor: "Dana", changedPaths: ["a.txt"])
     }
 
-    @Test func enqueueIsIdempotentByDeliveryAndRevision() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let store = try SQLiteJobStore(path: dir.path + "/db.sqlite")
-        guard case .created(let job) = try await store.enqueue(push: Self.push(delivery: "d1"), app: "shop") else {
-            Issue.record("expected a new job"); return
-        }
-        #expect(job.status == .queued)
-        #expect(job.trigger == .push)
-        #expect(job.author == "Dana")
-        // The same delivery again (a redelivery) maps to the same job.
-        #expect(try await store.enqueue(push: Self.push(delivery: "d1"), app: "shop") == .existing(job))
-        // Another delivery of the same revision also maps to it.
-        #expect(try await store.enqueue(push: Self.push(delivery: "d2"), app: "shop") == .existing(job))
-        // The redelivered d2 still maps to the same job.
-        #expect(try await store.enqueue(push: Self.push(delivery: "d2"), app: "shop").job.id == job.id)
-        // A new commit is a new job; so is the same commit for another app.
-        let next = try await store.enqueue(push: Self.push(delivery: "d3", after: String(repeating: "c", count: 40)), app: "shop")
-        #expect(next.job.id != job.id)
-        let other = try await store.enqueue(push: Self.push(delivery: "d1"), app: "other")
-        #expect(other.job.id != job.id)
-        #expect(try await store.jobs(JobQuery()).count == 3)
-    }
-
-    @Test func jobsSurviveReopeningAndListNewestFirst() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let path = dir.path + "/db.sqlite"
+    /// Runs `body` with a fresh store of `kind`.
+    static func with(_ kind: StoreKind, _ body: (StoreUnderTest, any JobStore) async throws -> Void) async throws {
+        let place = try await StoreUnderTest(kind)
+        defer { place.remove() }
+        let store = try await place.open()
         do {
-            let store = try SQLiteJobStore(path: path)
-            for index in 0..<5 {
-                _ = try await store.enqueue(push: Self.push(delivery: "d\(index)", after: String(repeating: "\(index)", count: 40)),
-                                      app: index % 2 == 0 ? "even" : "odd")
-            }
+            try await body(place, store)
+            await store.close()
+        } catch {
+            await store.close()
+            throw error
         }
-        let store = try SQLiteJobStore(path: path)
-        let all = try await store.jobs(JobQuery())
-        #expect(all.map(\.id) == [5, 4, 3, 2, 1])
-        #expect(try await store.jobs(JobQuery(app: "even")).map(\.id) == [5, 3, 1])
-        #expect(try await store.jobs(JobQuery(limit: 2)).map(\.id) == [5, 4])
-        #expect(try await store.jobs(JobQuery(before: 4, limit: 2)).map(\.id) == [3, 2])
-        #expect(try await store.jobs(JobQuery(status: .running)).isEmpty)
     }
 
-    @Test func cancellingAQueuedJobEndsIt() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let store = try SQLiteJobStore(path: dir.path + "/db.sqlite")
-        let job = try await store.enqueue(push: Self.push(delivery: "d"), app: "shop").job
-        let cancelled = try await store.requestCancel(id: job.id, by: "ops")
-        #expect(cancelled?.status == .cancelled)
-        #expect(cancelled?.reason == "cancelled by ops before it started")
-        #expect(cancelled?.finishedAt != nil)
-        #expect(try await store.requestCancel(id: 999, by: "ops") == nil)
+    @Test(arguments: StoreKind.available) func enqueueIsIdempotentByDeliveryAndRevision(kind: StoreKind) async throws {
+        try await Self.with(kind) { _, store in
+            guard case .created(let job) = try await store.enqueue(push: Self.push(delivery: "d1"), app: "shop") else {
+                Issue.record("expected a new job"); return
+            }
+            #expect(job.status == .queued)
+            #expect(job.trigger == .push)
+            #expect(job.author == "Dana")
+            #expect(job.attempt == 1 && job.retryOf == nil && job.retriedAs == nil)
+            // The same delivery again (a redelivery) maps to the same job.
+            #expect(try await store.enqueue(push: Self.push(delivery: "d1"), app: "shop") == .existing(job))
+            // Another delivery of the same revision also maps to it.
+            #expect(try await store.enqueue(push: Self.push(delivery: "d2"), app: "shop") == .existing(job))
+            #expect(try await store.enqueue(push: Self.push(delivery: "d2"), app: "shop").job.id == job.id)
+            // A new commit is a new job; so is the same commit for another app.
+            let next = try await store.enqueue(push: Self.push(delivery: "d3", after: String(repeating: "c", count: 40)), app: "shop")
+            #expect(next.job.id != job.id)
+            let other = try await store.enqueue(push: Self.push(delivery: "d1"), app: "other")
+            #expect(other.job.id != job.id)
+            #expect(try await store.jobs(JobQuery()).count == 3)
+            try await store.recordIgnoredDelivery(app: "shop", forge: .github, deliveryID: "ping-1", outcome: "ping")
+            try await store.recordIgnoredDelivery(app: "shop", forge: .github, deliveryID: "ping-1", outcome: "ping")
+        }
     }
 
-    @Test func logChunksComeBackInOrder() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let store = try SQLiteJobStore(path: dir.path + "/db.sqlite")
-        let job = try await store.enqueue(push: Self.push(delivery: "d"), app: "shop").job
-        for line in 1...5 { try await store.appendLog(jobID: job.id, text: "line \(line)\n") }
-        let all = try await store.logChunks(jobID: job.id)
-        #expect(all.map(\.text).joined() == "line 1\nline 2\nline 3\nline 4\nline 5\n")
-        #expect(try await store.logChunks(jobID: job.id, after: 3).map(\.seq) == [4, 5])
+    @Test(arguments: StoreKind.available) func theSameDeliveryAtOnceMakesOneJob(kind: StoreKind) async throws {
+        try await Self.with(kind) { place, store in
+            // Two "replicas" (two opened stores) get the same deliveries at the same moment.
+            let second = try await place.open()
+            let results = try await withThrowingTaskGroup(of: EnqueueResult.self) { group in
+                for index in 0..<20 {
+                    let target = index % 2 == 0 ? store : second
+                    group.addTask { try await target.enqueue(push: Self.push(delivery: "d\(index % 4)"), app: "shop") }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            await second.close()
+            #expect(Set(results.map(\.job.id)).count == 1)
+            #expect(results.filter { if case .created = $0 { true } else { false } }.count == 1)
+            #expect(try await store.jobs(JobQuery()).count == 1)
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func jobsSurviveReopeningAndListNewestFirst(kind: StoreKind) async throws {
+        try await Self.with(kind) { place, first in
+            for index in 0..<5 {
+                _ = try await first.enqueue(push: Self.push(delivery: "d\(index)", after: String(repeating: "\(index)", count: 40)),
+                                            app: index % 2 == 0 ? "even" : "odd")
+            }
+            let store = try await place.open()
+            let all = try await store.jobs(JobQuery())
+            #expect(all.map(\.id) == [5, 4, 3, 2, 1])
+            #expect(try await store.jobs(JobQuery(app: "even")).map(\.id) == [5, 3, 1])
+            #expect(try await store.jobs(JobQuery(limit: 2)).map(\.id) == [5, 4])
+            #expect(try await store.jobs(JobQuery(before: 4, limit: 2)).map(\.id) == [3, 2])
+            #expect(try await store.jobs(JobQuery(app: "odd", status: .queued, before: 4)).map(\.id) == [2])
+            #expect(try await store.jobs(JobQuery(status: .running)).isEmpty)
+            #expect(try await store.latestJob(app: "odd")?.id == 4)
+            #expect(try await store.hasJob(app: "even", commit: String(repeating: "2", count: 40)))
+            #expect(try await !store.hasJob(app: "odd", commit: String(repeating: "2", count: 40)))
+            await store.close()
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func cancellingAQueuedJobEndsIt(kind: StoreKind) async throws {
+        try await Self.with(kind) { _, store in
+            let job = try await store.enqueue(push: Self.push(delivery: "d"), app: "shop").job
+            let cancelled = try await store.requestCancel(id: job.id, by: "ops")
+            #expect(cancelled?.status == .cancelled)
+            #expect(cancelled?.reason == "cancelled by ops before it started")
+            #expect(cancelled?.finishedAt != nil)
+            #expect(try await store.requestCancel(id: 999, by: "ops") == nil)
+            // A running job is only flagged: its runner stops it.
+            let running = try await store.enqueue(app: "shop", ref: "refs/heads/main", commit: String(repeating: "e", count: 40), trigger: .manual)
+            #expect(try await store.start(running.id))
+            #expect(try await !store.start(running.id))
+            #expect(try await store.requestCancel(id: running.id, by: "ops")?.status == .running)
+            #expect(try await store.isCancelRequested(running.id))
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func logChunksComeBackInOrder(kind: StoreKind) async throws {
+        try await Self.with(kind) { _, store in
+            let job = try await store.enqueue(push: Self.push(delivery: "d"), app: "shop").job
+            for line in 1...5 { try await store.appendLog(jobID: job.id, text: "line \(line) ✓ \u{2028}\n") }
+            let all = try await store.logChunks(jobID: job.id)
+            #expect(all.map(\.text).joined() == (1...5).map { "line \($0) ✓ \u{2028}\n" }.joined())
+            #expect(try await store.logChunks(jobID: job.id, after: 3).map(\.seq) == [4, 5])
+            #expect(try await store.logChunks(jobID: job.id, after: 0, limit: 2).map(\.seq) == [1, 2])
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func aJobsLifeStepsAndSupersede(kind: StoreKind) async throws {
+        try await Self.with(kind) { _, store in
+            let older = try await store.enqueue(push: Self.push(delivery: "a", after: String(repeating: "1", count: 40)), app: "shop").job
+            let newer = try await store.enqueue(push: Self.push(delivery: "b", after: String(repeating: "2", count: 40)), app: "shop").job
+            #expect(try await store.queuedJobs().map(\.id) == [older.id, newer.id])
+            #expect(try await store.supersede([older.id], by: newer.id, now: Date()) == [older.id])
+            #expect(try await store.supersede([older.id], by: newer.id, now: Date()).isEmpty)
+            #expect(try await store.job(id: older.id)?.reason == "superseded by job \(newer.id)")
+            #expect(try await store.start(newer.id))
+            try await store.planSteps(newer.id, steps: [StepPlan(stage: "build", name: "compile"), StepPlan(stage: "test", name: "unit")])
+            try await store.updateStep(newer.id, index: 0, status: .running)
+            try await store.updateStep(newer.id, index: 0, status: .failed, exitCode: 3)
+            try await store.updateStep(newer.id, index: 1, status: .skipped)
+            let steps = try await store.steps(newer.id)
+            #expect(steps.map(\.name) == ["compile", "unit"])
+            #expect(steps.map(\.status) == [.failed, .skipped])
+            #expect(steps[0].exitCode == 3 && steps[0].startedAt != nil && steps[0].finishedAt != nil)
+            try await store.finish(newer.id, status: .failed, reason: "step build/compile failed")
+            let ended = try #require(try await store.job(id: newer.id))
+            #expect(ended.status == .failed && ended.reason == "step build/compile failed" && ended.finishedAt != nil)
+            // A final status never changes again.
+            try await store.finish(newer.id, status: .succeeded, reason: nil)
+            #expect(try await store.job(id: newer.id)?.status == .failed)
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func anInterruptedJobRunsAgainUntilItsAttemptsAreUsed(kind: StoreKind) async throws {
+        try await Self.with(kind) { _, store in
+            let first = try await store.enqueue(push: Self.push(delivery: "d"), app: "shop").job
+            #expect(try await store.start(first.id))
+            try await store.recordStepProcess(StepProcess(jobID: first.id, processGroup: 4242, host: "m1", bootID: "b1"))
+            #expect(try await store.leftoverProcesses(host: "m1", bootID: "b1").map(\.processGroup) == [4242])
+            #expect(try await store.leftoverProcesses(host: "m2", bootID: "b1").isEmpty)
+            let recovered = try await store.recoverInterrupted(maxAttempts: 2, now: Date())
+            #expect(recovered.interrupted == [first.id])
+            let second = try #require(recovered.requeued.first)
+            #expect(second.attempt == 2 && second.retryOf == first.id && second.status == .queued && second.commit == first.commit)
+            #expect(try await store.leftoverProcesses(host: "m1", bootID: "b1").isEmpty)
+            let interrupted = try #require(try await store.job(id: first.id))
+            #expect(interrupted.status == .interrupted && interrupted.retriedAs == second.id)
+            #expect(interrupted.reason == "the server stopped while the job ran; queued again as attempt 2")
+            let lastLine = try await store.logChunks(jobID: first.id).last?.text ?? ""
+            #expect(lastLine.hasSuffix("[slipway] job interrupted (the server stopped while the job ran); continued by job \(second.id) as attempt 2\n"))
+            // The redelivery still maps to the first job, not to a third.
+            #expect(try await store.enqueue(push: Self.push(delivery: "d"), app: "shop").job.id == first.id)
+            #expect(try await store.start(second.id))
+            #expect(try await store.interrupt(second.id, reason: "lost", maxAttempts: 2, now: Date()) == nil)
+            #expect(try await store.job(id: second.id)?.reason == "lost; no attempts left (2 of 2)")
+            #expect(try await store.jobs(JobQuery()).count == 2)
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func deploysAndBadCommits(kind: StoreKind) async throws {
+        try await Self.with(kind) { _, store in
+            #expect(try await store.lastDeployment(app: "shop") == nil)
+            let objects = JSONValue.array([.object(["kind": .string("ConfigMap"), "name": .string("ä/\u{2028}")])])
+            try await store.recordDeployment(app: "shop", jobID: 1, commit: "c1", objects: objects, manifests: .array([]), healthy: true)
+            try await store.recordDeployment(app: "shop", jobID: 2, commit: "c2", objects: .array([]), manifests: .array([]), healthy: false)
+            #expect(try await store.lastDeployment(app: "shop")?.commit == "c2")
+            let healthy = try #require(try await store.lastDeployment(app: "shop", healthyOnly: true))
+            #expect(healthy.commit == "c1" && healthy.objects == objects && healthy.healthy)
+            #expect(try await store.deployments(app: "shop").map(\.jobID) == [2, 1])
+            #expect(try await store.badCommit(app: "shop", commit: "c2") == nil)
+            try await store.markBad(app: "shop", commit: "c2", jobID: 2, reason: "unhealthy")
+            try await store.markBad(app: "shop", commit: "c2", jobID: 3, reason: "unhealthy again")
+            #expect(try await store.badCommit(app: "shop", commit: "c2") == BadCommit(jobID: 3, reason: "unhealthy again"))
+        }
     }
 }

@@ -59,7 +59,7 @@ public final class LiveServer: Sendable {
         configure(&config)
         var logger = Logger(label: "slipway-test")
         logger.logLevel = .warning
-        let store = try SlipwayServer.openStore(config: config)
+        let store = try await SlipwayServer.openStore(config: config)
         let metrics = SlipwayMetrics()
         let mirrors = MirrorCache(root: config.mirrorsDir)
         let dispatcher = runner

@@ -1,0 +1,83 @@
+public import Foundation
+import Logging
+import PostgresNIO
+public import SlipwayStore
+
+/// The two store implementations, for the suite that runs against both.
+public enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
+    case sqlite
+    case postgres
+
+    public var description: String { rawValue }
+
+    /// The server of the throwaway PostgreSQL cluster `script/with-postgres` started.
+    public static var postgresURL: String? { ProcessInfo.processInfo.environment["SLIPWAY_TEST_POSTGRES_URL"] }
+
+    /// The kinds to test here: PostgreSQL when a test cluster is there (script/test starts
+    /// one), and always in CI, where its absence must fail rather than pass unnoticed.
+    public static var available: [StoreKind] {
+        postgresURL != nil || ProcessInfo.processInfo.environment["CI"] != nil ? allCases : [.sqlite]
+    }
+}
+
+/// A fresh, empty store of one kind: a SQLite file in a temporary folder, or a new database
+/// in the test cluster. `open()` opens it (again), as a restarted server or another replica would.
+public final class StoreUnderTest: Sendable {
+    public let kind: StoreKind
+    /// The SQLite file, or the database URL.
+    public let location: String
+    private let directory: TemporaryDirectory?
+
+    public init(_ kind: StoreKind) async throws {
+        self.kind = kind
+        switch kind {
+        case .sqlite:
+            let directory = try TemporaryDirectory("slipway-store")
+            self.directory = directory
+            location = directory.path + "/slipway.sqlite"
+        case .postgres:
+            directory = nil
+            location = try await Self.createDatabase()
+        }
+    }
+
+    public func open() async throws -> any JobStore {
+        switch kind {
+        case .sqlite: try SQLiteJobStore(path: location)
+        case .postgres: try await PostgresJobStore(url: location, pool: 10)
+        }
+    }
+
+    /// Removes the SQLite folder (a test database is left to the throwaway cluster).
+    public func remove() {
+        directory?.remove()
+    }
+
+    /// Creates `slipway_test_<random>` in the test cluster and returns its URL.
+    static func createDatabase() async throws -> String {
+        guard let server = StoreKind.postgresURL, var parts = URLComponents(string: server) else {
+            throw StoreTestSetupError("SLIPWAY_TEST_POSTGRES_URL is not set: run the suite with script/test (or script/with-postgres swift test)")
+        }
+        let name = "slipway_test_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
+        let configuration = PostgresConnection.Configuration(host: parts.host ?? "127.0.0.1", port: parts.port ?? 5432,
+                                                             username: parts.user ?? "slipway", password: parts.password,
+                                                             database: String(parts.path.dropFirst()), tls: .disable)
+        let logger = Logger(label: "slipway-test-postgres")
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        parts.path = "/" + name
+        parts.query = "sslmode=disable"
+        return parts.string ?? server
+    }
+}
+
+public struct StoreTestSetupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
