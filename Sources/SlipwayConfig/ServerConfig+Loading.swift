@@ -48,7 +48,7 @@ extension ServerConfig {
             config.workers = try node.int()
             guard config.workers >= 1 else { throw node.error("at least one worker is needed") }
         }
-        if let runner = try root["runner"]?.mapping(allowing: ["hooks_dir", "keep_workspaces", "max_attempts", "shutdown_grace", "kill_grace",
+        if let runner = try root["runner"]?.mapping(allowing: ["hooks_dir", "keep_workspaces", "max_attempts", "shutdown_grace", "kill_grace", "lease",
                                                                        "step_guard", "git_ca_file", "sandbox", "limits"]) {
             if let node = runner["sandbox"] {
                 if let mode = try? node.oneOf(SandboxSettings.Mode.self) {
@@ -84,6 +84,10 @@ extension ServerConfig {
             }
             if let node = runner["shutdown_grace"] { config.shutdownGrace = try node.duration() }
             if let node = runner["kill_grace"] { config.killGrace = try node.duration() }
+            if let node = runner["lease"] {
+                config.lease = try node.duration()
+                guard config.lease >= .seconds(3) else { throw node.error("must be at least 3s") }
+            }
             if let node = runner["step_guard"] { config.stepGuard = try node.string() }
             if let node = runner["git_ca_file"] { config.gitCAFile = try node.string() }
         }

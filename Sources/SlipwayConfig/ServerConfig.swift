@@ -39,6 +39,9 @@ public struct ServerConfig: Sendable {
     public var maxAttempts: Int = 2
     /// On shutdown, running steps may finish for this long before they are interrupted.
     public var shutdownGrace: Duration = .seconds(30)
+    /// A running job's lease: renewed every third of it; a replica silent for longer loses
+    /// its jobs to the others.
+    public var lease: Duration = .seconds(30)
     /// A step that times out or is cancelled gets SIGTERM, then SIGKILL this much later.
     public var killGrace: Duration = .seconds(10)
     /// The `slipway-step-guard` binary that parents every step (nil: next to the running one).

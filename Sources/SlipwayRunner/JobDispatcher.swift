@@ -8,17 +8,25 @@ public import SlipwayKube
 public import SlipwayMetrics
 public import SlipwayStore
 
-/// Turns queued jobs into runs: feeds the `Scheduler` from the store, performs its actions,
-/// and on shutdown stops taking jobs, lets running ones finish within the grace period,
-/// then interrupts them (they are queued again for the next start).
+/// Turns queued jobs into runs: claims them from the store under a lease (so several
+/// replicas share one queue), renews its leases while they run, ends the jobs of replicas
+/// that stopped renewing theirs, and on shutdown stops taking jobs, lets running ones finish
+/// within the grace period, then interrupts them (they are queued again).
+///
+/// The rules of who runs what (fair order between apps, one job per app, newer pushes
+/// supersede queued ones) are the store's `claim`, so they hold across replicas.
 public actor JobDispatcher: Service {
     private let config: ServerConfig
     private let store: any JobStore
     private let runner: JobRunner
     private let logger: Logger
     private let now: @Sendable () -> Date
-    private var scheduler: Scheduler
+    /// This process among the replicas: host, process id and a random part.
+    public nonisolated let replica: String
+    /// Jobs this replica runs, by id.
+    private var running: [JobID: Job] = [:]
     private var stopping: [JobID: StopReason] = [:]
+    private var draining = false
     private var shutdownDeadlinePassed = false
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
@@ -35,7 +43,7 @@ public actor JobDispatcher: Service {
         self.logger = logger
         self.now = now
         self.pollInterval = pollInterval
-        scheduler = Scheduler(workers: config.workers)
+        replica = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UInt16.random(in: .min ... .max))"
         let sandbox = Sandbox(config: config)
         runner = JobRunner(store: store, mirrors: mirrors,
                            executor: StepExecutor(hooksDirectory: config.hooksDir, pollInterval: stepPollInterval, sandbox: sandbox,
@@ -52,16 +60,51 @@ public actor JobDispatcher: Service {
     }
 
     public func run() async throws {
+        await recover()
+        let ticker = Task { [pollInterval, wakeup] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: pollInterval)
+                wakeup.yield()
+            }
+        }
+        defer { ticker.cancel() }
+        let heartbeat = Task { [config] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: config.lease / 3)
+                await self.renewLeases()
+            }
+        }
+        defer { heartbeat.cancel() }
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for await _ in wakeups {
+                    for job in await step() {
+                        group.addTask { await self.execute(job) }
+                    }
+                    if draining && running.isEmpty { break }
+                }
+            }
+        } onGracefulShutdown: {
+            Task { await self.beginShutdown() }
+        }
+    }
+
+    /// Before any job runs: what a dead process left on this machine is killed, then its jobs
+    /// are interrupted and queued again. On a store of its own, every running job was the
+    /// dead process's; on a shared store, only jobs whose lease ran out.
+    private func recover() async {
         do {
-            // What the last process's steps left on this machine dies before any job runs again.
-            let leftovers = try await store.leftoverProcesses(host: runner.host.host, bootID: runner.host.bootID)
+            let leftovers = try await store.leftoverProcesses(host: runner.host.host, bootID: runner.host.bootID,
+                                                              leaseExpiredAt: store.isShared ? now() : nil)
             let killed = await ProcessReaper().reap(leftovers)
             if !killed.isEmpty {
                 logger.notice("killed step processes left by the last stop", metadata: [
                     "jobs": "\(Set(killed.map(\.jobID)).sorted())", "process-groups": "\(killed.map(\.processGroup))",
                 ])
             }
-            let recovered = try await store.recoverInterrupted(maxAttempts: config.maxAttempts, now: now())
+            let recovered = store.isShared
+                ? try await store.expireLeases(maxAttempts: config.maxAttempts, now: now())
+                : try await store.recoverInterrupted(maxAttempts: config.maxAttempts, now: now())
             if !recovered.interrupted.isEmpty {
                 logger.notice("jobs interrupted by the last stop", metadata: [
                     "interrupted": "\(recovered.interrupted)", "queued-again": "\(recovered.requeued.map(\.id))",
@@ -70,78 +113,61 @@ public actor JobDispatcher: Service {
         } catch {
             logger.error("cannot recover interrupted jobs", metadata: ["error": "\(error)"])
         }
-        let ticker = Task { [pollInterval, wakeup] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: pollInterval)
+    }
+
+    /// Renews this replica's leases; a job whose lease was taken stops here. Then ends the
+    /// jobs of replicas that stopped renewing theirs (their steps died with them).
+    private func renewLeases() async {
+        let mine = Array(running.keys)
+        do {
+            let held = try await store.renewLeases(replica: replica, jobs: mine, leaseFor: config.lease, now: now())
+            for id in mine where !held.contains(id) && running[id] != nil {
+                stopping[id] = .leaseLost
+                logger.warning("lost the lease of a running job: stopping it", metadata: ["job-id": "\(id)", "replica": "\(replica)"])
+            }
+            let expired = try await store.expireLeases(maxAttempts: config.maxAttempts, now: now())
+            if !expired.interrupted.isEmpty {
+                logger.notice("jobs of a replica that stopped renewing its leases", metadata: [
+                    "interrupted": "\(expired.interrupted)", "queued-again": "\(expired.requeued.map(\.id))",
+                ])
                 wakeup.yield()
             }
+        } catch {
+            logger.error("cannot renew leases", metadata: ["error": "\(error)", "replica": "\(replica)"])
         }
-        defer { ticker.cancel() }
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                for await _ in wakeups {
-                    for job in await step() {
-                        group.addTask { await self.execute(job) }
-                    }
-                    if scheduler.draining && scheduler.running.isEmpty { break }
+    }
+
+    /// One round: stop runs a newer push replaces (where the app asks), then claim jobs
+    /// while workers are free.
+    private func step() async -> [Job] {
+        do {
+            metrics?.queueDepth(try await store.queuedJobs().count)
+            for (id, job) in running where stopping[id] == nil && config.app(named: job.app)?.cancelRunningOnPush == true {
+                if let newer = try await store.jobs(JobQuery(app: job.app, status: .queued, limit: 1)).first, newer.id > id {
+                    stopping[id] = .cancelled
+                    logger.info("running job cancelled by a newer push", metadata: ["job-id": "\(id)", "by": "\(newer.id)"])
                 }
             }
-        } onGracefulShutdown: {
-            Task { await self.beginShutdown() }
-        }
-    }
-
-    /// One round: learn about queued jobs, apply the scheduler's decisions, return jobs to start.
-    private func step() async -> [Job] {
-        var toStart: [Job] = []
-        do {
-            let queued = try await store.queuedJobs()
-            metrics?.queueDepth(queued.count)
-            let stillQueued = Set(queued.map(\.id))
-            for (app, ids) in scheduler.queued {
-                for id in ids where !stillQueued.contains(id) { scheduler.dropped(id, app: app) }
+            var claimed: [Job] = []
+            while !draining && running.count < config.workers {
+                guard let job = try await store.claim(replica: replica, leaseFor: config.lease, now: now()) else { break }
+                running[job.id] = job
+                claimed.append(job)
             }
-            for job in queued where !scheduler.knows(job.id) {
-                let app = config.app(named: job.app)
-                await perform(scheduler.enqueued(job.id, app: job.app, cancelRunning: app?.cancelRunningOnPush ?? false))
-            }
-            for action in scheduler.next(now: now()) {
-                guard case .start(let id) = action else { continue }
-                if let job = queued.first(where: { $0.id == id }) { toStart.append(job) }
-            }
+            return claimed
         } catch {
-            logger.error("cannot read queued jobs", metadata: ["error": "\(error)"])
-        }
-        return toStart
-    }
-
-    private func perform(_ actions: [Scheduler.Action]) async {
-        for action in actions {
-            switch action {
-            case .supersede(let ids, let newer):
-                let changed = (try? await store.supersede(ids, by: newer, now: now())) ?? []
-                if !changed.isEmpty { logger.info("jobs superseded", metadata: ["jobs": "\(changed)", "by": "\(newer)"]) }
-            case .cancelRunning(let id, let newer):
-                stopping[id] = .cancelled
-                logger.info("running job cancelled by a newer push", metadata: ["job-id": "\(id)", "by": "\(newer)"])
-            case .start:
-                break
-            }
+            logger.error("cannot claim queued jobs", metadata: ["error": "\(error)"])
+            return []
         }
     }
 
     private func execute(_ job: Job) async {
         let result: RunResult
         if let app = config.app(named: job.app) {
-            guard (try? await store.start(job.id, now: now())) == true else {
-                finished(job)
-                return
-            }
             logger.info("job started", metadata: ["job-id": "\(job.id)", "app": "\(job.app)", "commit": "\(job.commit)"])
             let id = job.id
             result = await runner.run(job, app: app) { await self.stopReason(id) }
         } else {
-            _ = try? await store.start(job.id, now: now())
             result = RunResult(status: .failed, reason: "app '\(job.app)' is no longer in the server configuration")
         }
         do {
@@ -155,8 +181,8 @@ public actor JobDispatcher: Service {
         }
         logger.info("job ended", metadata: ["job-id": "\(job.id)", "status": "\(result.status.rawValue)"])
         await recordMetrics(job.id, status: result.status)
-        let running = Set(scheduler.running.filter { $0.value != job.id }.map { "\($0.key)-\($0.value)" })
-        WorkspaceCleaner(directory: config.workspacesDir, keep: config.keepWorkspaces, inUse: running).clean()
+        let inUse = Set(running.values.filter { $0.id != job.id }.map { "\($0.app)-\($0.id)" })
+        WorkspaceCleaner(directory: config.workspacesDir, keep: config.keepWorkspaces, inUse: inUse).clean()
         store.releaseMemory()
         FreeMemory.release()
         finished(job)
@@ -176,7 +202,7 @@ public actor JobDispatcher: Service {
     }
 
     private func finished(_ job: Job) {
-        scheduler.finished(job.id, app: job.app)
+        running[job.id] = nil
         stopping[job.id] = nil
         wakeup.yield()
     }
@@ -191,12 +217,12 @@ public actor JobDispatcher: Service {
     }
 
     private func beginShutdown() async {
-        scheduler.drain()
+        draining = true
         wakeup.yield()
         logger.notice("shutting down: no new jobs; running ones may finish", metadata: [
-            "running": "\(scheduler.running.values.sorted())", "grace": "\(config.shutdownGrace)",
+            "running": "\(running.keys.sorted())", "grace": "\(config.shutdownGrace)",
         ])
-        guard !scheduler.running.isEmpty else { return }
+        guard !running.isEmpty else { return }
         try? await Task.sleep(for: config.shutdownGrace)
         shutdownDeadlinePassed = true
     }

@@ -160,9 +160,16 @@ struct JobRunner: Sendable {
 
         if let stop {
             for step in plan where step.isFailureHook { try? await store.updateStep(job.id, index: step.index, status: .skipped) }
-            await say(stop == .cancelled ? "job cancelled" : "job interrupted: the server is shutting down")
-            return RunResult(status: stop == .cancelled ? .cancelled : .interrupted,
-                             reason: stop == .cancelled ? "cancelled while running" : "the server shut down while the job ran")
+            switch stop {
+            case .cancelled:
+                await say("job cancelled")
+                return RunResult(status: .cancelled, reason: "cancelled while running")
+            case .shutdown:
+                await say("job interrupted: the server is shutting down")
+                return RunResult(status: .interrupted, reason: "the server shut down while the job ran")
+            case .leaseLost:
+                return RunResult(status: .interrupted, reason: "the replica lost the job's lease")
+            }
         }
         guard let failure else {
             for step in plan where step.isFailureHook { try? await store.updateStep(job.id, index: step.index, status: .skipped) }
@@ -282,4 +289,6 @@ public enum StopReason: Sendable, Equatable {
     case cancelled
     /// The server is shutting down and the grace period is over.
     case shutdown
+    /// Another replica took the job over: this one's lease ran out.
+    case leaseLost
 }

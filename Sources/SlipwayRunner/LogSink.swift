@@ -47,6 +47,9 @@ actor LogSink {
         buffer = ""
         do {
             try await store.appendLog(jobID: jobID, text: text)
+        } catch .notRunning {
+            // The job was taken from this replica (its lease ran out): these lines must not
+            // land after the job's end, and no later flush will place them.
         } catch {
             // Keep the text: a later flush tries again rather than losing it.
             buffer = text + buffer

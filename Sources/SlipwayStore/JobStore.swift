@@ -17,6 +17,9 @@ public protocol JobStore: AnyObject, Sendable {
     func releaseMemory()
     /// Closes connections (the store is not used afterwards).
     func close() async
+    /// Whether other server processes may share this store (then a process must not treat
+    /// another's running jobs as its own leftovers).
+    var isShared: Bool { get }
 
     // MARK: Intake
 
@@ -61,6 +64,21 @@ public protocol JobStore: AnyObject, Sendable {
     @discardableResult
     func interrupt(_ id: JobID, reason: String, maxAttempts: Int, now: Date) async throws(StoreError) -> Job?
 
+    // MARK: Leases (several replicas)
+
+    /// Takes the next job to run, fairly, and leases it to `replica` until `now + leaseFor`:
+    /// among apps with queued jobs and none running, the app that started a job longest ago;
+    /// its newest queued job runs, older queued ones are superseded by it. At most one job of
+    /// an app runs at once, whichever replicas claim (a unique index stands behind it).
+    /// Nil when nothing can start.
+    func claim(replica: String, leaseFor: Duration, now: Date) async throws(StoreError) -> Job?
+    /// Extends the leases `replica` holds on `jobs`; returns the ones it still holds (a job
+    /// missing from the answer was taken from it: its steps must stop).
+    func renewLeases(replica: String, jobs: [JobID], leaseFor: Duration, now: Date) async throws(StoreError) -> Set<JobID>
+    /// Running jobs whose lease ran out (their replica died, froze or lost the database)
+    /// become `interrupted`, and each is queued again while it has attempts left.
+    func expireLeases(maxAttempts: Int, now: Date) async throws(StoreError) -> (interrupted: [JobID], requeued: [Job])
+
     // MARK: Steps and logs
 
     /// Records the steps a job is going to run, all `pending`, in order.
@@ -68,7 +86,9 @@ public protocol JobStore: AnyObject, Sendable {
     /// Updates one step's status (and start, end, exit code when given).
     func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int?, now: Date) async throws(StoreError)
     func steps(_ id: JobID) async throws(StoreError) -> [StepRecord]
-    /// Appends `text` to a job's log as the next chunk.
+    /// Appends `text` to a running job's log as the next chunk. A job that is no longer
+    /// running refuses (`StoreError.notRunning`): a late write of a replica that lost the
+    /// job's lease fails instead of landing (a job id runs once; its retry is a new job).
     func appendLog(jobID: JobID, text: String, now: Date) async throws(StoreError)
     /// The chunks of a job's log after `seq` (0 for all), in order.
     func logChunks(jobID: JobID, after seq: Int64, limit: Int) async throws(StoreError) -> [LogChunk]
@@ -90,8 +110,9 @@ public protocol JobStore: AnyObject, Sendable {
     /// Remembers a step's process group while its job runs.
     func recordStepProcess(_ process: StepProcess, now: Date) async throws(StoreError)
     /// The process groups of steps of jobs still marked running that were started on `host`
-    /// in boot `bootID`: what a crash may have left behind there.
-    func leftoverProcesses(host: String, bootID: String) async throws(StoreError) -> [StepProcess]
+    /// in boot `bootID`: what a crash may have left behind there. With `leaseExpiredAt`, only
+    /// jobs whose lease ran out by then (in a shared store, live replicas' jobs are not leftovers).
+    func leftoverProcesses(host: String, bootID: String, leaseExpiredAt: Date?) async throws(StoreError) -> [StepProcess]
 }
 
 /// One step of a job's plan.
@@ -170,6 +191,10 @@ extension JobStore {
 
     public func markBad(app: String, commit: String, jobID: JobID, reason: String) async throws(StoreError) {
         try await markBad(app: app, commit: commit, jobID: jobID, reason: reason, now: Date())
+    }
+
+    public func leftoverProcesses(host: String, bootID: String) async throws(StoreError) -> [StepProcess] {
+        try await leftoverProcesses(host: host, bootID: bootID, leaseExpiredAt: nil)
     }
 
     public func recordStepProcess(_ process: StepProcess) async throws(StoreError) {

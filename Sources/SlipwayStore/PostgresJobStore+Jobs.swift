@@ -185,7 +185,7 @@ extension PostgresJobStore {
         }
     }
 
-    private static func interrupt(_ connection: PostgresConnection, id: JobID, reason: String, maxAttempts: Int, now: Date,
+    static func interrupt(_ connection: PostgresConnection, id: JobID, reason: String, maxAttempts: Int, now: Date,
                                   logger: Logger) async throws -> Job? {
         let attempt = Int(try await rows(connection.query("SELECT attempt FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger))
             .first?["attempt"].decode(Int32.self) ?? 1)

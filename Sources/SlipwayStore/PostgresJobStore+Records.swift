@@ -55,13 +55,15 @@ extension PostgresJobStore {
     public func appendLog(jobID: JobID, text: String, now: Date) async throws(StoreError) {
         let logger = logger
         try await transaction("append to the log of job \(jobID)") { connection in
+            // The job's row lock orders appends to one log, whichever replica writes.
+            let status = try await Self.rows(connection.query("SELECT status FROM jobs WHERE id = \(jobID) FOR UPDATE", logger: logger))
+                .first?["status"].decode(String.self)
+            guard status == JobStatus.running.rawValue else { throw StoreError.notRunning(jobID) }
             try await Self.appendLog(connection, jobID: jobID, text: text, now: now, logger: logger)
         }
     }
 
     static func appendLog(_ connection: PostgresConnection, jobID: JobID, text: String, now: Date, logger: Logger) async throws {
-        // The job's row lock orders appends to one log, whichever replica writes.
-        try await connection.query("SELECT id FROM jobs WHERE id = \(jobID) FOR UPDATE", logger: logger)
         try await connection.query("""
             INSERT INTO log_chunks (job_id, seq, created_at, text)
             SELECT \(jobID), COALESCE(MAX(seq), 0) + 1, \(now.timeIntervalSince1970), \(text) FROM log_chunks WHERE job_id = \(jobID)
@@ -143,10 +145,13 @@ extension PostgresJobStore {
             """, "record a step process of job \(process.jobID)")
     }
 
-    public func leftoverProcesses(host: String, bootID: String) async throws(StoreError) -> [StepProcess] {
+    public func leftoverProcesses(host: String, bootID: String, leaseExpiredAt: Date?) async throws(StoreError) -> [StepProcess] {
+        let expired = leaseExpiredAt?.timeIntervalSince1970
         let found = try await rows("""
             SELECT p.job_id, p.process_group FROM step_processes p JOIN jobs j ON j.id = p.job_id
-            WHERE j.status = 'running' AND p.host = \(host) AND p.boot_id = \(bootID) ORDER BY p.job_id, p.process_group
+            WHERE j.status = 'running' AND p.host = \(host) AND p.boot_id = \(bootID)
+            AND (\(expired)::DOUBLE PRECISION IS NULL OR j.lease_expires_at IS NULL OR j.lease_expires_at < \(expired))
+            ORDER BY p.job_id, p.process_group
             """, "read step processes")
         do {
             return try found.map {

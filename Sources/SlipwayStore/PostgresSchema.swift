@@ -104,6 +104,11 @@ enum PostgresSchema {
             )
             """,
         ]),
+        ("v2-leases", [
+            "ALTER TABLE jobs ADD COLUMN lease_owner TEXT",
+            "ALTER TABLE jobs ADD COLUMN lease_expires_at DOUBLE PRECISION",
+            "CREATE UNIQUE INDEX jobs_one_running_per_app ON jobs(app) WHERE status = 'running'",
+        ]),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -29,12 +29,14 @@ extension SQLiteJobStore {
 
     /// The process groups of steps of jobs still marked running that were started on `host`
     /// in its current boot: what a crash may have left behind there.
-    public func leftoverProcesses(host: String, bootID: String) async throws(StoreError) -> [StepProcess] {
+    public func leftoverProcesses(host: String, bootID: String, leaseExpiredAt: Date?) async throws(StoreError) -> [StepProcess] {
         try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT p.job_id, p.process_group FROM step_processes p JOIN jobs j ON j.id = p.job_id
-                WHERE j.status = 'running' AND p.host = ? AND p.boot_id = ? ORDER BY p.job_id, p.process_group
-                """, arguments: [host, bootID])
+                WHERE j.status = 'running' AND p.host = ? AND p.boot_id = ?
+                AND (? IS NULL OR j.lease_expires_at IS NULL OR j.lease_expires_at < ?)
+                ORDER BY p.job_id, p.process_group
+                """, arguments: [host, bootID, leaseExpiredAt?.timeIntervalSince1970, leaseExpiredAt?.timeIntervalSince1970])
                 .map { StepProcess(jobID: $0["job_id"], processGroup: $0["process_group"], host: host, bootID: bootID) }
         }
     }

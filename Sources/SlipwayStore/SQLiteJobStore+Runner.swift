@@ -93,7 +93,7 @@ extension SQLiteJobStore {
         try await write { db in try Self.interrupt(db, id: id, reason: reason, maxAttempts: maxAttempts, now: now) }
     }
 
-    private static func interrupt(_ db: Database, id: JobID, reason: String, maxAttempts: Int, now: Date) throws -> Job? {
+    static func interrupt(_ db: Database, id: JobID, reason: String, maxAttempts: Int, now: Date) throws -> Job? {
         let attempt = try Int.fetchOne(db, sql: "SELECT attempt FROM jobs WHERE id = ?", arguments: [id]) ?? 1
         let again = attempt < maxAttempts
         try db.execute(sql: "UPDATE jobs SET status = 'interrupted', reason = ?, finished_at = ? WHERE id = ? AND status = 'running'",

@@ -134,7 +134,12 @@ public final class SQLiteJobStore: JobStore {
 
     /// Appends `text` to a job's log as the next chunk.
     public func appendLog(jobID: JobID, text: String, now: Date) async throws(StoreError) {
-        try await write { db in try Self.appendLog(db, jobID: jobID, text: text, now: now) }
+        try await write { db in
+            guard try String.fetchOne(db, sql: "SELECT status FROM jobs WHERE id = ?", arguments: [jobID]) == JobStatus.running.rawValue else {
+                throw StoreError.notRunning(jobID)
+            }
+            try Self.appendLog(db, jobID: jobID, text: text, now: now)
+        }
     }
 
     static func appendLog(_ db: Database, jobID: JobID, text: String, now: Date) throws {

@@ -69,6 +69,7 @@ enum Schema {
         }
         SQLiteJobStore.registerDeploymentMigrations(&migrator)
         SQLiteJobStore.registerProcessMigrations(&migrator)
+        SQLiteJobStore.registerLeaseMigrations(&migrator)
         return migrator
     }
 }

@@ -73,6 +73,7 @@ import Testing
     @Test func logIsServedAndFollowedUntilTheJobEnds() async throws {
         try await withLiveServer { server in
             let job = try await server.store.enqueue(push: Self.push(1), app: "github").job
+            #expect(try await server.store.start(job.id))
             try await server.store.appendLog(jobID: job.id, text: "first line\n")
             try await server.withClient(token: LiveServer.readToken) { client in
                 let (status, body) = try await client.send(.GET, "/api/v1/jobs/\(job.id)/log")
@@ -96,7 +97,7 @@ import Testing
                 #expect(await seen.next() == "first line\nsecond line\n")
                 // Lines written just before the job ends still reach the follower.
                 try await server.store.appendLog(jobID: job.id, text: "last words\n")
-                _ = try await server.store.requestCancel(id: job.id, by: "test")
+                try await server.store.finish(job.id, status: .cancelled, reason: "cancelled by test")
                 let text = try await follower.value
                 #expect(text == "first line\nsecond line\nlast words\n")
             }

@@ -110,11 +110,16 @@ import Testing
     @Test(arguments: StoreKind.available) func logChunksComeBackInOrder(kind: StoreKind) async throws {
         try await Self.with(kind) { _, store in
             let job = try await store.enqueue(push: Self.push(delivery: "d"), app: "shop").job
+            // Only a running job's log takes lines: a late writer that lost the job is refused.
+            await #expect(throws: StoreError.self) { try await store.appendLog(jobID: job.id, text: "too early\n") }
+            #expect(try await store.start(job.id))
             for line in 1...5 { try await store.appendLog(jobID: job.id, text: "line \(line) ✓ \u{2028}\n") }
             let all = try await store.logChunks(jobID: job.id)
             #expect(all.map(\.text).joined() == (1...5).map { "line \($0) ✓ \u{2028}\n" }.joined())
             #expect(try await store.logChunks(jobID: job.id, after: 3).map(\.seq) == [4, 5])
             #expect(try await store.logChunks(jobID: job.id, after: 0, limit: 2).map(\.seq) == [1, 2])
+            try await store.finish(job.id, status: .succeeded, reason: nil)
+            await #expect(throws: StoreError.self) { try await store.appendLog(jobID: job.id, text: "too late\n") }
         }
     }
 
@@ -184,6 +189,82 @@ import Testing
             try await store.markBad(app: "shop", commit: "c2", jobID: 2, reason: "unhealthy")
             try await store.markBad(app: "shop", commit: "c2", jobID: 3, reason: "unhealthy again")
             #expect(try await store.badCommit(app: "shop", commit: "c2") == BadCommit(jobID: 3, reason: "unhealthy again"))
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func claimsAreFairOnePerAppAndSupersedeOlderQueuedJobs(kind: StoreKind) async throws {
+        try await Self.with(kind) { _, store in
+            var clock = Date(timeIntervalSince1970: 1_800_000_000)
+            func push(_ app: String, _ n: Int) async throws -> Job {
+                try await store.enqueue(push: Self.push(delivery: "\(app)-\(n)", after: String(repeating: "\(n)", count: 40)), app: app, now: clock).job
+            }
+            let busy1 = try await push("busy", 1)
+            let busy2 = try await push("busy", 2)
+            let quiet = try await push("quiet", 3)
+            // busy's newest job runs; its older queued one is superseded by it.
+            let first = try #require(try await store.claim(replica: "r1", leaseFor: .seconds(30), now: clock))
+            #expect(first.id == busy2.id && first.status == .running)
+            #expect(try await store.job(id: busy1.id)?.status == .superseded)
+            // One job per app: busy's next job waits; quiet's runs.
+            clock += 1
+            let busy3 = try await push("busy", 4)
+            let second = try #require(try await store.claim(replica: "r2", leaseFor: .seconds(30), now: clock))
+            #expect(second.id == quiet.id)
+            #expect(try await store.claim(replica: "r2", leaseFor: .seconds(30), now: clock) == nil)
+            try await store.finish(first.id, status: .succeeded, reason: nil, now: clock)
+            #expect(try await store.claim(replica: "r1", leaseFor: .seconds(30), now: clock)?.id == busy3.id)
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func aLeaseNotRenewedEndsTheJobForAnotherAttempt(kind: StoreKind) async throws {
+        try await Self.with(kind) { _, store in
+            let start = Date(timeIntervalSince1970: 1_800_000_000)
+            let job = try await store.enqueue(push: Self.push(delivery: "d"), app: "shop", now: start).job
+            let claimed = try #require(try await store.claim(replica: "r1", leaseFor: .seconds(30), now: start))
+            #expect(claimed.id == job.id)
+            // Renewed in time: still r1's; another replica cannot renew it.
+            #expect(try await store.renewLeases(replica: "r1", jobs: [job.id], leaseFor: .seconds(30), now: start + 20) == [job.id])
+            #expect(try await store.renewLeases(replica: "r2", jobs: [job.id], leaseFor: .seconds(30), now: start + 20).isEmpty)
+            #expect(try await store.expireLeases(maxAttempts: 2, now: start + 45).interrupted.isEmpty)
+            try await store.recordStepProcess(StepProcess(jobID: job.id, processGroup: 77, host: "m", bootID: "b"))
+            #expect(try await store.leftoverProcesses(host: "m", bootID: "b", leaseExpiredAt: start + 45).isEmpty)
+            #expect(try await store.leftoverProcesses(host: "m", bootID: "b", leaseExpiredAt: start + 51).map(\.processGroup) == [77])
+            // r1 goes silent: after its lease, the job is interrupted and queued again.
+            let expired = try await store.expireLeases(maxAttempts: 2, now: start + 51)
+            #expect(expired.interrupted == [job.id])
+            let retry = try #require(expired.requeued.first)
+            #expect(retry.attempt == 2 && retry.retryOf == job.id)
+            #expect(try await store.job(id: job.id)?.reason == "r1 stopped renewing its lease; queued again as attempt 2")
+            // r1's late writes fail instead of landing; its renewal reports the job lost.
+            await #expect(throws: StoreError.self) { try await store.appendLog(jobID: job.id, text: "late line\n") }
+            #expect(try await store.renewLeases(replica: "r1", jobs: [job.id], leaseFor: .seconds(30), now: start + 52).isEmpty)
+            #expect(try await store.claim(replica: "r2", leaseFor: .seconds(30), now: start + 52)?.id == retry.id)
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func replicasClaimingAtOnceNeverRunTwoJobsOfAnApp(kind: StoreKind) async throws {
+        try await Self.with(kind) { place, store in
+            for index in 0..<60 {
+                _ = try await store.enqueue(app: "app\(index % 6)", ref: "refs/heads/main", commit: String(repeating: "\(index % 10)", count: 40),
+                                            trigger: .manual)
+            }
+            let replicas = [store, try await place.open(), try await place.open()]
+            let claimed = try await withThrowingTaskGroup(of: [Job].self) { group in
+                for (index, replica) in replicas.enumerated() {
+                    group.addTask {
+                        var mine: [Job] = []
+                        for _ in 0..<10 {
+                            if let job = try await replica.claim(replica: "r\(index)", leaseFor: .seconds(30), now: Date()) { mine.append(job) }
+                        }
+                        return mine
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            for replica in replicas.dropFirst() { await replica.close() }
+            #expect(claimed.count == 6)
+            #expect(Set(claimed.map(\.app)).count == 6)
+            #expect(try await store.jobs(JobQuery(status: .running, limit: 500)).count == 6)
         }
     }
 }

@@ -1,0 +1,80 @@
+public import Foundation
+import GRDB
+public import SlipwayCore
+
+/// Leases on the SQLite store: one process owns the file, so claims never race, but the
+/// rules (fair order, one job per app, supersede) are the same as on PostgreSQL.
+extension SQLiteJobStore {
+    static func registerLeaseMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v5-leases") { db in
+            try db.execute(sql: """
+                ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+                ALTER TABLE jobs ADD COLUMN lease_expires_at DOUBLE;
+                CREATE UNIQUE INDEX jobs_one_running_per_app ON jobs(app) WHERE status = 'running';
+                """)
+        }
+    }
+
+    public var isShared: Bool { false }
+
+    public func claim(replica: String, leaseFor: Duration, now: Date) async throws(StoreError) -> Job? {
+        try await write { db in
+            guard let app = try String.fetchOne(db, sql: SQLiteJobStore.nextAppSQL) else { return nil }
+            guard let newest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM jobs WHERE app = ? AND status = 'queued'", arguments: [app]) else {
+                return nil
+            }
+            try db.execute(sql: """
+                UPDATE jobs SET status = 'superseded', reason = ?, finished_at = ? WHERE app = ? AND status = 'queued' AND id < ?
+                """, arguments: ["superseded by job \(newest)", now.timeIntervalSince1970, app, newest])
+            try db.execute(sql: """
+                UPDATE jobs SET status = 'running', started_at = ?, lease_owner = ?, lease_expires_at = ? WHERE id = ? AND status = 'queued'
+                """, arguments: [now.timeIntervalSince1970, replica, now.addingTimeInterval(leaseFor.seconds).timeIntervalSince1970, newest])
+            return try Self.fetchJob(db, id: newest)
+        }
+    }
+
+    /// The app whose turn it is: queued work, nothing running, the oldest last start first.
+    static let nextAppSQL = """
+        SELECT q.app FROM jobs q
+        WHERE q.status = 'queued' AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.app = q.app AND r.status = 'running')
+        GROUP BY q.app
+        ORDER BY (SELECT MAX(s.started_at) FROM jobs s WHERE s.app = q.app) ASC NULLS FIRST, MIN(q.id)
+        LIMIT 1
+        """
+
+    public func renewLeases(replica: String, jobs: [JobID], leaseFor: Duration, now: Date) async throws(StoreError) -> Set<JobID> {
+        guard !jobs.isEmpty else { return [] }
+        return try await write { db in
+            var held: Set<JobID> = []
+            for id in jobs {
+                try db.execute(sql: "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
+                               arguments: [now.addingTimeInterval(leaseFor.seconds).timeIntervalSince1970, id, replica])
+                if db.changesCount == 1 { held.insert(id) }
+            }
+            return held
+        }
+    }
+
+    public func expireLeases(maxAttempts: Int, now: Date) async throws(StoreError) -> (interrupted: [JobID], requeued: [Job]) {
+        try await write { db in
+            let expired = try Row.fetchAll(db, sql: """
+                SELECT id, lease_owner FROM jobs WHERE status = 'running' AND lease_expires_at IS NOT NULL AND lease_expires_at < ? ORDER BY id
+                """, arguments: [now.timeIntervalSince1970])
+            var requeued: [Job] = []
+            for row in expired {
+                let owner: String = row["lease_owner"] ?? "its replica"
+                if let copy = try Self.interrupt(db, id: row["id"], reason: "\(owner) stopped renewing its lease", maxAttempts: maxAttempts, now: now) {
+                    requeued.append(copy)
+                }
+            }
+            return (expired.map { $0["id"] }, requeued)
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `TimeInterval`.
+    var seconds: TimeInterval {
+        TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
+    }
+}
