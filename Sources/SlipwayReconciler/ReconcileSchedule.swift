@@ -66,6 +66,17 @@ public struct ReconcileSchedule: Sendable {
         return true
     }
 
+    /// An app's correction back-off, to keep in the store.
+    public func corrections(_ app: String) -> (count: Int, nextAllowed: Date?) {
+        (apps[app]?.corrections ?? 0, apps[app]?.nextCorrectionAllowed)
+    }
+
+    /// Takes an app's correction back-off from the store (another replica, or before a restart).
+    public mutating func restoreCorrections(_ app: String, count: Int, nextAllowed: Date?) {
+        apps[app]?.corrections = count
+        apps[app]?.nextCorrectionAllowed = nextAllowed
+    }
+
     /// When the next correction of an app may start, if one is being held back.
     public func nextCorrection(_ app: String) -> Date? { apps[app]?.nextCorrectionAllowed }
 

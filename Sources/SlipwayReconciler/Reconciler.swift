@@ -13,6 +13,11 @@ public import SlipwayStore
 /// head (a webhook that never arrived still gets a `poll` job) and compares the cluster with
 /// the last applied revision (drift, health), correcting drift with back-off where the app
 /// asks for it.
+///
+/// With several replicas, an app is reconciled by one replica at a time (a turn taken in the
+/// store), an app another replica reconciled in the last half interval is skipped, and the
+/// statuses and correction back-off live in the store, so every replica shows the same and a
+/// restart keeps them.
 public actor Reconciler: Service {
     private let config: ServerConfig
     private let store: any JobStore
@@ -28,11 +33,17 @@ public actor Reconciler: Service {
     private var statuses: [String: AppStatus] = [:]
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
+    /// Who takes reconcile turns in the store (the dispatcher's replica name).
+    private let replica: String
+    /// A turn lasts at most this long if its replica dies in the middle.
+    static let turnLease: Duration = .seconds(300)
 
     public init(config: ServerConfig, store: any JobStore, mirrors: MirrorCache, clusters: [String: KubeClient], logger: Logger,
                 schedule: ReconcileSchedule = ReconcileSchedule(), tick: Duration = .seconds(1), metrics: SlipwayMetrics? = nil,
                 now: @escaping @Sendable () -> Date = { Date() }, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+                replica: String = "slipway-\(ProcessInfo.processInfo.processIdentifier)",
                 jobsChanged: @escaping @Sendable () -> Void) {
+        self.replica = replica
         self.config = config
         self.store = store
         self.mirrors = mirrors
@@ -67,26 +78,67 @@ public actor Reconciler: Service {
         }
     }
 
-    /// The status of every app, by name.
-    public func allStatuses() -> [AppStatus] {
-        config.apps.compactMap { statuses[$0.name] }
+    /// The status of every app, as the store has it (whichever replica reconciled it last).
+    public func allStatuses() async -> [AppStatus] {
+        let stored = await storedStatuses()
+        return config.apps.compactMap { stored[$0.name] ?? statuses[$0.name] }
     }
 
-    public func status(of app: String) -> AppStatus? { statuses[app] }
+    public func status(of app: String) async -> AppStatus? {
+        await storedStatuses()[app] ?? statuses[app]
+    }
 
-    /// Reconcile an app at once (the refresh API), and return its new status.
+    private func storedStatuses() async -> [String: AppStatus] {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        var found: [String: AppStatus] = [:]
+        for record in (try? await store.reconcileRecords()) ?? [] {
+            guard let text = record.status, let status = try? decoder.decode(AppStatus.self, from: Data(text.utf8)) else { continue }
+            found[record.app] = status
+        }
+        return found
+    }
+
+    /// Reconcile an app at once (the refresh API), and return its new status. While another
+    /// replica reconciles it, its stored status.
     public func refresh(_ app: String) async -> AppStatus? {
         guard let config = config.app(named: app) else { return nil }
-        await reconcile(config)
-        schedule.reconciled(app, now: now(), random: random())
-        return statuses[app]
+        await takeTurn(config, unlessReconciledSince: nil)
+        return await status(of: app)
     }
 
     private func reconcileDue() async {
         for name in schedule.due(now: now()) {
             guard let app = config.app(named: name) else { continue }
-            await reconcile(app)
-            schedule.reconciled(name, now: now(), random: random())
+            let halfInterval = ReconcileSchedule.seconds(app.reconcileInterval) / 2
+            await takeTurn(app, unlessReconciledSince: now().addingTimeInterval(-halfInterval))
+        }
+    }
+
+    /// Reconciles an app if it is this replica's turn: restores the stored back-off first,
+    /// stores the status and back-off after.
+    private func takeTurn(_ app: AppConfig, unlessReconciledSince since: Date?) async {
+        defer { schedule.reconciled(app.name, now: now(), random: random()) }
+        let record: ReconcileRecord?
+        do {
+            record = try await store.takeReconcileTurn(app: app.name, replica: replica, leaseFor: Self.turnLease,
+                                                       unlessReconciledSince: since, now: now())
+        } catch {
+            logger.warning("cannot take the reconcile turn", metadata: ["app": "\(app.name)", "error": "\(error)"])
+            return
+        }
+        guard var record else { return }
+        schedule.restoreCorrections(app.name, count: record.corrections, nextAllowed: record.nextCorrectionAllowed)
+        await reconcile(app)
+        let backoff = schedule.corrections(app.name)
+        record.corrections = backoff.count
+        record.nextCorrectionAllowed = backoff.nextAllowed
+        record.reconciledAt = now()
+        record.status = statuses[app.name].flatMap { try? SlipwayJSON.data($0) }.map { String(decoding: $0, as: UTF8.self) }
+        do {
+            try await store.endReconcileTurn(record, replica: replica)
+        } catch {
+            logger.warning("cannot store the reconcile status", metadata: ["app": "\(app.name)", "error": "\(error)"])
         }
     }
 

@@ -79,6 +79,18 @@ public protocol JobStore: AnyObject, Sendable {
     /// become `interrupted`, and each is queued again while it has attempts left.
     func expireLeases(maxAttempts: Int, now: Date) async throws(StoreError) -> (interrupted: [JobID], requeued: [Job])
 
+    // MARK: Reconciler turns
+
+    /// Takes the turn to reconcile `app` for `leaseFor`, unless another replica holds it, or
+    /// (with `unlessReconciledSince`) someone reconciled the app after that moment. Returns the
+    /// app's stored status and back-off, or nil when it is not this replica's turn.
+    func takeReconcileTurn(app: String, replica: String, leaseFor: Duration, unlessReconciledSince: Date?,
+                           now: Date) async throws(StoreError) -> ReconcileRecord?
+    /// Stores what the turn found (status, back-off) and gives the turn back.
+    func endReconcileTurn(_ record: ReconcileRecord, replica: String) async throws(StoreError)
+    /// Every app's stored reconcile status, whichever replica wrote it.
+    func reconcileRecords() async throws(StoreError) -> [ReconcileRecord]
+
     // MARK: Steps and logs
 
     /// Records the steps a job is going to run, all `pending`, in order.

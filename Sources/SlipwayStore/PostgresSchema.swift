@@ -109,6 +109,19 @@ enum PostgresSchema {
             "ALTER TABLE jobs ADD COLUMN lease_expires_at DOUBLE PRECISION",
             "CREATE UNIQUE INDEX jobs_one_running_per_app ON jobs(app) WHERE status = 'running'",
         ]),
+        ("v3-app-reconciles", [
+            """
+            CREATE TABLE app_reconciles (
+                app TEXT PRIMARY KEY,
+                owner TEXT,
+                lease_expires_at DOUBLE PRECISION,
+                status TEXT,
+                corrections INTEGER NOT NULL DEFAULT 0,
+                next_correction_allowed DOUBLE PRECISION,
+                reconciled_at DOUBLE PRECISION
+            )
+            """,
+        ]),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -70,6 +70,7 @@ enum Schema {
         SQLiteJobStore.registerDeploymentMigrations(&migrator)
         SQLiteJobStore.registerProcessMigrations(&migrator)
         SQLiteJobStore.registerLeaseMigrations(&migrator)
+        SQLiteJobStore.registerReconcileMigrations(&migrator)
         return migrator
     }
 }

@@ -75,3 +75,23 @@ public struct StepProcess: Sendable, Hashable {
     }
 }
 
+
+/// What the reconciler keeps of an app between turns, in the store so that every replica
+/// sees it and a restart keeps it: its last status and its drift-correction back-off.
+public struct ReconcileRecord: Sendable, Hashable {
+    public var app: String
+    /// The app's last status, as the API shows it (JSON).
+    public var status: String?
+    /// Corrections in a row that did not make the drift go away.
+    public var corrections: Int
+    public var nextCorrectionAllowed: Date?
+    public var reconciledAt: Date?
+
+    public init(app: String, status: String? = nil, corrections: Int = 0, nextCorrectionAllowed: Date? = nil, reconciledAt: Date? = nil) {
+        self.app = app
+        self.status = status
+        self.corrections = corrections
+        self.nextCorrectionAllowed = nextCorrectionAllowed
+        self.reconciledAt = reconciledAt
+    }
+}

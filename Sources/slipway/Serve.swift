@@ -59,7 +59,7 @@ struct Serve: AsyncParsableCommand {
             server.preview = DeployPreview(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters)
             server.metrics = metrics
             server.reconciler = Reconciler(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters, logger: logger,
-                                           metrics: metrics, jobsChanged: { dispatcher.wake() })
+                                           metrics: metrics, replica: dispatcher.replica, jobsChanged: { dispatcher.wake() })
             try await server.makeApplication().runService()
         } catch let error as ServerStartError {
             logger.critical("slipway could not start", metadata: ["error": "\(error)"])

@@ -267,4 +267,31 @@ import Testing
             #expect(try await store.jobs(JobQuery(status: .running, limit: 500)).count == 6)
         }
     }
+
+    @Test(arguments: StoreKind.available) func oneReplicaReconcilesAnAppAtATimeAndItsStatusIsKept(kind: StoreKind) async throws {
+        try await Self.with(kind) { place, store in
+            let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+            var turn = try #require(try await store.takeReconcileTurn(app: "shop", replica: "r1", leaseFor: .seconds(300),
+                                                                      unlessReconciledSince: nil, now: t0))
+            #expect(turn.corrections == 0 && turn.status == nil)
+            // r2 waits while r1 has the turn.
+            #expect(try await store.takeReconcileTurn(app: "shop", replica: "r2", leaseFor: .seconds(300), unlessReconciledSince: nil, now: t0 + 1) == nil)
+            turn.status = #"{"app":"shop","sync":"OutOfSync"}"#
+            turn.corrections = 2
+            turn.nextCorrectionAllowed = t0 + 120
+            turn.reconciledAt = t0 + 2
+            try await store.endReconcileTurn(turn, replica: "r1")
+            // Reconciled a moment ago: a due tick elsewhere skips it; a refresh does not.
+            #expect(try await store.takeReconcileTurn(app: "shop", replica: "r2", leaseFor: .seconds(300), unlessReconciledSince: t0 - 30, now: t0 + 3) == nil)
+            let reopened = try await place.open()
+            let next = try #require(try await reopened.takeReconcileTurn(app: "shop", replica: "r2", leaseFor: .seconds(300),
+                                                                         unlessReconciledSince: nil, now: t0 + 4))
+            #expect(next.status == turn.status && next.corrections == 2 && next.nextCorrectionAllowed == t0 + 120)
+            // r2 dies holding the turn: after its lease, r1 takes it.
+            #expect(try await store.takeReconcileTurn(app: "shop", replica: "r1", leaseFor: .seconds(300), unlessReconciledSince: nil, now: t0 + 100) == nil)
+            #expect(try await store.takeReconcileTurn(app: "shop", replica: "r1", leaseFor: .seconds(300), unlessReconciledSince: nil, now: t0 + 305) != nil)
+            #expect(try await store.reconcileRecords().map(\.app) == ["shop"])
+            await reopened.close()
+        }
+    }
 }
