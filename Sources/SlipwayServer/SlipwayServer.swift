@@ -38,13 +38,13 @@ public struct SlipwayServer: Sendable {
     }
 
     /// Opens the configured store: the SQLite file in the data dir, or the PostgreSQL database.
-    public static func openStore(config: ServerConfig, logger: Logger = Logger(label: "slipway-store")) async throws(ServerStartError) -> any JobStore {
+    public static func openStore(config: ServerConfig) async throws(ServerStartError) -> any JobStore {
         do {
             switch config.store {
             case .sqlite:
                 return try SQLiteJobStore(path: config.databasePath, busyTimeout: config.storeBusyTimeout)
             case .postgres(let url, let pool):
-                return try await PostgresJobStore(url: url.value, pool: pool, logger: logger)
+                return try await PostgresJobStore(url: url.value, pool: pool, timeout: config.storeBusyTimeout)
             }
         } catch {
             throw .store("\(error)")

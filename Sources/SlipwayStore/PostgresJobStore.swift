@@ -13,10 +13,14 @@ public final class PostgresJobStore: JobStore {
     private let running: Task<Void, Never>
     let logger: Logger
     public let location: String
+    /// How long a call waits for the database before the store reports itself unavailable
+    /// (the pool would otherwise wait for a connection as long as the database is away).
+    let timeout: Duration
 
     /// Connects (up to `pool` connections) and brings the schema up to date.
     /// - Parameter url: `postgres://user:password@host:port/database?sslmode=disable|prefer|require`.
-    public init(url: String, pool: Int = 10, logger: Logger = PostgresJobStore.quietLogger) async throws(StoreError) {
+    public init(url: String, pool: Int = 10, timeout: Duration = .seconds(5), logger: Logger = PostgresJobStore.quietLogger) async throws(StoreError) {
+        self.timeout = timeout
         let target = try PostgresURL(url)
         var configuration = PostgresClient.Configuration(host: target.host, port: target.port, username: target.user,
                                                          password: target.password, database: target.database, tls: .disable)
@@ -33,7 +37,9 @@ public final class PostgresJobStore: JobStore {
         location = target.redacted
         running = Task { await client.run() }
         do {
-            try await PostgresSchema.migrate(client, logger: logger)
+            try await Self.within(timeout, "prepare the schema in \(target.redacted)") {
+                try await PostgresSchema.migrate(client, logger: logger)
+            }
         } catch {
             running.cancel()
             throw Self.storeError(error, doing: "prepare the schema in \(target.redacted)")
@@ -77,10 +83,29 @@ public final class PostgresJobStore: JobStore {
 
     // MARK: Plumbing
 
+    /// Runs `body`, or gives up after `timeout` (cancelling it).
+    static func within<T: Sendable>(_ timeout: Duration, _ doing: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw StoreError.unavailable("cannot \(doing): the database did not answer within \(timeout)")
+            }
+            return value
+        }
+    }
+
     /// Runs `body` in a transaction; a failure rolls it back.
-    func transaction<T: Sendable>(_ doing: String, _ body: (PostgresConnection) async throws -> T) async throws(StoreError) -> T {
+    func transaction<T: Sendable>(_ doing: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws(StoreError) -> T {
+        let client = client, logger = logger
         do {
-            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            return try await Self.within(timeout, doing) {
+                try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            }
         } catch let error as StoreError {
             throw error
         } catch let error as PostgresTransactionError {
@@ -92,8 +117,9 @@ public final class PostgresJobStore: JobStore {
 
     /// Runs one statement outside a transaction and gives back its rows.
     func rows(_ query: PostgresQuery, _ doing: String) async throws(StoreError) -> [PostgresRandomAccessRow] {
+        let client = client, logger = logger
         do {
-            return try await Self.rows(client.query(query, logger: logger))
+            return try await Self.within(timeout, doing) { try await Self.rows(client.query(query, logger: logger)) }
         } catch {
             throw Self.storeError(error, doing: doing)
         }

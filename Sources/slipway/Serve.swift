@@ -37,7 +37,7 @@ struct Serve: AsyncParsableCommand {
             logger.warning("runner.sandbox is none: steps run unconfined as the server's user and can read everything it can (its tokens, database and kubeconfigs)")
         }
         do {
-            let store = try await SlipwayServer.openStore(config: serverConfig, logger: logger)
+            let store = try await SlipwayServer.openStore(config: serverConfig)
             logger.info("store opened", metadata: ["location": "\(store.location)", "apps": "\(serverConfig.apps.count)"])
             let mirrors = MirrorCache(root: serverConfig.mirrorsDir, caFile: serverConfig.gitCAFile)
             var clusters: [String: KubeClient] = [:]

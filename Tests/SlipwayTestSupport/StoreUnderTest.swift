@@ -53,27 +53,45 @@ public final class StoreUnderTest: Sendable {
         directory?.remove()
     }
 
+    /// Makes the PostgreSQL database refuse connections (and drops the open ones), or take
+    /// them again: the database going away under a running server.
+    public func setReachable(_ reachable: Bool) async throws {
+        guard kind == .postgres, let name = URLComponents(string: location)?.path.dropFirst() else { return }
+        try await Self.administer(reachable
+            ? ["ALTER DATABASE \(name) ALLOW_CONNECTIONS true"]
+            : ["ALTER DATABASE \(name) ALLOW_CONNECTIONS false",
+               "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)'"])
+    }
+
     /// Creates `slipway_test_<random>` in the test cluster and returns its URL.
     static func createDatabase() async throws -> String {
         guard let server = StoreKind.postgresURL, var parts = URLComponents(string: server) else {
             throw StoreTestSetupError("SLIPWAY_TEST_POSTGRES_URL is not set: run the suite with script/test (or script/with-postgres swift test)")
         }
         let name = "slipway_test_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
+        try await administer(["CREATE DATABASE \(name)"])
+        parts.path = "/" + name
+        parts.query = "sslmode=disable"
+        return parts.string ?? server
+    }
+
+    /// Runs statements as the cluster's superuser, in its maintenance database.
+    static func administer(_ statements: [String]) async throws {
+        guard let server = StoreKind.postgresURL, let parts = URLComponents(string: server) else {
+            throw StoreTestSetupError("SLIPWAY_TEST_POSTGRES_URL is not set: run the suite with script/test (or script/with-postgres swift test)")
+        }
         let configuration = PostgresConnection.Configuration(host: parts.host ?? "127.0.0.1", port: parts.port ?? 5432,
                                                              username: parts.user ?? "slipway", password: parts.password,
                                                              database: String(parts.path.dropFirst()), tls: .disable)
         let logger = Logger(label: "slipway-test-postgres")
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
         do {
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+            for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
             try await connection.close()
         } catch {
             try? await connection.close()
             throw error
         }
-        parts.path = "/" + name
-        parts.query = "sslmode=disable"
-        return parts.string ?? server
     }
 }
 
