@@ -287,7 +287,7 @@ let package = Package(
         .testTarget(
             name: "SlipwayServerTests",
             dependencies: [
-                "SlipwayServer", "SlipwayCore", "SlipwayTestSupport", "SlipwayClient", "SlipwayStore",
+                "SlipwayServer", "SlipwayCore", "SlipwayTestSupport", "SlipwayClient", "SlipwayStore", "SlipwayWebhooks",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings

@@ -11,6 +11,11 @@ import SlipwayWebhooks
 ///
 ///     swift build -c release && .build/release/slipway-webhook-bench [pushes] [connections]
 ///
+/// With `SLIPWAY_BENCH_DATABASE_URL` (a PostgreSQL server Slipway may create a database on,
+/// e.g. under `script/with-postgres`: `SLIPWAY_BENCH_DATABASE_URL=$SLIPWAY_TEST_POSTGRES_URL`)
+/// the store is a fresh PostgreSQL database, and `SLIPWAY_BENCH_REPLICAS=N` starts N servers
+/// on it; the pushes go round-robin to them.
+///
 /// `soak MINUTES` instead sends, on 16 connections for that long, signed pushes mixed with
 /// 4 MiB deliveries whose signature is wrong (one in ten), samples the server's RSS, stops,
 /// and says where its RSS is 30 s later: whether memory comes back after a burst.
@@ -26,48 +31,72 @@ struct WebhookBenchmark {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let secret = "bench-secret"
-        let config = dir.appendingPathComponent("slipway.yaml")
-        try """
-            listen: {host: 127.0.0.1, port: 0}
-            data_dir: \(dir.path)/data
-            apps:
-              - {name: bench, repo: https://git.example.com/acme/bench.git, forge: github, webhook_secrets: [{env: BENCH_SECRET}]}
-            """.write(to: config, atomically: true, encoding: .utf8)
-
-        let server = Process()
-        server.executableURL = binary
-        server.environment = ["BENCH_SECRET": secret, "PATH": "/usr/bin:/bin"]
-        let output = Pipe()
-        server.standardOutput = output
-        server.standardError = output
-        server.arguments = ["serve", "--config", config.path, "--log-level", "notice"]
-        try server.run()
-        defer { server.terminate(); server.waitUntilExit() }
-        var seen = ""
-        var port = 0
-        while port == 0 {
-            let data = output.fileHandleForReading.availableData
-            guard !data.isEmpty else { fatalError("slipway serve exited:\n\(seen)") }
-            seen += String(decoding: data, as: UTF8.self)
-            if let range = seen.range(of: #"port=(\d+)"#, options: .regularExpression), seen.contains("slipway listening") {
-                port = Int(seen[range].dropFirst(5))!
-            }
+        let environment = ProcessInfo.processInfo.environment
+        let replicas = Int(environment["SLIPWAY_BENCH_REPLICAS"] ?? "") ?? 1
+        var store = ""
+        if let server = environment["SLIPWAY_BENCH_DATABASE_URL"], var url = URLComponents(string: server) {
+            // A fresh database for each run, made with psql (PostgreSQL's own client).
+            let name = "slipway_bench_\(UUID().uuidString.prefix(8).lowercased())"
+            let psql = Process()
+            psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+            psql.arguments = [server, "-q", "-c", "CREATE DATABASE \(name)"]
+            try psql.run()
+            psql.waitUntilExit()
+            guard psql.terminationStatus == 0 else { fatalError("cannot create the benchmark database on \(server)") }
+            url.path = "/" + name
+            url.query = "sslmode=disable"
+            store = "store: {postgres: {url: {env: BENCH_DATABASE_URL}, pool: 16}}"
+            setenv("BENCH_DATABASE_URL", url.string!, 1)
         }
-        Thread.detachNewThread { while !output.fileHandleForReading.availableData.isEmpty {} }
+        var servers: [(process: Process, port: Int, certificate: String)] = []
+        for index in 0..<replicas {
+            let config = dir.appendingPathComponent("slipway-\(index).yaml")
+            try """
+                listen: {host: 127.0.0.1, port: 0}
+                data_dir: \(dir.path)/data-\(index)
+                \(store)
+                apps:
+                  - {name: bench, repo: https://git.example.com/acme/bench.git, forge: github, webhook_secrets: [{env: BENCH_SECRET}]}
+                """.write(to: config, atomically: true, encoding: .utf8)
+            let server = Process()
+            server.executableURL = binary
+            server.environment = ["BENCH_SECRET": secret, "PATH": "/usr/bin:/bin",
+                                  "BENCH_DATABASE_URL": ProcessInfo.processInfo.environment["BENCH_DATABASE_URL"] ?? ""]
+            let output = Pipe()
+            server.standardOutput = output
+            server.standardError = output
+            server.arguments = ["serve", "--config", config.path, "--log-level", "notice"]
+            try server.run()
+            var seen = ""
+            var port = 0
+            while port == 0 {
+                let data = output.fileHandleForReading.availableData
+                guard !data.isEmpty else { fatalError("slipway serve exited:\n\(seen)") }
+                seen += String(decoding: data, as: UTF8.self)
+                if let range = seen.range(of: #"port=(\d+)"#, options: .regularExpression), seen.contains("slipway listening") {
+                    port = Int(seen[range].dropFirst(5))!
+                }
+            }
+            Thread.detachNewThread { while !output.fileHandleForReading.availableData.isEmpty {} }
+            servers.append((server, port, "\(dir.path)/data-\(index)/tls/server.crt"))
+        }
+        defer { for server in servers { server.process.terminate(); server.process.waitUntilExit() } }
+        let server = servers[0].process
 
         var tls = TLSConfiguration.makeClientConfiguration()
-        tls.additionalTrustRoots = [.file("\(dir.path)/data/tls/server.crt")]
+        tls.additionalTrustRoots = servers.map { .file($0.certificate) }
         var clientConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
-        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, connections / replicas))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         let adapter = GitHubAdapter()
-        let url = "https://localhost:\(port)/hooks/bench"
+        let urls = servers.map { "https://localhost:\($0.port)/hooks/bench" }
+        let url = urls[0]
 
         func push(_ n: Int) async throws -> Duration {
             let commit = String(format: "%040x", n + 1)  // all zeros would mean "branch deleted"
             let body = TestPush.body(forge: .github, repository: "acme/bench", cloneURL: "https://git.example.com/acme/bench.git",
                                      branch: "main", before: String(repeating: "0", count: 40), commit: commit, message: "bench \(n)")
-            var request = HTTPClientRequest(url: url)
+            var request = HTTPClientRequest(url: urls[n % urls.count])
             request.method = .POST
             for header in adapter.signedHeaders(body: body, event: "push", deliveryID: "bench-\(n)", secret: SecretValue(secret), now: Date()) {
                 request.headers.add(name: header.name, value: header.value)
@@ -163,7 +192,8 @@ struct WebhookBenchmark {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let status = (try? String(contentsOfFile: "/proc/\(server.processIdentifier)/status", encoding: .utf8)) ?? ""
         let peak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.map(String.init) ?? "VmHWM: unknown"
-        print("pushes: \(total), connections: \(connections), cores: \(ProcessInfo.processInfo.activeProcessorCount)")
+        print("pushes: \(total), connections: \(connections), cores: \(ProcessInfo.processInfo.activeProcessorCount), "
+              + "store: \(store.isEmpty ? "sqlite" : "postgres"), replicas: \(replicas)")
         print(String(format: "throughput: %.0f pushes/s", Double(total) / seconds))
         print(String(format: "time to 202: p50 %.2f ms, p99 %.2f ms, max %.2f ms", percentile(0.5), percentile(0.99), percentile(1.0)))
         print("server peak RSS: \(peak.replacingOccurrences(of: "VmHWM:", with: "").trimmingCharacters(in: .whitespaces))")

@@ -49,6 +49,11 @@ struct ManifestStep: Sendable {
             return "\(error)"
         }
         let sent = JSONValue.array(plan.all.map(\.object))
+        // The fence before the cluster: a replica whose lease was taken (its job interrupted and
+        // queued again elsewhere) must not apply a revision that is no longer its to apply.
+        guard (try? await store.job(id: job.id))?.status == .running else {
+            return "job \(job.id) is no longer running here (another replica took it over): nothing was applied"
+        }
         do {
             let outcome = try await deployer.deploy(plan, options: options, previous: previous, log: say)
             try? await store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(outcome.applied),

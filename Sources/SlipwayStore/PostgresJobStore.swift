@@ -37,7 +37,8 @@ public final class PostgresJobStore: JobStore {
         location = target.redacted
         running = Task { await client.run() }
         do {
-            try await Self.within(timeout, "prepare the schema in \(target.redacted)") {
+            // Starting is not a request: a busy database (replicas starting together) gets a minute.
+            try await Self.within(max(timeout, .seconds(60)), "prepare the schema in \(target.redacted)") {
                 try await PostgresSchema.migrate(client, logger: logger)
             }
         } catch {
@@ -83,19 +84,22 @@ public final class PostgresJobStore: JobStore {
 
     // MARK: Plumbing
 
-    /// Runs `body`, or gives up after `timeout` (cancelling it).
+    /// Runs `body`, or gives up after `timeout` (the call itself ends when the pool does). The answer comes at the
+    /// deadline even when `body` does not stop at once: a task group would wait for it.
     static func within<T: Sendable>(_ timeout: Duration, _ doing: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
+        let outcome = FirstOutcome<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            let timer = Task {
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                let failure = StoreError.unavailable("cannot \(doing): the database did not answer within \(timeout)")
+                await outcome.settle(continuation, with: .failure(failure))
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw StoreError.unavailable("cannot \(doing): the database did not answer within \(timeout)")
+            Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+                timer.cancel()
+                await outcome.settle(continuation, with: result)
             }
-            return value
         }
     }
 
@@ -199,4 +203,18 @@ struct PostgresURL {
 
     /// The URL without its password, for logs and errors.
     var redacted: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+}
+
+/// Resumes a continuation with whichever outcome comes first.
+actor FirstOutcome<T: Sendable> {
+    private var settled = false
+
+    /// True when this outcome was the first.
+    @discardableResult
+    func settle(_ continuation: CheckedContinuation<T, any Error>, with result: Result<T, any Error>) -> Bool {
+        guard !settled else { return false }
+        settled = true
+        continuation.resume(with: result)
+        return true
+    }
 }

@@ -280,7 +280,8 @@ import Testing
             api_tokens: [{name: admin, role: admin, token: {env: ADMIN_TOKEN}}]
             clusters: [{name: test, kubeconfig: \(kube.kubeconfigPath)}]
             apps:
-              - {name: shop, repo: \(repository.url), forge: github, webhook_secrets: [{env: HOOK}], cluster: test, namespace: shop}
+              - {name: shop, repo: \(repository.url), forge: github, webhook_secrets: [{env: HOOK}], cluster: test, namespace: shop,
+                 reconcile_interval: 1h}
             """)
         let environment = ["ADMIN_TOKEN": "admin", "HOOK": "h"]
         let client = try kube.client()
