@@ -83,11 +83,16 @@ struct WebhookBenchmark {
         defer { for server in servers { server.process.terminate(); server.process.waitUntilExit() } }
         let server = servers[0].process
 
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.additionalTrustRoots = servers.map { .file($0.certificate) }
-        var clientConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
-        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, connections / replicas))
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        // One client per replica: each trusts its replica's own self-signed certificate (they
+        // share a subject name, so one trust store of all of them would not verify).
+        let clients = servers.map { server in
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = [.file(server.certificate)]
+            var clientConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
+            clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, connections / replicas))
+            return HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        }
+        let client = clients[0]
         let adapter = GitHubAdapter()
         let urls = servers.map { "https://localhost:\($0.port)/hooks/bench" }
         let url = urls[0]
@@ -103,7 +108,7 @@ struct WebhookBenchmark {
             }
             request.body = .bytes(ByteBuffer(data: body))
             let start = ContinuousClock.now
-            let response = try await client.execute(request, timeout: .seconds(30))
+            let response = try await clients[n % clients.count].execute(request, timeout: .seconds(30))
             _ = try await response.body.collect(upTo: 1 << 20)
             guard response.status.code == 202 else { fatalError("push \(n) answered \(response.status)") }
             return ContinuousClock.now - start
@@ -158,7 +163,7 @@ struct WebhookBenchmark {
             let stopped = rss()
             try await Task.sleep(for: .seconds(30))
             let after = rss()
-            try await client.shutdown()
+            for client in clients { try await client.shutdown() }
             print(String(format: "soak: %.1f min on %d connections, 1 in 10 deliveries 4 MiB with a wrong signature", soakMinutes, connections))
             print("server RSS: idle \(idle / 1024) MiB, peak under load \(peak / 1024) MiB, at the end of the load \(stopped / 1024) MiB, 30 s later \(after / 1024) MiB (\(String(format: "%.2f", Double(after) / Double(max(idle, 1))))x idle)")
             return
@@ -182,7 +187,7 @@ struct WebhookBenchmark {
             return all
         }
         let elapsed = ContinuousClock.now - started
-        try await client.shutdown()
+        for client in clients { try await client.shutdown() }
 
         let sorted = latencies.sorted()
         func percentile(_ p: Double) -> Double {

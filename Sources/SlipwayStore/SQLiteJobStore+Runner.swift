@@ -139,16 +139,19 @@ extension SQLiteJobStore {
         try await write { db in
             switch status {
             case .running:
-                try db.execute(sql: "UPDATE job_steps SET status = ?, started_at = ? WHERE job_id = ? AND seq = ?",
+                try db.execute(sql: "UPDATE job_steps SET status = ?, started_at = ? WHERE job_id = ? AND seq = ? AND \(Self.whileRunning)",
                                arguments: [status.rawValue, now.timeIntervalSince1970, id, index])
             case .pending, .skipped:
-                try db.execute(sql: "UPDATE job_steps SET status = ? WHERE job_id = ? AND seq = ?", arguments: [status.rawValue, id, index])
+                try db.execute(sql: "UPDATE job_steps SET status = ? WHERE job_id = ? AND seq = ? AND \(Self.whileRunning)", arguments: [status.rawValue, id, index])
             default:
-                try db.execute(sql: "UPDATE job_steps SET status = ?, finished_at = ?, exit_code = ? WHERE job_id = ? AND seq = ?",
+                try db.execute(sql: "UPDATE job_steps SET status = ?, finished_at = ?, exit_code = ? WHERE job_id = ? AND seq = ? AND \(Self.whileRunning)",
                                arguments: [status.rawValue, now.timeIntervalSince1970, exitCode, id, index])
             }
         }
     }
+
+    /// Steps change only while their job runs: a late write of a replica that lost the job does not land.
+    static let whileRunning = "EXISTS (SELECT 1 FROM jobs j WHERE j.id = job_steps.job_id AND j.status = 'running')"
 
     public func steps(_ id: JobID) async throws(StoreError) -> [StepRecord] {
         try await read { db in

@@ -222,6 +222,8 @@ import Testing
             let job = try await store.enqueue(push: Self.push(delivery: "d"), app: "shop", now: start).job
             let claimed = try #require(try await store.claim(replica: "r1", leaseFor: .seconds(30), now: start))
             #expect(claimed.id == job.id)
+            try await store.planSteps(job.id, steps: [StepPlan(stage: "build", name: "compile")])
+            try await store.updateStep(job.id, index: 0, status: .running)
             // Renewed in time: still r1's; another replica cannot renew it.
             #expect(try await store.renewLeases(replica: "r1", jobs: [job.id], leaseFor: .seconds(30), now: start + 20) == [job.id])
             #expect(try await store.renewLeases(replica: "r2", jobs: [job.id], leaseFor: .seconds(30), now: start + 20).isEmpty)
@@ -237,6 +239,8 @@ import Testing
             #expect(try await store.job(id: job.id)?.reason == "r1 stopped renewing its lease; queued again as attempt 2")
             // r1's late writes fail instead of landing; its renewal reports the job lost.
             await #expect(throws: StoreError.self) { try await store.appendLog(jobID: job.id, text: "late line\n") }
+            try await store.updateStep(job.id, index: 0, status: .succeeded, exitCode: 0)
+            #expect(try await store.steps(job.id).map(\.status) == [.cancelled])
             #expect(try await store.renewLeases(replica: "r1", jobs: [job.id], leaseFor: .seconds(30), now: start + 52).isEmpty)
             #expect(try await store.claim(replica: "r2", leaseFor: .seconds(30), now: start + 52)?.id == retry.id)
         }
