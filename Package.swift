@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "slipway", targets: ["slipway"]),
         .executable(name: "slipway-step-guard", targets: ["slipway-step-guard"]),
+        .executable(name: "slipway-fuzz", targets: ["SlipwayFuzzMain"]),
         .executable(name: "slipway-webhook-bench", targets: ["WebhookBenchmark"]),
         .executable(name: "slipway-deploy-bench", targets: ["DeployBenchmark"]),
         .executable(name: "slipway-kube-api-server", targets: ["KubeAPIServer"]),
@@ -217,6 +218,24 @@ let package = Package(
             ],
             path: "Tests/SlipwayTestSupport",
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        // Fuzz targets: every parser of outside bytes (script/fuzz runs them under libFuzzer).
+        .target(
+            name: "SlipwayFuzz",
+            dependencies: ["SlipwayCore", "SlipwayConfig", "SlipwayWebhooks", "SlipwayDeploy", "SlipwayKube"],
+            path: "Tests/SlipwayFuzz",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "SlipwayFuzzMain",
+            dependencies: ["SlipwayFuzz"],
+            path: "Tests/SlipwayFuzzMain",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SlipwayFuzzTests",
+            dependencies: ["SlipwayFuzz"],
             swiftSettings: swiftSettings
         ),
         // The Kubernetes API test server: the real wire protocol, in-process.
