@@ -26,6 +26,8 @@ public actor JobDispatcher: Service {
     /// Jobs this replica runs, by id.
     private var running: [JobID: Job] = [:]
     private var stopping: [JobID: StopReason] = [:]
+    /// Jobs whose end is being written: their lease ends with them, not lost.
+    private var ending: Set<JobID> = []
     private var draining = false
     private var shutdownDeadlinePassed = false
     private let wakeups: AsyncStream<Void>
@@ -121,7 +123,7 @@ public actor JobDispatcher: Service {
         let mine = Array(running.keys)
         do {
             let held = try await store.renewLeases(replica: replica, jobs: mine, leaseFor: config.lease, now: now())
-            for id in mine where !held.contains(id) && running[id] != nil {
+            for id in mine where !held.contains(id) && running[id] != nil && !ending.contains(id) {
                 stopping[id] = .leaseLost
                 logger.warning("lost the lease of a running job: stopping it", metadata: ["job-id": "\(id)", "replica": "\(replica)"])
             }
@@ -133,6 +135,8 @@ public actor JobDispatcher: Service {
                 wakeup.yield()
             }
         } catch {
+            // Stopping: the heartbeat was cancelled in the middle of its call.
+            if Task.isCancelled { return }
             logger.error("cannot renew leases", metadata: ["error": "\(error)", "replica": "\(replica)"])
         }
     }
@@ -170,6 +174,7 @@ public actor JobDispatcher: Service {
         } else {
             result = RunResult(status: .failed, reason: "app '\(job.app)' is no longer in the server configuration")
         }
+        ending.insert(job.id)
         do {
             if result.status == .interrupted {
                 try await store.interrupt(job.id, reason: Job.summarized(reason: result.reason) ?? "interrupted", maxAttempts: config.maxAttempts, now: now())
@@ -203,6 +208,7 @@ public actor JobDispatcher: Service {
 
     private func finished(_ job: Job) {
         running[job.id] = nil
+        ending.remove(job.id)
         stopping[job.id] = nil
         wakeup.yield()
     }
