@@ -22,6 +22,9 @@ public enum YAMLDocuments {
             var index = 0
             while let node = sequence.next() {
                 defer { index += 1 }
+                // Yams's constructor traps on a key that is not a plain value (`? {a: 1}`):
+                // such a file must be an error with its line, not the end of the server.
+                try checkKeys(node, file: file)
                 let value = JSONValue(yaml: Constructor.default.any(from: node))
                 if value == .null { continue }
                 documents.append(YAMLDocument(value: value, index: index, line: node.mark?.line ?? 1))
@@ -30,10 +33,33 @@ public enum YAMLDocuments {
             if let error = sequence.error { throw error }
         } catch let error as YamlError {
             throw YAMLNode.describe(error, file: file)
+        } catch let error as ConfigError {
+            throw error
         } catch {
             throw ConfigError(file: file, message: "invalid YAML: \(error)")
         }
         return documents
+    }
+
+    /// Every mapping key in `node` is a plain value (JSON objects have string keys).
+    static func checkKeys(_ node: Node, file: String) throws(ConfigError) {
+        var pending = [node]
+        while let next = pending.popLast() {
+            switch next {
+            case .mapping(let mapping):
+                for (key, value) in mapping {
+                    guard case .scalar = key else {
+                        throw ConfigError(file: file, line: key.mark?.line, column: key.mark?.column,
+                                          message: "a mapping key must be a plain value, not a mapping, a list or an alias")
+                    }
+                    pending.append(value)
+                }
+            case .sequence(let sequence):
+                pending.append(contentsOf: sequence)
+            case .scalar, .alias:
+                break
+            }
+        }
     }
 
     /// Parses a single document (an apply body, say).
