@@ -61,7 +61,9 @@ struct WebhookBenchmark {
             let server = Process()
             server.executableURL = binary
             server.environment = ["BENCH_SECRET": secret, "PATH": "/usr/bin:/bin",
-                                  "BENCH_DATABASE_URL": ProcessInfo.processInfo.environment["BENCH_DATABASE_URL"] ?? ""]
+                                  "BENCH_DATABASE_URL": ProcessInfo.processInfo.environment["BENCH_DATABASE_URL"] ?? "",
+                                  // Allocator settings to compare (glibc.malloc.*), passed through.
+                                  "GLIBC_TUNABLES": environment["GLIBC_TUNABLES"] ?? ""]
             let output = Pipe()
             server.standardOutput = output
             server.standardError = output
@@ -137,6 +139,8 @@ struct WebhookBenchmark {
                 _ = try await response.body.collect(upTo: 1 << 20)
             }
             let end = ContinuousClock.now.advanced(by: .seconds(soakMinutes * 60))
+            // SLIPWAY_BENCH_SOAK_MIX: push (signed pushes only), junk (4 MiB wrong signatures only), or both (default).
+            let mix = environment["SLIPWAY_BENCH_SOAK_MIX"] ?? "mixed"
             var peak = idle
             let sampler = Task {
                 var highest = 0
@@ -151,7 +155,11 @@ struct WebhookBenchmark {
                     group.addTask {
                         var n = 2_000_000 + worker
                         while ContinuousClock.now < end {
-                            if (n / connections) % 10 == 0 { try await junk() } else { _ = try await push(n) }
+                            switch mix {
+                            case "push": _ = try await push(n)
+                            case "junk": try await junk()
+                            default: if (n / connections) % 10 == 0 { try await junk() } else { _ = try await push(n) }
+                            }
                             n += connections
                         }
                     }
@@ -163,6 +171,9 @@ struct WebhookBenchmark {
             let stopped = rss()
             try await Task.sleep(for: .seconds(30))
             let after = rss()
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            let parts = status.split(separator: "\n").filter { $0.hasPrefix("RssAnon") || $0.hasPrefix("RssFile") || $0.hasPrefix("Threads") }
+            print("server after the quiet: " + parts.map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ") }.joined(separator: ", "))
             for client in clients { try await client.shutdown() }
             print(String(format: "soak: %.1f min on %d connections, 1 in 10 deliveries 4 MiB with a wrong signature", soakMinutes, connections))
             print("server RSS: idle \(idle / 1024) MiB, peak under load \(peak / 1024) MiB, at the end of the load \(stopped / 1024) MiB, 30 s later \(after / 1024) MiB (\(String(format: "%.2f", Double(after) / Double(max(idle, 1))))x idle)")

@@ -145,7 +145,7 @@ public actor JobDispatcher: Service {
     /// while workers are free.
     private func step() async -> [Job] {
         do {
-            metrics?.queueDepth(try await store.queuedJobs().count)
+            metrics?.queueDepth(try await store.queueDepth())
             for (id, job) in running where stopping[id] == nil && config.app(named: job.app)?.cancelRunningOnPush == true {
                 if let newer = try await store.jobs(JobQuery(app: job.app, status: .queued, limit: 1)).first, newer.id > id {
                     stopping[id] = .cancelled

@@ -50,6 +50,8 @@ public protocol JobStore: AnyObject, Sendable {
 
     /// Every queued job, oldest first.
     func queuedJobs() async throws(StoreError) -> [Job]
+    /// How many jobs are queued (without reading them).
+    func queueDepth() async throws(StoreError) -> Int
     /// Marks a queued job running. False when it is no longer queued (cancelled meanwhile).
     func start(_ id: JobID, now: Date) async throws(StoreError) -> Bool
     /// Ends a job with a final status and the reason a user reads.

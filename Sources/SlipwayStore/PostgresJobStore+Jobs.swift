@@ -135,7 +135,12 @@ extension PostgresJobStore {
         try await jobs("SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE status = 'queued' ORDER BY id", "read queued jobs")
     }
 
-    public func start(_ id: JobID, now: Date) async throws(StoreError) -> Bool {
+    public func queueDepth() async throws(StoreError) -> Int {
+        let found = try await rows("SELECT COUNT(*) AS queued FROM jobs WHERE status = 'queued'", "count queued jobs")
+        do { return Int(try found.first?["queued"].decode(Int64.self) ?? 0) } catch { throw Self.storeError(error, doing: "count queued jobs") }
+    }
+
+        public func start(_ id: JobID, now: Date) async throws(StoreError) -> Bool {
         try await !rows("UPDATE jobs SET status = 'running', started_at = \(now.timeIntervalSince1970) WHERE id = \(id) AND status = 'queued' RETURNING id",
                         "start job \(id)").isEmpty
     }

@@ -34,6 +34,10 @@ extension SQLiteJobStore {
         }
     }
 
+    public func queueDepth() async throws(StoreError) -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE status = 'queued'") ?? 0 }
+    }
+
     /// Marks a queued job running. Returns false when it is no longer queued (cancelled meanwhile).
     public func start(_ id: JobID, now: Date) async throws(StoreError) -> Bool {
         try await write { db in

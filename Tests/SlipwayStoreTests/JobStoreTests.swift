@@ -128,6 +128,7 @@ import Testing
             let older = try await store.enqueue(push: Self.push(delivery: "a", after: String(repeating: "1", count: 40)), app: "shop").job
             let newer = try await store.enqueue(push: Self.push(delivery: "b", after: String(repeating: "2", count: 40)), app: "shop").job
             #expect(try await store.queuedJobs().map(\.id) == [older.id, newer.id])
+            #expect(try await store.queueDepth() == 2)
             #expect(try await store.supersede([older.id], by: newer.id, now: Date()) == [older.id])
             #expect(try await store.supersede([older.id], by: newer.id, now: Date()).isEmpty)
             #expect(try await store.job(id: older.id)?.reason == "superseded by job \(newer.id)")
