@@ -28,8 +28,11 @@ public struct DeployPreview: Sendable {
     let store: any JobStore
     let mirrors: MirrorCache
     let clusters: [String: KubeClient]
+    /// Made once: it finds the step guard and opens its pipe.
+    let sandbox: Sandbox
 
     public init(config: ServerConfig, store: any JobStore, mirrors: MirrorCache, clusters: [String: KubeClient]) {
+        sandbox = Sandbox(config: config)
         self.config = config
         self.store = store
         self.mirrors = mirrors
@@ -68,7 +71,6 @@ public struct DeployPreview: Sendable {
         let job = Job(id: 0, app: app.name, forge: nil, deliveryID: nil, trigger: .manual, ref: PushEvent.branchPrefix + app.branch,
                       before: nil, commit: commit, message: nil, author: nil, status: .queued, reason: nil, createdAt: Date(), startedAt: nil, finishedAt: nil)
         let environment = JobRunner.baseEnvironment(job: job, app: app, workspace: workspace, serverEnvironment: ProcessInfo.processInfo.environment)
-        let sandbox = Sandbox(config: config)
         sandbox.handOver(workspace)
         let manifests = try await ManifestStep.render(spec, namespace: target.namespace, workspace: workspace, environment: environment,
                                                       sandbox: sandbox, network: app.network) { _ in }

@@ -15,7 +15,7 @@ public final class SQLiteJobStore: JobStore {
     public init(path: String, busyTimeout: Duration = .seconds(5)) throws(StoreError) {
         self.path = path
         var configuration = GRDB.Configuration()
-        configuration.busyMode = .timeout(TimeInterval(busyTimeout.components.seconds) + TimeInterval(busyTimeout.components.attoseconds) / 1e18)
+        configuration.busyMode = .timeout(busyTimeout.seconds)
         configuration.prepareDatabase { db in
             // FULL: a commit is on disk before it returns, not only in the OS cache.
             try db.execute(sql: "PRAGMA synchronous = FULL")
