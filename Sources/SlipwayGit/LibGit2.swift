@@ -37,4 +37,14 @@ enum LibGit2 {
         }
         return GitError(kind, "\(what): \(detail)")
     }
+
+    /// Lends `strings` to a C call as a `git_strarray` (valid only during `body`).
+    static func withStringArray<T>(_ strings: [String], _ body: (UnsafePointer<git_strarray>) -> T) -> T {
+        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        defer { pointers.forEach { free($0) } }
+        return pointers.withUnsafeMutableBufferPointer { buffer in
+            var array = git_strarray(strings: buffer.baseAddress, count: buffer.count)
+            return body(&array)
+        }
+    }
 }

@@ -31,6 +31,33 @@ import Testing
         #expect(try String(contentsOfFile: workspace + "/app.txt", encoding: .utf8) == "v2\n")
     }
 
+    /// The remote is in memory and the refspec given to each fetch (see `fetchOnce`): a
+    /// force-pushed branch still moves, a new one appears, a deleted one is pruned.
+    @Test func forcePushesNewAndDeletedBranchesReachTheMirror() async throws {
+        let repository = try GitRepository.make(files: ["app.txt": "v1\n"])
+        defer { repository.directory.remove() }
+        let cacheDir = try TemporaryDirectory()
+        defer { cacheDir.remove() }
+        let cache = MirrorCache(root: cacheDir.path)
+        let first = try repository.head()
+        _ = try repository.git("branch", "feature")
+        _ = try await cache.fetch(repository.url)
+        #expect(try await cache.head(of: "feature", in: repository.url) == first)
+
+        let second = try repository.commit(files: ["app.txt": "v2\n"], message: "second")
+        _ = try repository.git("reset", "--hard", first)
+        let rewritten = try repository.commit(files: ["app.txt": "v2, rewritten\n"], message: "rewritten")
+        #expect(rewritten != second)
+        _ = try repository.git("branch", "-D", "feature")
+        _ = try repository.git("branch", "release")
+        _ = try await cache.fetch(repository.url)
+
+        let branch = try repository.git("rev-parse", "--abbrev-ref", "HEAD").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try await cache.head(of: branch, in: repository.url) == rewritten)
+        #expect(try await cache.head(of: "release", in: repository.url) == rewritten)
+        await #expect(throws: GitError.self) { try await cache.head(of: "feature", in: repository.url) }
+    }
+
     @Test func missingCommitIsAClearError() async throws {
         let repository = try GitRepository.make()
         defer { repository.directory.remove() }
