@@ -33,13 +33,20 @@ extension ServerConfig {
         if let dataDir = root["data_dir"] { config.dataDir = try dataDir.string() }
         if let tls = root["tls"] { config.tls = try parseTLS(tls) }
         if let limits = try root["limits"]?.mapping(allowing: ["max_body_bytes", "idle_timeout", "store_busy_timeout", "max_header_bytes",
-                                                               "max_header_count", "max_request_target"]) {
+                                                               "max_header_count", "max_request_target", "body_memory"]) {
             if let node = limits["max_header_bytes"] { config.maxHeaderBytes = try node.byteSize() }
             if let node = limits["max_header_count"] { config.maxHeaderCount = try Self.positive(node) }
             if let node = limits["max_request_target"] { config.maxRequestTarget = try node.byteSize() }
             if let node = limits["max_body_bytes"] {
-                config.maxBodyBytes = try node.int()
-                guard config.maxBodyBytes > 0 else { throw node.error("must be more than 0") }
+                config.maxBodyBytes = try node.byteSize()
+            }
+            if let node = limits["body_memory"] {
+                config.bodyMemory = try node.byteSize()
+                guard config.bodyMemory >= config.maxBodyBytes else {
+                    throw node.error("must be at least max_body_bytes (\(config.maxBodyBytes) bytes), or a body of the largest size could never be read")
+                }
+            } else {
+                config.bodyMemory = max(config.bodyMemory, config.maxBodyBytes)
             }
             if let node = limits["idle_timeout"] { config.idleTimeout = try node.duration() }
             if let node = limits["store_busy_timeout"] { config.storeBusyTimeout = try node.duration() }

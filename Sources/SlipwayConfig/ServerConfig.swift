@@ -20,6 +20,10 @@ public struct ServerConfig: Sendable {
     public var dataDir: String = "data"
     /// Largest webhook body accepted; GitHub never sends more than 25 MB.
     public var maxBodyBytes: Int = 25 * 1024 * 1024
+    /// Memory all webhook bodies being read may hold together; a delivery that would exceed
+    /// it waits (its connection is not read meanwhile), so many large deliveries at once
+    /// cannot multiply the server's memory. At least `maxBodyBytes`.
+    public var bodyMemory: Int = 32 * 1024 * 1024
     /// All header lines of a request together, in bytes (nginx's default is 32 KiB); more: 431.
     public var maxHeaderBytes: Int = 32 * 1024
     /// Header lines of a request; more: 431.

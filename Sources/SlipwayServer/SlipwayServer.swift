@@ -61,7 +61,8 @@ public struct SlipwayServer: Sendable {
         }
         let dispatcher = self.dispatcher
         let jobsChanged: @Sendable () -> Void = { dispatcher?.wake() }
-        WebhookRoutes(config: config, store: store, now: now, logger: logger, jobsChanged: jobsChanged, metrics: metrics).register(on: router)
+        WebhookRoutes(config: config, store: store, now: now, logger: logger, jobsChanged: jobsChanged, metrics: metrics,
+                      bodyBudget: BodyBudget(capacity: config.bodyMemory)).register(on: router)
         let api = router.group("/api/v1").add(middleware: TokenAuthenticator(tokens: config.apiTokens))
         JobRoutes(store: store, logger: logger, followInterval: followInterval, jobsChanged: jobsChanged).register(on: api)
         AppRoutes(config: config, store: store, preview: preview, reconciler: reconciler, jobsChanged: jobsChanged).register(on: api)

@@ -17,6 +17,10 @@ struct WebhookRoutes: Sendable {
     /// Tells the runner a job was queued.
     let jobsChanged: @Sendable () -> Void
     let metrics: SlipwayMetrics?
+    let bodyBudget: BodyBudget
+    /// Bodies smaller than this are read without asking the budget: many small ones together
+    /// are little memory, and webhook bodies are mostly a few KiB.
+    static let budgetedBodySize = 64 * 1024
 
     func register(on router: Router<SlipwayRequestContext>) {
         router.post("/hooks/:app") { request, context in try await receive(request, context: context) }
@@ -54,10 +58,32 @@ struct WebhookRoutes: Sendable {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > config.maxBodyBytes {
             throw APIError(.contentTooLarge, "the body is larger than the limit of \(config.maxBodyBytes) bytes")
         }
+        // A body of unknown length (chunked) may be as large as the limit.
+        let announced = request.headers[.contentLength].flatMap(Int.init)
+        let budgeted = announced.map { $0 >= Self.budgetedBodySize ? $0 : 0 } ?? config.maxBodyBytes
+        if budgeted > 0 {
+            guard await bodyBudget.take(budgeted, waitingAtMost: config.storeBusyTimeout) else {
+                metrics?.delivery(forge: app.forge.rawValue, result: "unavailable")
+                throw APIError(.serviceUnavailable, "too many large deliveries are being read at once; try again later",
+                               headers: [.retryAfter: "5"])
+            }
+        }
+        let answer: Result<Response, any Error>
+        do {
+            answer = .success(try await read(request, announced: announced, context: context, app: app))
+        } catch {
+            answer = .failure(error)
+        }
+        if budgeted > 0 { await bodyBudget.give(budgeted) }
+        return try answer.get()
+    }
+
+    /// Reads the body (its memory budgeted by the caller), decides and records.
+    private func read(_ request: Request, announced: Int?, context: SlipwayRequestContext, app: AppConfig) async throws -> Response {
         // One allocation of the announced size (not a buffer that doubles its way up, leaving
         // each smaller copy to the allocator), and no second copy into Data.
         var buffer = ByteBuffer()
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > 0 { buffer.reserveCapacity(length) }
+        if let announced, announced > 0 { buffer.reserveCapacity(announced) }
         do {
             try await request.body.collect(upTo: config.maxBodyBytes, into: &buffer)
         } catch is NIOTooManyBytesError {

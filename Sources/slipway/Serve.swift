@@ -22,6 +22,7 @@ struct Serve: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
+        FreeMemory.mapLargeBlocksSeparately()
         var logger = Logger(label: "slipway")
         logger.logLevel = logLevel
         let serverConfig: ServerConfig
