@@ -19,10 +19,19 @@ import SlipwayWebhooks
 /// `soak MINUTES` instead sends, on 16 connections for that long, signed pushes mixed with
 /// 4 MiB deliveries whose signature is wrong (one in ten), samples the server's RSS, stops,
 /// and says where its RSS is 30 s later: whether memory comes back after a burst.
+///
+/// `wrk-script COUNT FILE [distinct|repeated]` writes signed pushes for wrk instead
+/// (`Benchmarks/intake-vs-nginx` uses it to compare with nginx in one run).
 @main
 struct WebhookBenchmark {
     static func main() async throws {
         let arguments = CommandLine.arguments
+        if arguments.count > 2 && arguments[1] == "wrk-script" {
+            try WrkScript.write(count: Int(arguments[2]) ?? 50_000, to: arguments.count > 3 ? arguments[3] : "pushes.lua",
+                                repeated: arguments.count > 4 && arguments[4] == "repeated",
+                                secret: arguments.count > 5 ? arguments[5] : "bench-secret")
+            return
+        }
         let soakMinutes = arguments.count > 2 && arguments[1] == "soak" ? Double(arguments[2]) : nil
         let total = soakMinutes == nil && arguments.count > 1 ? Int(arguments[1]) ?? 20_000 : 20_000
         let connections = soakMinutes != nil ? 16 : (arguments.count > 2 ? Int(arguments[2]) ?? 64 : 64)

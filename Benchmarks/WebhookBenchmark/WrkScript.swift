@@ -1,0 +1,61 @@
+import Foundation
+import SlipwayCore
+import SlipwayWebhooks
+
+/// `slipway-webhook-bench wrk-script COUNT FILE [distinct|repeated] [SECRET]`: a Lua script for
+/// wrk holding COUNT signed GitHub pushes to `/hooks/bench`, each with its own delivery id and
+/// (`distinct`) its own commit or (`repeated`) one commit. wrk's threads take every n-th
+/// request, so no two threads send the same delivery.
+enum WrkScript {
+    static func write(count: Int, to path: String, repeated: Bool, secret: String) throws {
+        let adapter = GitHubAdapter()
+        var lua = "local requests = {\n"
+        lua.reserveCapacity(count * 1_200)
+        let run = UUID().uuidString.prefix(8)
+        for n in 0..<count {
+            let commit = String(format: "%040x", repeated ? 1 : n + 1)  // all zeros would mean "branch deleted"
+            let body = TestPush.body(forge: .github, repository: "acme/bench", cloneURL: "https://git.example.com/acme/bench.git",
+                                     branch: "main", before: String(repeating: "0", count: 40), commit: commit, message: "bench \(n)")
+            var request = "POST /hooks/bench HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(body.count)\r\n"
+            for header in adapter.signedHeaders(body: body, event: "push", deliveryID: "wrk-\(run)-\(n)", secret: SecretValue(secret), now: Date()) {
+                request += "\(header.name): \(header.value)\r\n"
+            }
+            request += "\r\n" + String(decoding: body, as: UTF8.self)
+            lua += "  " + luaString(request) + ",\n"
+        }
+        lua += """
+            }
+            local threads = 0
+            function setup(thread)
+              thread:set("id", threads)
+              threads = threads + 1
+            end
+            function init(args)
+              step = tonumber(os.getenv("WRK_THREADS") or "2")
+              next_index = id + 1
+            end
+            function request()
+              local r = requests[next_index]
+              next_index = next_index + step
+              if next_index > #requests then next_index = id + 1 end
+              return r
+            end
+
+            """
+        try lua.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// A Lua long string cannot hold every byte safely; a quoted string with escapes can.
+    private static func luaString(_ text: String) -> String {
+        var out = "\""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out += "\\\""
+            case UInt8(ascii: "\\"): out += "\\\\"
+            case 0x20...0x7e: out.unicodeScalars.append(Unicode.Scalar(byte))
+            default: out += "\\\(byte)"
+            }
+        }
+        return out + "\""
+    }
+}
