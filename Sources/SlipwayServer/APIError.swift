@@ -25,8 +25,22 @@ enum JSONBody {
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         let data = (try? SlipwayJSON.data(value)) ?? Data(#"{"error":"response could not be encoded"}"#.utf8)
-        var body = Data(data)
-        body.append(UInt8(ascii: "\n"))
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        return response(status, data: data, headers: fields)
+    }
+
+    /// The same for a JSON tree, which is written without going through `Encodable`.
+    static func response(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        let data = (try? SlipwayJSON.data(value)) ?? Data(#"{"error":"response could not be encoded"}"#.utf8)
+        return response(status, data: data, headers: fields)
+    }
+
+    private static func response(_ status: HTTPResponse.Status, data: Data, headers: HTTPFields) -> Response {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(data.count + 1)
+        buffer.writeBytes(data)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
     }
 }
