@@ -67,15 +67,16 @@ public final class SQLiteJobStore: JobStore {
                 return .existing(job)
             }
             let paths = try push.changedPaths.map { try SlipwayJSON.string(.array($0.map(JSONValue.string))) }
-            try db.cachedStatement(sql: """
+            // RETURNING: the new row comes back from the insert itself (no job retries a new one).
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
                 INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [app, push.forge.rawValue, push.deliveryID, JobTrigger.push.rawValue, push.ref, push.before,
-                                 push.after, push.headCommitMessage, push.headCommitAuthor, paths, JobStatus.queued.rawValue,
-                                 now.timeIntervalSince1970])
-            let id = db.lastInsertedRowID
-            try Self.recordDelivery(db, app: app, push: push, outcome: "queued", jobID: id, now: now)
-            guard let job = try Self.fetchJob(db, id: id) else { throw StoreError.jobNotFound(id) }
+                RETURNING *, NULL AS retried_as
+                """), arguments: [app, push.forge.rawValue, push.deliveryID, JobTrigger.push.rawValue, push.ref, push.before,
+                                  push.after, push.headCommitMessage, push.headCommitAuthor, paths, JobStatus.queued.rawValue,
+                                  now.timeIntervalSince1970]) else { throw StoreError.unavailable("the new job was not returned") }
+            let job = try Self.job(from: row)
+            try Self.recordDelivery(db, app: app, push: push, outcome: "queued", jobID: job.id, now: now)
             return .created(job)
         }
     }
