@@ -13,29 +13,39 @@ extension PostgresJobStore {
         return try await transaction("queue a job for delivery \(push.deliveryID)") { connection in
             // Two replicas that get the same delivery (or the same revision) take turns here.
             try await Self.lockApp(connection, app, logger: logger)
-            if let jobID = try await Self.rows(connection.query(
-                "SELECT job_id FROM deliveries WHERE app = \(app) AND delivery_id = \(push.deliveryID)", logger: logger)).first?["job_id"].decode(Int64?.self),
-               let job = try await Self.fetchJob(connection, id: jobID, logger: logger) {
-                return .existing(job)
-            }
+            // Both duplicate checks in one round trip: the delivery id's job, else the newest
+            // push or poll job of the same revision.
             if let row = try await Self.rows(connection.query("""
-                SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE app = \(app) AND ref = \(push.ref) AND commit_sha = \(push.after)
-                AND trigger IN ('push', 'poll') ORDER BY id DESC LIMIT 1
+                WITH delivered AS (SELECT job_id FROM deliveries WHERE app = \(app) AND delivery_id = \(push.deliveryID) AND job_id IS NOT NULL)
+                SELECT \(unescaped: Self.jobColumns), EXISTS (SELECT 1 FROM delivered) AS same_delivery FROM jobs
+                WHERE id = COALESCE((SELECT job_id FROM delivered),
+                                    (SELECT id FROM jobs WHERE app = \(app) AND ref = \(push.ref) AND commit_sha = \(push.after)
+                                     AND trigger IN ('push', 'poll') ORDER BY id DESC LIMIT 1))
                 """, logger: logger)).first {
                 let job = try Self.job(row)
-                try await Self.recordDelivery(connection, app: app, push: push, outcome: "duplicate", jobID: job.id, now: now, logger: logger)
+                if try !row["same_delivery"].decode(Bool.self) {
+                    try await Self.recordDelivery(connection, app: app, push: push, outcome: "duplicate", jobID: job.id, now: now, logger: logger)
+                }
                 return .existing(job)
             }
+            // The job and its delivery in one statement; the new row comes back from the insert.
             let inserted = try await Self.rows(connection.query("""
-                INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at)
-                VALUES (\(app), \(push.forge.rawValue), \(push.deliveryID), \(JobTrigger.push.rawValue), \(push.ref), \(push.before),
-                        \(push.after), \(push.headCommitMessage), \(push.headCommitAuthor), \(paths), \(JobStatus.queued.rawValue),
-                        \(now.timeIntervalSince1970))
-                RETURNING id
+                WITH job AS (
+                    INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at)
+                    VALUES (\(app), \(push.forge.rawValue), \(push.deliveryID), \(JobTrigger.push.rawValue), \(push.ref), \(push.before),
+                            \(push.after), \(push.headCommitMessage), \(push.headCommitAuthor), \(paths), \(JobStatus.queued.rawValue),
+                            \(now.timeIntervalSince1970))
+                    RETURNING *
+                ), delivery AS (
+                    INSERT INTO deliveries (app, delivery_id, forge, received_at, outcome, job_id)
+                    SELECT app, \(push.deliveryID), forge, \(now.timeIntervalSince1970), 'queued', id FROM job
+                    ON CONFLICT (app, delivery_id) DO UPDATE SET forge = EXCLUDED.forge, received_at = EXCLUDED.received_at,
+                        outcome = EXCLUDED.outcome, job_id = EXCLUDED.job_id
+                )
+                SELECT *, NULL::bigint AS retried_as FROM job
                 """, logger: logger))
-            let id = try inserted[0]["id"].decode(Int64.self)
-            try await Self.recordDelivery(connection, app: app, push: push, outcome: "queued", jobID: id, now: now, logger: logger)
-            guard let job = try await Self.fetchJob(connection, id: id, logger: logger) else { throw StoreError.jobNotFound(id) }
+            guard let row = inserted.first else { throw StoreError.unavailable("the new job was not returned") }
+            let job = try Self.job(row)
             return .created(job)
         }
     }
