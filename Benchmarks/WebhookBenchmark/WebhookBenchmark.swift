@@ -104,17 +104,14 @@ struct WebhookBenchmark {
             return HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         }
         let client = clients[0]
-        let adapter = GitHubAdapter()
         let urls = servers.map { "https://localhost:\($0.port)/hooks/bench" }
         let url = urls[0]
 
         func push(_ n: Int) async throws -> Duration {
-            let commit = String(format: "%040x", n + 1)  // all zeros would mean "branch deleted"
-            let body = TestPush.body(forge: .github, repository: "acme/bench", cloneURL: "https://git.example.com/acme/bench.git",
-                                     branch: "main", before: String(repeating: "0", count: 40), commit: commit, message: "bench \(n)")
+            let (headers, body) = BenchPush.signed(n, commitNumber: n + 1, deliveryID: "bench-\(n)", secret: secret)
             var request = HTTPClientRequest(url: urls[n % urls.count])
             request.method = .POST
-            for header in adapter.signedHeaders(body: body, event: "push", deliveryID: "bench-\(n)", secret: SecretValue(secret), now: Date()) {
+            for header in headers {
                 request.headers.add(name: header.name, value: header.value)
             }
             request.body = .bytes(ByteBuffer(data: body))

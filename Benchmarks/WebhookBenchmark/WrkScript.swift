@@ -8,16 +8,13 @@ import SlipwayWebhooks
 /// request, so no two threads send the same delivery.
 enum WrkScript {
     static func write(count: Int, to path: String, repeated: Bool, secret: String) throws {
-        let adapter = GitHubAdapter()
         var lua = "local requests = {\n"
         lua.reserveCapacity(count * 1_200)
         let run = UUID().uuidString.prefix(8)
         for n in 0..<count {
-            let commit = String(format: "%040x", repeated ? 1 : n + 1)  // all zeros would mean "branch deleted"
-            let body = TestPush.body(forge: .github, repository: "acme/bench", cloneURL: "https://git.example.com/acme/bench.git",
-                                     branch: "main", before: String(repeating: "0", count: 40), commit: commit, message: "bench \(n)")
+            let (headers, body) = BenchPush.signed(n, commitNumber: repeated ? 1 : n + 1, deliveryID: "wrk-\(run)-\(n)", secret: secret)
             var request = "POST /hooks/bench HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(body.count)\r\n"
-            for header in adapter.signedHeaders(body: body, event: "push", deliveryID: "wrk-\(run)-\(n)", secret: SecretValue(secret), now: Date()) {
+            for header in headers {
                 request += "\(header.name): \(header.value)\r\n"
             }
             request += "\r\n" + String(decoding: body, as: UTF8.self)

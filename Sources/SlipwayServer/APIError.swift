@@ -22,25 +22,22 @@ public struct APIError: HTTPResponseError, Sendable {
 /// JSON answers with stable key order, so responses are easy to read and to diff.
 enum JSONBody {
     static func response(_ status: HTTPResponse.Status, _ value: some Encodable, headers: HTTPFields = [:]) -> Response {
-        var fields = headers
-        fields[.contentType] = "application/json; charset=utf-8"
-        let data = (try? SlipwayJSON.data(value)) ?? Data(#"{"error":"response could not be encoded"}"#.utf8)
-        return response(status, data: data, headers: fields)
+        response(status, data: try? SlipwayJSON.data(value), headers: headers)
     }
 
     /// The same for a JSON tree, which is written without going through `Encodable`.
     static func response(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {
-        var fields = headers
-        fields[.contentType] = "application/json; charset=utf-8"
-        let data = (try? SlipwayJSON.data(value)) ?? Data(#"{"error":"response could not be encoded"}"#.utf8)
-        return response(status, data: data, headers: fields)
+        response(status, data: try? SlipwayJSON.data(value), headers: headers)
     }
 
-    private static func response(_ status: HTTPResponse.Status, data: Data, headers: HTTPFields) -> Response {
+    private static func response(_ status: HTTPResponse.Status, data: Data?, headers: HTTPFields) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        let data = data ?? Data(#"{"error":"response could not be encoded"}"#.utf8)
         var buffer = ByteBuffer()
         buffer.reserveCapacity(data.count + 1)
         buffer.writeBytes(data)
         buffer.writeInteger(UInt8(ascii: "\n"))
-        return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: buffer))
     }
 }

@@ -17,7 +17,7 @@ extension PostgresJobStore {
             // push or poll job of the same revision.
             if let row = try await Self.rows(connection.query("""
                 WITH delivered AS (SELECT job_id FROM deliveries WHERE app = \(app) AND delivery_id = \(push.deliveryID) AND job_id IS NOT NULL)
-                SELECT \(unescaped: Self.jobColumns), EXISTS (SELECT 1 FROM delivered) AS same_delivery FROM jobs
+                SELECT \(unescaped: StoreSQL.jobColumns), EXISTS (SELECT 1 FROM delivered) AS same_delivery FROM jobs
                 WHERE id = COALESCE((SELECT job_id FROM delivered),
                                     (SELECT id FROM jobs WHERE app = \(app) AND ref = \(push.ref) AND commit_sha = \(push.after)
                                      AND trigger IN ('push', 'poll') ORDER BY id DESC LIMIT 1))
@@ -86,7 +86,7 @@ extension PostgresJobStore {
     // MARK: Jobs
 
     public func job(id: JobID) async throws(StoreError) -> Job? {
-        try await jobs("SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE id = \(id)", "read job \(id)").first
+        try await jobs("SELECT \(unescaped: StoreSQL.jobColumns) FROM jobs WHERE id = \(id)", "read job \(id)").first
     }
 
     public func jobs(_ query: JobQuery) async throws(StoreError) -> [Job] {
@@ -97,7 +97,7 @@ extension PostgresJobStore {
         if let before = query.before { binds.append(before); clauses.append("id < $\(binds.count)") }
         let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         binds.append(max(1, min(query.limit, 500)))
-        return try await jobs(PostgresQuery(unsafeSQL: "SELECT \(Self.jobColumns) FROM jobs \(filter) ORDER BY id DESC LIMIT $\(binds.count)",
+        return try await jobs(PostgresQuery(unsafeSQL: "SELECT \(StoreSQL.jobColumns) FROM jobs \(filter) ORDER BY id DESC LIMIT $\(binds.count)",
                                             binds: binds), "list jobs")
     }
 
@@ -107,7 +107,7 @@ extension PostgresJobStore {
     }
 
     public func latestJob(app: String) async throws(StoreError) -> Job? {
-        try await jobs("SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE app = \(app) ORDER BY id DESC LIMIT 1", "read the jobs of \(app)").first
+        try await jobs("SELECT \(unescaped: StoreSQL.jobColumns) FROM jobs WHERE app = \(app) ORDER BY id DESC LIMIT 1", "read the jobs of \(app)").first
     }
 
     public func hasJob(app: String, commit: String) async throws(StoreError) -> Bool {
@@ -118,7 +118,7 @@ extension PostgresJobStore {
         let logger = logger
         return try await transaction("cancel job \(id)") { connection in
             guard let job = try await Self.rows(connection.query(
-                "SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger)).first.map(Self.job) else { return nil }
+                "SELECT \(unescaped: StoreSQL.jobColumns) FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger)).first.map(Self.job) else { return nil }
             switch job.status {
             case .queued:
                 try await connection.query("""
@@ -142,7 +142,7 @@ extension PostgresJobStore {
     // MARK: Running
 
     public func queuedJobs() async throws(StoreError) -> [Job] {
-        try await jobs("SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE status = 'queued' ORDER BY id", "read queued jobs")
+        try await jobs("SELECT \(unescaped: StoreSQL.jobColumns) FROM jobs WHERE status = 'queued' ORDER BY id", "read queued jobs")
     }
 
     public func queueDepth() async throws(StoreError) -> Int {
@@ -150,7 +150,7 @@ extension PostgresJobStore {
         do { return Int(try found.first?["queued"].decode(Int64.self) ?? 0) } catch { throw Self.storeError(error, doing: "count queued jobs") }
     }
 
-        public func start(_ id: JobID, now: Date) async throws(StoreError) -> Bool {
+    public func start(_ id: JobID, now: Date) async throws(StoreError) -> Bool {
         try await !rows("UPDATE jobs SET status = 'running', started_at = \(now.timeIntervalSince1970) WHERE id = \(id) AND status = 'queued' RETURNING id",
                         "start job \(id)").isEmpty
     }

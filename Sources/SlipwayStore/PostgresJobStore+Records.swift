@@ -23,20 +23,17 @@ extension PostgresJobStore {
         let seq = Int32(index)
         let query: PostgresQuery = switch status {
         case .running:
-            "UPDATE job_steps SET status = \(status.rawValue), started_at = \(now.timeIntervalSince1970) WHERE job_id = \(id) AND seq = \(seq) AND \(unescaped: Self.whileRunning)"
+            "UPDATE job_steps SET status = \(status.rawValue), started_at = \(now.timeIntervalSince1970) WHERE job_id = \(id) AND seq = \(seq) AND \(unescaped: StoreSQL.stepWhileRunning)"
         case .pending, .skipped:
-            "UPDATE job_steps SET status = \(status.rawValue) WHERE job_id = \(id) AND seq = \(seq) AND \(unescaped: Self.whileRunning)"
+            "UPDATE job_steps SET status = \(status.rawValue) WHERE job_id = \(id) AND seq = \(seq) AND \(unescaped: StoreSQL.stepWhileRunning)"
         default:
             """
             UPDATE job_steps SET status = \(status.rawValue), finished_at = \(now.timeIntervalSince1970), exit_code = \(exitCode.map(Int32.init))
-            WHERE job_id = \(id) AND seq = \(seq) AND \(unescaped: Self.whileRunning)
+            WHERE job_id = \(id) AND seq = \(seq) AND \(unescaped: StoreSQL.stepWhileRunning)
             """
         }
         _ = try await rows(query, "update a step of job \(id)")
     }
-
-    /// Steps change only while their job runs: a late write of a replica that lost the job does not land.
-    static let whileRunning = "EXISTS (SELECT 1 FROM jobs j WHERE j.id = job_steps.job_id AND j.status = 'running')"
 
     public func steps(_ id: JobID) async throws(StoreError) -> [StepRecord] {
         let found = try await rows("SELECT * FROM job_steps WHERE job_id = \(id) ORDER BY seq", "read the steps of job \(id)")

@@ -144,9 +144,6 @@ public final class PostgresJobStore: JobStore {
         return .unavailable("cannot \(doing): \(error)")
     }
 
-    /// A job row with the id of the attempt that continues it (as `SQLiteJobStore.jobColumns`).
-    static let jobColumns = "*, (SELECT r.id FROM jobs r WHERE r.retry_of = jobs.id LIMIT 1) AS retried_as"
-
     static func job(_ row: PostgresRandomAccessRow) throws -> Job {
         func date(_ column: String) throws -> Date? {
             try row[column].decode(Double?.self).map { Date(timeIntervalSince1970: $0) }
@@ -169,7 +166,7 @@ public final class PostgresJobStore: JobStore {
     }
 
     static func fetchJob(_ connection: PostgresConnection, id: JobID, logger: Logger) async throws -> Job? {
-        try await rows(connection.query("SELECT \(unescaped: jobColumns) FROM jobs WHERE id = \(id)", logger: logger)).first.map(job)
+        try await rows(connection.query("SELECT \(unescaped: StoreSQL.jobColumns) FROM jobs WHERE id = \(id)", logger: logger)).first.map(job)
     }
 
     /// Serializes the transactions that touch one app's queue, across replicas.

@@ -19,7 +19,7 @@ extension SQLiteJobStore {
 
     /// The newest job of an app, whatever its trigger.
     public func latestJob(app: String) async throws(StoreError) -> Job? {
-        try await read { db in try Row.fetchOne(db, sql: "SELECT \(Self.jobColumns) FROM jobs WHERE app = ? ORDER BY id DESC LIMIT 1", arguments: [app]).map(Self.job(from:)) }
+        try await read { db in try Row.fetchOne(db, sql: "SELECT \(StoreSQL.jobColumns) FROM jobs WHERE app = ? ORDER BY id DESC LIMIT 1", arguments: [app]).map(Self.job(from:)) }
     }
 
     /// Whether any job of the app is (or was) for this commit.
@@ -30,7 +30,7 @@ extension SQLiteJobStore {
     /// Every queued job, oldest first: the scheduler's starting point.
     public func queuedJobs() async throws(StoreError) -> [Job] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs WHERE status = 'queued' ORDER BY id").map(Self.job(from:))
+            try Row.fetchAll(db, sql: "SELECT \(StoreSQL.jobColumns) FROM jobs WHERE status = 'queued' ORDER BY id").map(Self.job(from:))
         }
     }
 
@@ -143,19 +143,16 @@ extension SQLiteJobStore {
         try await write { db in
             switch status {
             case .running:
-                try db.execute(sql: "UPDATE job_steps SET status = ?, started_at = ? WHERE job_id = ? AND seq = ? AND \(Self.whileRunning)",
+                try db.execute(sql: "UPDATE job_steps SET status = ?, started_at = ? WHERE job_id = ? AND seq = ? AND \(StoreSQL.stepWhileRunning)",
                                arguments: [status.rawValue, now.timeIntervalSince1970, id, index])
             case .pending, .skipped:
-                try db.execute(sql: "UPDATE job_steps SET status = ? WHERE job_id = ? AND seq = ? AND \(Self.whileRunning)", arguments: [status.rawValue, id, index])
+                try db.execute(sql: "UPDATE job_steps SET status = ? WHERE job_id = ? AND seq = ? AND \(StoreSQL.stepWhileRunning)", arguments: [status.rawValue, id, index])
             default:
-                try db.execute(sql: "UPDATE job_steps SET status = ?, finished_at = ?, exit_code = ? WHERE job_id = ? AND seq = ? AND \(Self.whileRunning)",
+                try db.execute(sql: "UPDATE job_steps SET status = ?, finished_at = ?, exit_code = ? WHERE job_id = ? AND seq = ? AND \(StoreSQL.stepWhileRunning)",
                                arguments: [status.rawValue, now.timeIntervalSince1970, exitCode, id, index])
             }
         }
     }
-
-    /// Steps change only while their job runs: a late write of a replica that lost the job does not land.
-    static let whileRunning = "EXISTS (SELECT 1 FROM jobs j WHERE j.id = job_steps.job_id AND j.status = 'running')"
 
     public func steps(_ id: JobID) async throws(StoreError) -> [StepRecord] {
         try await read { db in

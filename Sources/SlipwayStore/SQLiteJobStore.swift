@@ -59,7 +59,7 @@ public final class SQLiteJobStore: JobStore {
                 return .existing(job)
             }
             if let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT \(Self.jobColumns) FROM jobs WHERE app = ? AND ref = ? AND commit_sha = ? AND trigger IN ('push', 'poll')
+                SELECT \(StoreSQL.jobColumns) FROM jobs WHERE app = ? AND ref = ? AND commit_sha = ? AND trigger IN ('push', 'poll')
                 ORDER BY id DESC LIMIT 1
                 """), arguments: [app, push.ref, push.after]) {
                 let job = try Self.job(from: row)
@@ -111,7 +111,7 @@ public final class SQLiteJobStore: JobStore {
             if let before = query.before { clauses.append("id < ?"); arguments += [before] }
             let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
             arguments += [max(1, min(query.limit, 500))]
-            return try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments)
+            return try Row.fetchAll(db, sql: "SELECT \(StoreSQL.jobColumns) FROM jobs \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments)
                 .map(Self.job(from:))
         }
     }
@@ -181,11 +181,8 @@ public final class SQLiteJobStore: JobStore {
         return .unavailable("\(error)")
     }
 
-    /// A job row with the id of the attempt that continues it.
-    static let jobColumns = "*, (SELECT r.id FROM jobs r WHERE r.retry_of = jobs.id LIMIT 1) AS retried_as"
-
     static func fetchJob(_ db: Database, id: JobID) throws -> Job? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.jobColumns) FROM jobs WHERE id = ?"), arguments: [id]).map(job(from:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(StoreSQL.jobColumns) FROM jobs WHERE id = ?"), arguments: [id]).map(job(from:))
     }
 
     static func job(from row: Row) throws -> Job {
