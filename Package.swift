@@ -40,6 +40,9 @@ let package = Package(
         // The shared store of several replicas (issue 10): PostgreSQL's own client for
         // Swift on NIO, the same event loops as the HTTP server and client.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // The dashboard's server-rendered pages (issue 11): logic-less templates with HTML
+        // escaping by default, from the Hummingbird project.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // The small core every other target points down to.
@@ -107,9 +110,12 @@ let package = Package(
         ),
         .target(
             name: "SlipwayMetrics",
-            dependencies: [.product(name: "Prometheus", package: "swift-prometheus")],
-            swiftSettings: swiftSettings
+            dependencies: ["SlipwayCore", .product(name: "Prometheus", package: "swift-prometheus")],
+            swiftSettings: swiftSettings,
+            plugins: ["BuildInfoPlugin"]
         ),
+        // Records the commit a binary is built from (`slipway --version`, slipway_build_info).
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool(), path: "Sources/BuildInfoPlugin"),
         .target(
             name: "SlipwayReconciler",
             dependencies: [

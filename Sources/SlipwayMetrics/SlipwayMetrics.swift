@@ -1,67 +1,123 @@
-public import Foundation
 public import Prometheus
+public import SlipwayCore
 
 /// Slipway's Prometheus metrics, served on `/metrics`. One registry is made at start and
 /// handed to the parts that record (no global metrics system).
+///
+/// Every series exists from the start, at zero (or Unknown for status gauges), so alerts on a
+/// rate or on absence work before the first event; each carries a HELP line.
 public final class SlipwayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
 
     static let secondsBuckets: [Duration] = [.milliseconds(10), .milliseconds(50), .milliseconds(250), .seconds(1), .seconds(5),
                                              .seconds(15), .seconds(60), .seconds(300), .seconds(900), .seconds(3600)]
+    /// What `delivery(forge:result:)` is told.
+    public static let deliveryResults = ["queued", "duplicate", "ignored", "ping", "unauthorized", "bad-request", "unavailable"]
+    static let syncValues = ["Synced", "OutOfSync", "Unknown"]
+    static let healthValues = ["Healthy", "Progressing", "Degraded", "Missing", "Unknown"]
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
-        self.registry = registry
+    private static func name(_ name: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "slipway", metricName: name, unitName: "", helpText: help)
     }
 
-    /// A verified (or refused) webhook delivery; `result` is queued, duplicate, ignored, ping,
-    /// unauthorized, bad-request, unavailable.
+    /// - Parameter apps: the configured apps (name and forge), whose series start at zero.
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), apps: [(name: String, forge: Forge)] = []) {
+        self.registry = registry
+        registry.makeGauge(descriptor: Self.name("build_info", help: "Always 1; the version and commit of this binary"),
+                           labels: [("version", BuildInfo.version), ("commit", BuildInfo.commit)]).set(to: 1)
+        for forge in Set(apps.map(\.forge)).sorted(by: { $0.rawValue < $1.rawValue }) {
+            for result in Self.deliveryResults { _ = deliveries(forge: forge.rawValue, result: result) }
+        }
+        for status in JobStatus.allCases where status.isFinal { _ = jobs(status: status.rawValue) }
+        _ = jobDuration
+        for stage in StageName.allCases.map(\.rawValue) + HookPoint.allCases.map(\.rawValue) { _ = stageDuration(stage) }
+        queueDepth(0)
+        _ = reconcileDuration
+        for app in apps.map(\.name) {
+            _ = pollJobs(app: app)
+            setStatus(app: app, sync: "Unknown", health: "Unknown")
+            drifted(app: app).set(to: 0)
+        }
+    }
+
+    private func deliveries(forge: String, result: String) -> Counter {
+        registry.makeCounter(descriptor: Self.name("webhook_deliveries_total", help: "Webhook deliveries by forge and result"),
+                             labels: [("forge", forge), ("result", result)])
+    }
+
+    private func jobs(status: String) -> Counter {
+        registry.makeCounter(descriptor: Self.name("jobs_total", help: "Jobs by final status"),
+                             labels: [("status", status)])
+    }
+
+    private var jobDuration: DurationHistogram {
+        registry.makeDurationHistogram(descriptor: Self.name("job_duration_seconds", help: "Time from start to end of a job"),
+                                       buckets: Self.secondsBuckets)
+    }
+
+    private func stageDuration(_ stage: String) -> DurationHistogram {
+        registry.makeDurationHistogram(descriptor: Self.name("stage_duration_seconds", help: "Duration of pipeline stages and hooks"),
+                                       labels: [("stage", stage)], buckets: Self.secondsBuckets)
+    }
+
+    private var reconcileDuration: DurationHistogram {
+        registry.makeDurationHistogram(descriptor: Self.name("reconcile_duration_seconds", help: "Time to reconcile one app"),
+                                       buckets: Self.secondsBuckets)
+    }
+
+    private func pollJobs(app: String) -> Counter {
+        registry.makeCounter(descriptor: Self.name("poll_jobs_total", help: "Jobs queued by the reconciler for pushes no webhook announced"),
+                             labels: [("app", app)])
+    }
+
+    private func drifted(app: String) -> Gauge {
+        registry.makeGauge(descriptor: Self.name("drifted_objects", help: "Objects that differ from the last applied revision"),
+                           labels: [("app", app)])
+    }
+
+    private func setStatus(app: String, sync: String, health: String?) {
+        for value in Self.syncValues {
+            registry.makeGauge(descriptor: Self.name("app_sync_status", help: "1 for the app's current sync status"),
+                               labels: [("app", app), ("status", value)]).set(to: value == sync ? 1.0 : 0.0)
+        }
+        for value in Self.healthValues {
+            registry.makeGauge(descriptor: Self.name("app_health_status", help: "1 for the app's current health"),
+                               labels: [("app", app), ("status", value)]).set(to: value == (health ?? "Unknown") ? 1.0 : 0.0)
+        }
+    }
+
+    /// A verified (or refused) webhook delivery; `result` is one of `deliveryResults`.
     public func delivery(forge: String, result: String) {
-        registry.makeCounter(descriptor: .init(namespace: "slipway", metricName: "webhook_deliveries_total", helpText: "Webhook deliveries by forge and result"),
-                             labels: [("forge", forge), ("result", result)]).increment()
+        deliveries(forge: forge, result: result).increment()
     }
 
     /// A job reached a final status after `duration` (nil when it never ran).
     public func jobEnded(status: String, duration: Duration?) {
-        registry.makeCounter(descriptor: .init(namespace: "slipway", metricName: "jobs_total", helpText: "Jobs by final status"),
-                             labels: [("status", status)]).increment()
-        if let duration {
-            registry.makeDurationHistogram(descriptor: .init(namespace: "slipway", metricName: "job_duration_seconds", helpText: "Time from start to end of a job"),
-                                           buckets: Self.secondsBuckets).record(duration)
-        }
+        jobs(status: status).increment()
+        if let duration { jobDuration.record(duration) }
     }
 
     public func stageEnded(stage: String, duration: Duration) {
-        registry.makeDurationHistogram(descriptor: .init(namespace: "slipway", metricName: "stage_duration_seconds", helpText: "Duration of pipeline stages and hooks"),
-                                       labels: [("stage", stage)], buckets: Self.secondsBuckets).record(duration)
+        stageDuration(stage).record(duration)
     }
 
     public func queueDepth(_ depth: Int) {
-        registry.makeGauge(descriptor: .init(namespace: "slipway", metricName: "queue_depth", helpText: "Jobs waiting to run")).set(to: Double(depth))
+        registry.makeGauge(descriptor: Self.name("queue_depth", help: "Jobs waiting to run")).set(to: Double(depth))
     }
 
     public func pollJob(app: String) {
-        registry.makeCounter(descriptor: .init(namespace: "slipway", metricName: "poll_jobs_total", helpText: "Jobs queued by the reconciler for pushes no webhook announced"),
-                             labels: [("app", app)]).increment()
+        pollJobs(app: app).increment()
     }
 
     /// One reconcile of one app: its duration, sync and health status, drifted objects.
-    public func reconciled(app: String, sync: String, health: String?, drifted: Int, duration: Duration) {
-        registry.makeDurationHistogram(descriptor: .init(namespace: "slipway", metricName: "reconcile_duration_seconds", helpText: "Time to reconcile one app"),
-                                       buckets: Self.secondsBuckets).record(duration)
-        for value in ["Synced", "OutOfSync", "Unknown"] {
-            registry.makeGauge(descriptor: .init(namespace: "slipway", metricName: "app_sync_status", helpText: "1 for the app's current sync status"),
-                               labels: [("app", app), ("status", value)]).set(to: value == sync ? 1.0 : 0.0)
-        }
-        for value in ["Healthy", "Progressing", "Degraded", "Missing", "Unknown"] {
-            registry.makeGauge(descriptor: .init(namespace: "slipway", metricName: "app_health_status", helpText: "1 for the app's current health"),
-                               labels: [("app", app), ("status", value)]).set(to: value == (health ?? "Unknown") ? 1.0 : 0.0)
-        }
-        registry.makeGauge(descriptor: .init(namespace: "slipway", metricName: "drifted_objects", helpText: "Objects that differ from the last applied revision"),
-                           labels: [("app", app)]).set(to: Double(drifted))
+    public func reconciled(app: String, sync: String, health: String?, drifted count: Int, duration: Duration) {
+        reconcileDuration.record(duration)
+        setStatus(app: app, sync: sync, health: health)
+        drifted(app: app).set(to: Double(count))
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition, with the standard `process_*` metrics read now.
     public func exposition() -> String {
-        registry.emitToString()
+        registry.emitToString() + ProcessMetrics.read().exposition()
     }
 }

@@ -54,7 +54,7 @@ struct Serve: AsyncParsableCommand {
                     throw ValidationError("cluster '\(cluster.name)': \(error)")
                 }
             }
-            let metrics = SlipwayMetrics()
+            let metrics = SlipwayMetrics(apps: serverConfig.apps.map { ($0.name, $0.forge) })
             let dispatcher = JobDispatcher(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters, logger: logger, metrics: metrics)
             var server = SlipwayServer(config: serverConfig, store: store, dispatcher: dispatcher, logger: logger)
             server.preview = DeployPreview(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters)

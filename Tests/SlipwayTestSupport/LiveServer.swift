@@ -60,7 +60,7 @@ public final class LiveServer: Sendable {
         var logger = Logger(label: "slipway-test")
         logger.logLevel = .warning
         let store = try await SlipwayServer.openStore(config: config)
-        let metrics = SlipwayMetrics()
+        let metrics = SlipwayMetrics(apps: config.apps.map { ($0.name, $0.forge) })
         let mirrors = MirrorCache(root: config.mirrorsDir)
         let dispatcher = runner
             ? JobDispatcher(config: config, store: store, mirrors: mirrors, clusters: clusters, logger: logger,
