@@ -19,7 +19,7 @@ extension ServerConfig {
 
     public static func parse(_ text: String, file: String, environment: [String: String]) throws(ConfigError) -> ServerConfig {
         let root = try YAMLNode.parse(text, file: file).mapping(allowing: [
-            "listen", "tls", "public_url", "data_dir", "store", "limits", "workers", "runner", "api_tokens", "clusters", "apps",
+            "listen", "tls", "public_url", "data_dir", "store", "limits", "workers", "runner", "api_tokens", "clusters", "apps", "web",
         ])
         var config = ServerConfig()
         if let listen = try root["listen"]?.mapping(allowing: ["host", "port"]) {
@@ -50,6 +50,12 @@ extension ServerConfig {
             }
             if let node = limits["idle_timeout"] { config.idleTimeout = try node.duration() }
             if let node = limits["store_busy_timeout"] { config.storeBusyTimeout = try node.duration() }
+        }
+        if let web = try root["web"]?.mapping(allowing: ["session_lifetime"]) {
+            if let node = web["session_lifetime"] {
+                config.sessionLifetime = try node.duration()
+                guard config.sessionLifetime >= .seconds(60) else { throw node.error("a session lasts at least 1m") }
+            }
         }
         if let node = root["workers"] {
             config.workers = try node.int()

@@ -35,6 +35,8 @@ public struct ServerConfig: Sendable {
     /// How long a store write waits for a lock before the server answers 503.
     public var storeBusyTimeout: Duration = .seconds(5)
     public var workers: Int = 2
+    /// How long a browser stays signed in to the dashboard (`web.session_lifetime`).
+    public var sessionLifetime: Duration = .seconds(12 * 3600)
     /// The server's hooks folder, for `hook:` steps.
     public var hooksDir: String = "hooks"
     /// Finished jobs' workspaces kept for debugging, newest first.

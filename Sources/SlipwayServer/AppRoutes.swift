@@ -15,6 +15,7 @@ struct AppRoutes: Sendable {
     let preview: DeployPreview?
     let reconciler: Reconciler?
     let jobsChanged: @Sendable () -> Void
+    var overview: AppOverview { AppOverview(config: config, store: store, reconciler: reconciler) }
 
     func register(on api: RouterGroup<SlipwayRequestContext>) {
         api.get("apps") { _, context in try await list(context: context) }
@@ -32,36 +33,14 @@ struct AppRoutes: Sendable {
         return app
     }
 
-    /// The reconciler's view, with the store's newer facts (a deploy that ended since its last
-    /// look); before its first look at the app, what the store knows.
-    private func status(_ app: AppConfig) async -> AppStatus {
-        if var status = await reconciler?.status(of: app.name), status.reconciledAt != nil {
-            if let deployed = (try? await store.lastDeployment(app: app.name, healthyOnly: true))?.commit { status.deployedCommit = deployed }
-            if let latest = try? await store.latestJob(app: app.name) {
-                status.lastJob = latest.id
-                status.lastJobStatus = latest.status.rawValue
-            }
-            return status
-        }
-        var status = AppStatus(app: app.name)
-        status.deployedCommit = (try? await store.lastDeployment(app: app.name, healthyOnly: true))?.commit
-        let latest = try? await store.latestJob(app: app.name)
-        status.lastJob = latest?.id
-        status.lastJobStatus = latest?.status.rawValue
-        status.message = reconciler == nil ? "the reconciler is not running" : "not reconciled yet"
-        return status
-    }
-
     func list(context: SlipwayRequestContext) async throws -> Response {
         try context.require(.read)
-        var statuses: [AppStatus] = []
-        for app in config.apps { statuses.append(await status(app)) }
-        return JSONBody.response(.ok, AppList(apps: statuses))
+        return JSONBody.response(.ok, AppList(apps: await overview.all()))
     }
 
     func show(context: SlipwayRequestContext) async throws -> Response {
         try context.require(.read)
-        return JSONBody.response(.ok, await status(try app(context)))
+        return JSONBody.response(.ok, await overview.status(try app(context)))
     }
 
     /// Without `commit`: the drift of the deployed revision (checked now). With `commit`: what

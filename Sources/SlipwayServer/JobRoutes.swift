@@ -14,12 +14,15 @@ struct JobRoutes: Sendable {
     let followInterval: Duration
     /// Tells the runner a job was cancelled.
     let jobsChanged: @Sendable () -> Void
+    /// Job and app changes for `/api/v1/events`.
+    let feed: StatusFeed
 
     func register(on api: RouterGroup<SlipwayRequestContext>) {
         api.get("jobs") { request, context in try await list(request, context: context) }
         api.get("jobs/:id") { request, context in try await show(request, context: context) }
         api.get("jobs/:id/log") { request, context in try await log(request, context: context) }
         api.post("jobs/:id/cancel") { request, context in try await cancel(request, context: context) }
+        api.get("events") { _, context in try await events(context: context) }
     }
 
     private struct JobList: Encodable {
@@ -93,10 +96,44 @@ struct JobRoutes: Sendable {
         return JSONBody.response(.accepted, updated)
     }
 
+    /// The job's log: all of it as text; followed until the job ends with `?follow=1`; or as
+    /// Server-Sent Events (`Accept: text/event-stream`), one `log` event per stored chunk with
+    /// its sequence number as id (resumed after `Last-Event-ID` or `?after=`), then an `end`
+    /// event with the job's final status.
     func log(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         try context.require(.read)
         let job = try await job(request, context)
         let follow = ["1", "true", "yes"].contains(request.uri.queryParameters.get("follow") ?? "")
+        let logStore = store
+        let interval = followInterval
+        if ServerSentEvent.isWanted(by: request) {
+            let after: Int64
+            if let raw = ServerSentEvent.lastEventID(of: request) {
+                guard let value = Int64(raw), value >= 0 else { throw APIError(.badRequest, "Last-Event-ID (or after) must be a log sequence number") }
+                after = value
+            } else {
+                after = 0
+            }
+            return Response(status: .ok, headers: ServerSentEvent.headers, body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: ServerSentEvent.retry))
+                var quiet = ContinuousClock.now
+                let status = try await Self.follow(store: logStore, jobID: job.id, after: after, interval: interval) { chunks in
+                    if let chunks {
+                        for chunk in chunks {
+                            try await writer.write(ServerSentEvent(id: "\(chunk.seq)", event: "log", data: String(chunk.text.dropLast(chunk.text.hasSuffix("\n") ? 1 : 0))))
+                        }
+                        quiet = .now
+                    } else if ContinuousClock.now - quiet > .seconds(15) {
+                        try await writer.write(ByteBuffer(string: ServerSentEvent.keepAlive))
+                        quiet = .now
+                    }
+                }
+                if let status {
+                    try await writer.write(ServerSentEvent(event: "end", data: #"{"status":"\#(status.rawValue)"}"#))
+                }
+                try await writer.finish(nil)
+            })
+        }
         let headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"]
         guard follow else {
             var text = ""
@@ -109,24 +146,62 @@ struct JobRoutes: Sendable {
             }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
-        let interval = followInterval
-        let logStore = store
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            var seq: Int64 = 0
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let chunks = try await logStore.logChunks(jobID: job.id, after: seq)
-                if let last = chunks.last {
-                    try await writer.write(ByteBuffer(string: chunks.map(\.text).joined()))
-                    seq = last.seq
-                    continue
+            _ = try await Self.follow(store: logStore, jobID: job.id, after: 0, interval: interval) { chunks in
+                if let chunks { try await writer.write(ByteBuffer(string: chunks.map(\.text).joined())) }
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// Hands `write` each run of new chunks after `seq` (and nil when there was none this
+    /// time) until the job has ended and all of its log is written; returns the job's final
+    /// status, or nil when the server is shutting down first.
+    static func follow(store: any JobStore, jobID: JobID, after seq: Int64, interval: Duration,
+                       write: ([LogChunk]?) async throws -> Void) async throws -> JobStatus? {
+        var seq = seq
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let chunks = try await store.logChunks(jobID: jobID, after: seq)
+            if let last = chunks.last {
+                try await write(chunks)
+                seq = last.seq
+                continue
+            }
+            // The job may have written its last lines between the two reads: read once more after it ended.
+            let status = try await store.job(id: jobID)?.status ?? .cancelled
+            if status.isFinal {
+                let rest = try await store.logChunks(jobID: jobID, after: seq, limit: Int.max)
+                if !rest.isEmpty { try await write(rest) }
+                return status
+            }
+            try await write(nil)
+            try await Task.sleep(for: interval)
+        }
+        return nil
+    }
+
+    /// Job and app status changes as Server-Sent Events (`job` and `app` events carrying the
+    /// same JSON as `/jobs/{id}` and `/apps/{name}`), starting with the current state.
+    func events(context: SlipwayRequestContext) async throws -> Response {
+        try context.require(.read)
+        let stream = await feed.subscribe()
+        return Response(status: .ok, headers: ServerSentEvent.headers, body: ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: ServerSentEvent.retry))
+            try await withGracefulShutdownHandler {
+                var number = 0
+                for await change in stream {
+                    number += 1
+                    switch change {
+                    case .job(let job):
+                        try await writer.write(ServerSentEvent(id: "\(number)", event: "job", data: String(decoding: try SlipwayJSON.data(job), as: UTF8.self)))
+                    case .app(let status):
+                        try await writer.write(ServerSentEvent(id: "\(number)", event: "app", data: String(decoding: try SlipwayJSON.data(status), as: UTF8.self)))
+                    case .keepAlive:
+                        try await writer.write(ByteBuffer(string: ServerSentEvent.keepAlive))
+                    }
                 }
-                // The job may have written its last lines between the two reads: read once more after it ended.
-                if try await logStore.job(id: job.id)?.status.isFinal ?? true {
-                    let rest = try await logStore.logChunks(jobID: job.id, after: seq, limit: Int.max)
-                    if !rest.isEmpty { try await writer.write(ByteBuffer(string: rest.map(\.text).joined())) }
-                    break
-                }
-                try await Task.sleep(for: interval)
+            } onGracefulShutdown: {
+                Task { await feed.finishAll() }
             }
             try await writer.finish(nil)
         })

@@ -1,11 +1,14 @@
 public import Hummingbird
 import SlipwayCore
+import SlipwayStore
 
 /// Per-request state: who the bearer token says the caller is.
 public struct SlipwayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by `TokenAuthenticator` on API routes.
     var token: APIToken?
+    /// Set when the caller is a browser signed in to the dashboard.
+    var session: WebSession?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -63,8 +63,11 @@ public struct SlipwayServer: Sendable {
         let jobsChanged: @Sendable () -> Void = { dispatcher?.wake() }
         WebhookRoutes(config: config, store: store, now: now, logger: logger, jobsChanged: jobsChanged, metrics: metrics,
                       bodyBudget: BodyBudget(capacity: config.bodyMemory)).register(on: router)
-        let api = router.group("/api/v1").add(middleware: TokenAuthenticator(tokens: config.apiTokens))
-        JobRoutes(store: store, logger: logger, followInterval: followInterval, jobsChanged: jobsChanged).register(on: api)
+        let tokens = TokenDirectory(config.apiTokens)
+        let sessions = WebSessions(store: store, tokens: tokens, lifetime: config.sessionLifetime, now: now)
+        let api = router.group("/api/v1").add(middleware: TokenAuthenticator(tokens: tokens, sessions: sessions))
+        let feed = StatusFeed(overview: AppOverview(config: config, store: store, reconciler: reconciler), interval: followInterval * 5)
+        JobRoutes(store: store, logger: logger, followInterval: followInterval, jobsChanged: jobsChanged, feed: feed).register(on: api)
         AppRoutes(config: config, store: store, preview: preview, reconciler: reconciler, jobsChanged: jobsChanged).register(on: api)
         if let metrics {
             router.get("/metrics") { _, _ in

@@ -127,6 +127,15 @@ public protocol JobStore: AnyObject, Sendable {
     /// in boot `bootID`: what a crash may have left behind there. With `leaseExpiredAt`, only
     /// jobs whose lease ran out by then (in a shared store, live replicas' jobs are not leftovers).
     func leftoverProcesses(host: String, bootID: String, leaseExpiredAt: Date?) async throws(StoreError) -> [StepProcess]
+
+    // MARK: Web sessions
+
+    /// Keeps a signed-in browser's session (and forgets the expired ones).
+    func createSession(_ session: WebSession, now: Date) async throws(StoreError)
+    /// The session with this id digest, unless it has expired.
+    func session(digest: String, now: Date) async throws(StoreError) -> WebSession?
+    /// Ends a session (logout).
+    func deleteSession(digest: String) async throws(StoreError)
 }
 
 /// One step of a job's plan.

@@ -122,6 +122,18 @@ enum PostgresSchema {
             )
             """,
         ]),
+        ("v4-web-sessions", [
+            """
+            CREATE TABLE web_sessions (
+                digest TEXT PRIMARY KEY,
+                token_name TEXT NOT NULL,
+                csrf_token TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL
+            )
+            """,
+            "CREATE INDEX web_sessions_by_expiry ON web_sessions(expires_at)",
+        ]),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -71,6 +71,7 @@ enum Schema {
         SQLiteJobStore.registerProcessMigrations(&migrator)
         SQLiteJobStore.registerLeaseMigrations(&migrator)
         SQLiteJobStore.registerReconcileMigrations(&migrator)
+        SQLiteJobStore.registerSessionMigrations(&migrator)
         return migrator
     }
 }

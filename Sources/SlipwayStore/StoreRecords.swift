@@ -95,3 +95,23 @@ public struct ReconcileRecord: Sendable, Hashable {
         self.reconciledAt = reconciledAt
     }
 }
+
+/// A browser signed in with an API token. The store keeps the SHA-256 digest of the cookie's
+/// random id, never the id itself, and the token's name, never the token: a copy of the
+/// database signs no one in.
+public struct WebSession: Sendable, Hashable {
+    public var digest: String
+    public var tokenName: String
+    /// Sent with every state-changing request from the pages.
+    public var csrfToken: String
+    public var createdAt: Date
+    public var expiresAt: Date
+
+    public init(digest: String, tokenName: String, csrfToken: String, createdAt: Date, expiresAt: Date) {
+        self.digest = digest
+        self.tokenName = tokenName
+        self.csrfToken = csrfToken
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}

@@ -123,6 +123,25 @@ import Testing
         }
     }
 
+    @Test(arguments: StoreKind.available) func webSessionsExpireAndEnd(kind: StoreKind) async throws {
+        try await Self.with(kind) { under, store in
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            let session = WebSession(digest: "abc", tokenName: "ops", csrfToken: "csrf", createdAt: now, expiresAt: now + 3600)
+            try await store.createSession(session, now: now)
+            #expect(try await store.session(digest: "abc", now: now + 60) == session)
+            #expect(try await store.session(digest: "abd", now: now + 60) == nil)
+            #expect(try await store.session(digest: "abc", now: now + 3600) == nil, "expired")
+            // Another replica (or a restart) sees it; a new session clears the expired ones.
+            let reopened = try await under.open()
+            #expect(try await reopened.session(digest: "abc", now: now + 60) == session)
+            try await reopened.createSession(WebSession(digest: "def", tokenName: "ci", csrfToken: "x", createdAt: now + 4000, expiresAt: now + 8000), now: now + 4000)
+            #expect(try await reopened.session(digest: "abc", now: now) == nil, "expired sessions are deleted")
+            try await store.deleteSession(digest: "def")
+            #expect(try await store.session(digest: "def", now: now + 4001) == nil)
+            await reopened.close()
+        }
+    }
+
     @Test(arguments: StoreKind.available) func aJobsLifeStepsAndSupersede(kind: StoreKind) async throws {
         try await Self.with(kind) { _, store in
             let older = try await store.enqueue(push: Self.push(delivery: "a", after: String(repeating: "1", count: 40)), app: "shop").job
