@@ -126,11 +126,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The dashboard's pages: templates, styles and script embedded in the binary, and the
+        // view models the server fills.
+        .target(
+            name: "SlipwayWeb",
+            dependencies: ["SlipwayCore", .product(name: "Mustache", package: "swift-mustache"), .product(name: "Crypto", package: "swift-crypto")],
+            resources: [
+                .embedInCode("Templates/layout.mustache"), .embedInCode("Templates/login.mustache"),
+                .embedInCode("Templates/apps.mustache"), .embedInCode("Templates/app.mustache"),
+                .embedInCode("Templates/jobs.mustache"), .embedInCode("Templates/job.mustache"),
+                .embedInCode("Templates/message.mustache"),
+                .embedInCode("Assets/dashboard.css"), .embedInCode("Assets/dashboard.js"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SlipwayServer",
             dependencies: [
                 "SlipwayCore", "SlipwayConfig", "SlipwayWebhooks", "SlipwayStore", "SlipwayRunner", "SlipwayGit",
-                "SlipwayReconciler", "SlipwayMetrics", "SlipwayDeploy",
+                "SlipwayReconciler", "SlipwayMetrics", "SlipwayDeploy", "SlipwayWeb",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -71,11 +71,7 @@ struct AppRoutes: Sendable {
 
     func refresh(context: SlipwayRequestContext) async throws -> Response {
         try context.require(.admin)
-        let app = try app(context)
-        guard let reconciler, let status = await reconciler.refresh(app.name) else {
-            throw APIError(.serviceUnavailable, "the reconciler is not running")
-        }
-        return JSONBody.response(.ok, status)
+        return JSONBody.response(.ok, try await refreshNow(try app(context)))
     }
 
     private struct SyncRequest: Decodable { var commit: String? }
@@ -98,6 +94,16 @@ struct AppRoutes: Sendable {
             }
             commit = parsed.commit
         }
+        let who = context.token?.name ?? "unknown"
+        let job = try await queueSync(app, commit: commit, by: who)
+        jobsChanged()
+        return JSONBody.response(.accepted, Queued(job: job.id, commit: job.commit, statusURL: "\(config.baseURL(for: request))/api/v1/jobs/\(job.id)"))
+    }
+
+    /// Queues a manual deploy of `commit`, or of the deployed commit (else the branch head),
+    /// unless that commit was rolled back as bad.
+    func queueSync(_ app: AppConfig, commit requested: String?, by who: String) async throws -> Job {
+        var commit = requested
         if commit == nil { commit = (try? await store.lastDeployment(app: app.name, healthyOnly: true))?.commit }
         if commit == nil { commit = await reconciler?.status(of: app.name)?.branchHead }
         guard let commit else {
@@ -107,11 +113,18 @@ struct AppRoutes: Sendable {
         if let bad = try await storeCall({ try await store.badCommit(app: app.name, commit: commit) }) {
             throw APIError(.conflict, "commit \(commit.prefix(12)) was rolled back as bad by job \(bad.jobID): \(bad.reason)")
         }
-        let who = context.token?.name ?? "unknown"
         let job = try await storeCall { try await store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: commit, trigger: .manual,
                                                     message: "sync requested by \(who)") }
         jobsChanged()
-        return JSONBody.response(.accepted, Queued(job: job.id, commit: commit, statusURL: "\(config.baseURL(for: request))/api/v1/jobs/\(job.id)"))
+        return job
+    }
+
+    /// Looks again at the app's cluster now.
+    func refreshNow(_ app: AppConfig) async throws -> AppStatus {
+        guard let reconciler, let status = await reconciler.refresh(app.name) else {
+            throw APIError(.serviceUnavailable, "the reconciler is not running")
+        }
+        return status
     }
 
     static func text(_ body: String) -> Response {

@@ -83,16 +83,7 @@ struct JobRoutes: Sendable {
 
     func cancel(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         try context.require(.admin)
-        let current = try await job(request, context)
-        guard !current.status.isFinal else {
-            throw APIError(.conflict, "job \(current.id) already ended as \(current.status.rawValue)")
-        }
-        let who = context.token?.name ?? "unknown"
-        guard let updated = try await storeCall({ try await store.requestCancel(id: current.id, by: who) }) else {
-            throw APIError(.notFound, "no job with id \(current.id)")
-        }
-        logger.info("job cancel requested", metadata: ["job-id": "\(updated.id)", "by": "\(who)"])
-        jobsChanged()
+        let updated = try await requestCancel(try await job(request, context), by: context.token?.name ?? "unknown")
         return JSONBody.response(.accepted, updated)
     }
 
@@ -178,6 +169,19 @@ struct JobRoutes: Sendable {
             try await Task.sleep(for: interval)
         }
         return nil
+    }
+
+    /// Asks the runner to stop a job that has not ended.
+    func requestCancel(_ current: Job, by who: String) async throws -> Job {
+        guard !current.status.isFinal else {
+            throw APIError(.conflict, "job \(current.id) already ended as \(current.status.rawValue)")
+        }
+        guard let updated = try await storeCall({ try await store.requestCancel(id: current.id, by: who) }) else {
+            throw APIError(.notFound, "no job with id \(current.id)")
+        }
+        logger.info("job cancel requested", metadata: ["job-id": "\(updated.id)", "by": "\(who)"])
+        jobsChanged()
+        return updated
     }
 
     /// Job and app status changes as Server-Sent Events (`job` and `app` events carrying the

@@ -66,9 +66,14 @@ public struct SlipwayServer: Sendable {
         let tokens = TokenDirectory(config.apiTokens)
         let sessions = WebSessions(store: store, tokens: tokens, lifetime: config.sessionLifetime, now: now)
         let api = router.group("/api/v1").add(middleware: TokenAuthenticator(tokens: tokens, sessions: sessions))
-        let feed = StatusFeed(overview: AppOverview(config: config, store: store, reconciler: reconciler), interval: followInterval * 5)
-        JobRoutes(store: store, logger: logger, followInterval: followInterval, jobsChanged: jobsChanged, feed: feed).register(on: api)
-        AppRoutes(config: config, store: store, preview: preview, reconciler: reconciler, jobsChanged: jobsChanged).register(on: api)
+        let overview = AppOverview(config: config, store: store, reconciler: reconciler)
+        let jobRoutes = JobRoutes(store: store, logger: logger, followInterval: followInterval, jobsChanged: jobsChanged,
+                                  feed: StatusFeed(overview: overview, interval: followInterval * 5))
+        let appRoutes = AppRoutes(config: config, store: store, preview: preview, reconciler: reconciler, jobsChanged: jobsChanged)
+        jobRoutes.register(on: api)
+        appRoutes.register(on: api)
+        PageRoutes(config: config, store: store, sessions: sessions, overview: overview, apps: appRoutes, jobs: jobRoutes,
+                   preview: preview, logger: logger).register(on: router)
         if let metrics {
             router.get("/metrics") { _, _ in
                 Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
