@@ -157,6 +157,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
+            // The API's description, served at /api/v1/openapi.yaml.
+            resources: [.embedInCode("openapi.yaml")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -326,8 +328,10 @@ let package = Package(
         .testTarget(
             name: "SlipwayServerTests",
             dependencies: [
-                "SlipwayServer", "SlipwayCore", "SlipwayTestSupport", "SlipwayClient", "SlipwayStore", "SlipwayWebhooks",
+                "SlipwayServer", "SlipwayCore", "SlipwayTestSupport", "SlipwayClient", "SlipwayStore", "SlipwayWebhooks", "SlipwayMetrics",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -28,12 +28,13 @@ struct PageRoutes: Sendable {
 
     func register(on router: Router<SlipwayRequestContext>) {
         router.get("/") { _, _ in Self.redirect("/apps") }
-        for asset in WebAsset.all {
-            router.get(RouterPath(asset.path)) { _, _ in
-                Response(status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "public, max-age=31536000, immutable",
-                                                HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
-                         body: .init(byteBuffer: ByteBuffer(data: asset.bytes)))
+        router.get("/assets/:file") { request, _ in
+            guard let asset = WebAsset.all.first(where: { $0.path == request.uri.path }) else {
+                throw APIError(.notFound, "no such file")
             }
+            return Response(status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "public, max-age=31536000, immutable",
+                                                   HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
+                            body: .init(byteBuffer: ByteBuffer(data: asset.bytes)))
         }
         router.get("/login") { request, context in try await loginPage(request) }
         router.post("/login") { request, context in try await signIn(request) }

@@ -59,6 +59,10 @@ public struct SlipwayServer: Sendable {
                 ? JSONBody.response(.ok, ["status": "ready"])
                 : JSONBody.response(.serviceUnavailable, ["status": "store unavailable"])
         }
+        router.get("/api/v1/openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_yaml)))
+        }
         let dispatcher = self.dispatcher
         let jobsChanged: @Sendable () -> Void = { dispatcher?.wake() }
         WebhookRoutes(config: config, store: store, now: now, logger: logger, jobsChanged: jobsChanged, metrics: metrics,
