@@ -52,7 +52,7 @@ public struct SlipwayServer: Sendable {
     }
 
     public func makeRouter() -> Router<SlipwayRequestContext> {
-        let router = Router(context: SlipwayRequestContext.self)
+        let router = Router(context: SlipwayRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.get("/healthz") { _, _ in JSONBody.response(.ok, ["status": "ok"]) }
         router.get("/readyz") { _, _ in
             await store.isReady()
@@ -84,6 +84,7 @@ public struct SlipwayServer: Sendable {
                          body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
             }
         }
+        router.add(middleware: MethodNotAllowed(routes: router.routes.map { ($0.path.description, $0.method) }))
         return router
     }
 

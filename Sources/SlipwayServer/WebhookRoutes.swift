@@ -23,13 +23,8 @@ struct WebhookRoutes: Sendable {
     static let budgetedBodySize = 64 * 1024
 
     func register(on router: Router<SlipwayRequestContext>) {
+        // Forges only POST; other methods get 405 with `Allow: POST` (MethodNotAllowed).
         router.post("/hooks/:app") { request, context in try await receive(request, context: context) }
-        // Forges only POST; anything else is answered with the method that would work.
-        for method in [HTTPRequest.Method.get, .put, .patch, .delete, .head] {
-            router.on("/hooks/:app", method: method) { _, _ -> Response in
-                throw APIError(.methodNotAllowed, "webhooks are delivered with POST", headers: [.allow: "POST"])
-            }
-        }
     }
 
     /// The answer to a push: written straight from a JSON tree, as it is the one answer sent

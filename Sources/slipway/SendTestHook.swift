@@ -15,6 +15,7 @@ struct SendTestHook: AsyncParsableCommand {
     @Argument(help: "The app's name in the server configuration.") var app: String
     @Option(help: "The commit to announce; by default the branch head on the remote.") var commit: String?
     @Option(help: "Which of the app's webhook secrets to sign with (0 = first).") var secretIndex: Int = 0
+    @Option(help: "The head commit's message in the payload.") var message: String = "Slipway test push"
 
     func run() async throws {
         let serverConfig: ServerConfig
@@ -45,7 +46,7 @@ struct SendTestHook: AsyncParsableCommand {
         }
         let body = TestPush.body(forge: app.forge, repository: Self.repositoryName(app.repoURL), cloneURL: app.repoURL,
                                  branch: app.branch, before: PushEvent.zeroCommit.replacingOccurrences(of: "0", with: "1"),
-                                 commit: commit, message: "Slipway test push")
+                                 commit: commit, message: message)
         let delivery = UUID().uuidString.lowercased()
         let headers = app.forge.adapter.signedHeaders(body: body, event: "push", deliveryID: delivery,
                                                       secret: app.webhookSecrets[secretIndex], now: Date())

@@ -49,6 +49,22 @@ import Yams
         }
     }
 
+    @Test func aServedPathWithAnotherMethodIs405WithAllow() async throws {
+        try await withLiveServer { server in
+            let browser = try FormBrowser(baseURL: server.baseURL, certificatePath: server.certificatePath)
+            for (method, path, allow) in [("PUT", "/api/v1/apps", "GET, HEAD"), ("GET", "/hooks/github", "POST"), ("TRACE", "/healthz", "GET, HEAD"),
+                                          ("DELETE", "/api/v1/jobs/12", "GET, HEAD"), ("GET", "/api/v1/jobs/12/cancel", "POST")] {
+                let answer = try await browser.send(.init(rawValue: method), path, headers: [], body: nil)
+                #expect(answer.status == 405, "\(method) \(path)")
+                #expect(answer.header("Allow") == allow, "\(method) \(path)")
+                #expect(answer.body.contains("answers \(allow), not \(method)"), "\(answer.body)")
+            }
+            #expect(try await browser.send(.GET, "/nowhere", headers: [], body: nil).status == 404)
+            #expect(try await browser.send(.HEAD, "/healthz", headers: [], body: nil).status == 200)
+            try await browser.shutdown()
+        }
+    }
+
     @Test func everyOperationSaysWhatItAnswersAndEveryReferenceResolves() throws {
         let document = try Self.document()
         let paths = try #require(document["paths"] as? [String: Any])
