@@ -326,6 +326,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SlipwayWebTests",
+            dependencies: ["SlipwayWeb", "SlipwayCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SlipwayServerTests",
             dependencies: [
                 "SlipwayServer", "SlipwayCore", "SlipwayTestSupport", "SlipwayClient", "SlipwayStore", "SlipwayWebhooks", "SlipwayMetrics",

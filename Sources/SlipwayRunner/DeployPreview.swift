@@ -56,7 +56,7 @@ public struct DeployPreview: Sendable {
             }
             try await mirrors.checkout(app.repoURL, commit: commit, into: workspace)
         } catch {
-            throw DeployError("git: \(error)")
+            throw DeployError("git: \(error)", isNotFound: error.kind == .commitNotFound)
         }
         guard let file = WorkspaceFile.path(app.pipelinePath, in: workspace), let text = try? String(contentsOfFile: file, encoding: .utf8) else {
             throw DeployError("no pipeline file \(app.pipelinePath) in commit \(commit.prefix(12))")

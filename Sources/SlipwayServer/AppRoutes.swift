@@ -49,7 +49,9 @@ struct AppRoutes: Sendable {
         try context.require(.read)
         let app = try app(context)
         guard app.target != nil else { throw APIError(.conflict, "app '\(app.name)' has no cluster configured") }
-        let text = request.uri.queryParameters.get("format") == "text"
+        let format = request.uri.queryParameters.get("format").map { String($0) } ?? "json"
+        guard ["json", "text"].contains(format) else { throw APIError(.badRequest, "format '\(format)' is not json or text") }
+        let text = format == "text"
         guard let commit = request.uri.queryParameters.get("commit") else {
             guard let reconciler, let status = await reconciler.refresh(app.name) else {
                 throw APIError(.serviceUnavailable, "the reconciler is not running")
@@ -64,7 +66,7 @@ struct AppRoutes: Sendable {
         do {
             result = try await preview.preview(app: app, commit: commit)
         } catch {
-            throw APIError(.unprocessableContent, "\(error)")
+            throw APIError(error.isNotFound ? .notFound : .unprocessableContent, "\(error)")
         }
         return text ? Self.text(result.text) : JSONBody.response(.ok, result)
     }
@@ -88,11 +90,15 @@ struct AppRoutes: Sendable {
         let app = try app(context)
         var commit: String? = request.uri.queryParameters.get("commit").map { String($0) }
         let body = try await request.body.collect(upTo: 64 * 1024)
-        if commit == nil, body.readableBytes > 0 {
-            guard let parsed = try? JSONDecoder().decode(SyncRequest.self, from: Data(buffer: body)) else {
+        if body.readableBytes > 0 {
+            guard let parsed = try? JSONDecoder().decode(SyncRequest.self, from: Data(buffer: body)),
+                  (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any])?["commit"].map({ $0 is String }) ?? true else {
                 throw APIError(.badRequest, "the body must be JSON like {\"commit\": \"<40 hex characters>\"}")
             }
-            commit = parsed.commit
+            if let given = parsed.commit {
+                guard commit == nil || commit == given else { throw APIError(.badRequest, "the query and the body name different commits") }
+                commit = given
+            }
         }
         let who = context.token?.name ?? "unknown"
         let job = try await queueSync(app, commit: commit, by: who)

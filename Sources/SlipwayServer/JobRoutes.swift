@@ -94,17 +94,21 @@ struct JobRoutes: Sendable {
     func log(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         try context.require(.read)
         let job = try await job(request, context)
-        let follow = ["1", "true", "yes"].contains(request.uri.queryParameters.get("follow") ?? "")
+        let follow: Bool
+        switch request.uri.queryParameters.get("follow").map({ String($0) }) {
+        case nil, "0", "false", "no": follow = false
+        case "1", "true", "yes": follow = true
+        case let other?: throw APIError(.badRequest, "follow '\(other)' is not one of 1, true, yes, 0, false, no")
+        }
         let logStore = store
         let interval = followInterval
+        var resumeAfter: Int64 = 0
+        if let raw = ServerSentEvent.lastEventID(of: request) {
+            guard let value = Int64(raw), value >= 0 else { throw APIError(.badRequest, "Last-Event-ID (or after) must be a log sequence number") }
+            resumeAfter = value
+        }
+        let after = resumeAfter
         if ServerSentEvent.isWanted(by: request) {
-            let after: Int64
-            if let raw = ServerSentEvent.lastEventID(of: request) {
-                guard let value = Int64(raw), value >= 0 else { throw APIError(.badRequest, "Last-Event-ID (or after) must be a log sequence number") }
-                after = value
-            } else {
-                after = 0
-            }
             return Response(status: .ok, headers: ServerSentEvent.headers, body: ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: ServerSentEvent.retry))
                 var quiet = ContinuousClock.now
@@ -128,7 +132,7 @@ struct JobRoutes: Sendable {
         let headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"]
         guard follow else {
             var text = ""
-            var seq: Int64 = 0
+            var seq = after
             while true {
                 let chunks = try await storeCall { try await store.logChunks(jobID: job.id, after: seq) }
                 guard let last = chunks.last else { break }
@@ -138,7 +142,7 @@ struct JobRoutes: Sendable {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            _ = try await Self.follow(store: logStore, jobID: job.id, after: 0, interval: interval) { chunks in
+            _ = try await Self.follow(store: logStore, jobID: job.id, after: after, interval: interval) { chunks in
                 if let chunks { try await writer.write(ByteBuffer(string: chunks.map(\.text).joined())) }
             }
             try await writer.finish(nil)

@@ -121,21 +121,23 @@ public struct FieldRow: Sendable {
 
 /// One object of a drift report or of a commit's preview.
 public struct ObjectRow: Sendable {
+    // Stored, not computed: Mustache sees a value's stored properties only.
     public var object: String
+    /// `changed`, `missing`, `extra` for drift; `create`, `update`, `prune` for a preview.
     public var kind: String
     public var kindClass: String
-    public var action: String { kind }
-    public var actionClass: String { kindClass }
     public var fields: [FieldRow]
-    public var hasFields: Bool { !fields.isEmpty }
+    public var hasFields: Bool
     /// Long field lists start collapsed.
-    public var open: Bool { fields.count <= 20 }
+    public var open: Bool
 
     public init(object: String, kind: String, fields: [FieldRow]) {
         self.object = object
         self.kind = kind
         kindClass = StatusStyle.cssClass(kind)
         self.fields = fields
+        hasFields = !fields.isEmpty
+        open = fields.count <= 20
     }
 }
 
@@ -315,7 +317,7 @@ public struct JobPage: Sendable {
     public var canCancel: Bool
     public var steps: [StepRow]
     public var lines: [LogLineView]
-    public var lineCount: Int { (lines.last?.number ?? 0) }
+    public var lineCount: Int
     public var lastSeq: Int64
     /// The job has not ended: the script follows its log.
     public var live: Bool
@@ -328,6 +330,7 @@ public struct JobPage: Sendable {
         self.canCancel = canCancel
         self.steps = steps
         self.lines = lines
+        lineCount = lines.last?.number ?? 0
         self.lastSeq = lastSeq
         self.live = live
         self.truncated = truncated

@@ -166,7 +166,9 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(job["message"], payload)
         self.sign_in(ENV["SLIPWAY_ADMIN_TOKEN"])
         self.driver.get(URL + "/jobs")
-        self.assertIn(payload, self.driver.find_element(By.CSS_SELECTOR, f"tr[data-job='{job['id']}']").text)
+        rows = self.driver.find_elements(By.CSS_SELECTOR, f"tr[data-job='{job['id']}']")
+        self.assertTrue(rows, f"job {job} not on {self.driver.current_url}: {self.driver.page_source[:4000]}")
+        self.assertIn(payload, rows[0].text)
         self.driver.get(URL + f"/jobs/{job['id']}")
         self.wait.until(lambda d: "cannot" in d.find_element(By.ID, "log").text or "not" in d.find_element(By.ID, "log").text
                         or d.find_element(By.ID, "job-status").text != "queued")
