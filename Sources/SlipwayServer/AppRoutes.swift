@@ -27,7 +27,8 @@ struct AppRoutes: Sendable {
 
     private struct AppList: Encodable { var apps: [AppStatus] }
 
-    private func app(_ context: SlipwayRequestContext) throws -> AppConfig {
+    /// The app the route's `{name}` names (404 when none is configured).
+    func app(_ context: SlipwayRequestContext) throws -> AppConfig {
         let name = context.parameters.get("name") ?? ""
         guard let app = config.app(named: name) else { throw APIError(.notFound, "no app named '\(name)' is configured") }
         return app

@@ -76,14 +76,14 @@ struct JobRoutes: Sendable {
 
     func show(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         try context.require(.read)
-        let job = try await job(request, context)
+        let job = try await job(context)
         let steps = try await storeCall { try await store.steps(job.id) }
         return JSONBody.response(.ok, JobDetail(job: job, steps: steps))
     }
 
     func cancel(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         try context.require(.admin)
-        let updated = try await requestCancel(try await job(request, context), by: context.token?.name ?? "unknown")
+        let updated = try await requestCancel(try await job(context), by: context.token?.name ?? "unknown")
         return JSONBody.response(.accepted, updated)
     }
 
@@ -93,7 +93,7 @@ struct JobRoutes: Sendable {
     /// event with the job's final status.
     func log(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         try context.require(.read)
-        let job = try await job(request, context)
+        let job = try await job(context)
         let follow: Bool
         switch request.uri.queryParameters.get("follow").map({ String($0) }) {
         case nil, "0", "false", "no": follow = false
@@ -131,14 +131,7 @@ struct JobRoutes: Sendable {
         }
         let headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"]
         guard follow else {
-            var text = ""
-            var seq = after
-            while true {
-                let chunks = try await storeCall { try await store.logChunks(jobID: job.id, after: seq) }
-                guard let last = chunks.last else { break }
-                text += chunks.map { $0.text }.joined()
-                seq = last.seq
-            }
+            let text = try await storedLog(of: job.id, after: after).text
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
@@ -147,6 +140,19 @@ struct JobRoutes: Sendable {
             }
             try await writer.finish(nil)
         })
+    }
+
+    /// The log as stored now, after chunk `seq`, and the last chunk's number.
+    func storedLog(of jobID: JobID, after seq: Int64 = 0) async throws -> (text: String, lastSeq: Int64) {
+        var text = ""
+        var seq = seq
+        while true {
+            let chunks = try await storeCall { try await store.logChunks(jobID: jobID, after: seq) }
+            guard let last = chunks.last else { break }
+            text += chunks.map(\.text).joined()
+            seq = last.seq
+        }
+        return (text, seq)
     }
 
     /// Hands `write` each run of new chunks after `seq` (and nil when there was none this
@@ -215,7 +221,8 @@ struct JobRoutes: Sendable {
         })
     }
 
-    private func job(_ request: Request, _ context: SlipwayRequestContext) async throws -> Job {
+    /// The job the route's `{id}` names (400 when it is no number, 404 when there is none).
+    func job(_ context: SlipwayRequestContext) async throws -> Job {
         let raw = context.parameters.get("id") ?? ""
         guard let id = Int64(raw) else { throw APIError(.badRequest, "job id '\(raw)' is not a number") }
         guard let job = try await storeCall({ try await store.job(id: id) }) else { throw APIError(.notFound, "no job with id \(id)") }

@@ -47,19 +47,19 @@ struct PageRoutes: Sendable {
         router.get("/apps") { request, context in try await page(request, context) { _, who in try await appsPage(who) } }
         router.get("/apps/:name") { request, context in try await page(request, context) { _, who in try await appPage(request, context, who) } }
         router.post("/apps/:name/refresh") { request, context in try await page(request, context, form: true, role: .admin) { _, _ in
-            let app = try app(context)
+            let app = try apps.app(context)
             _ = try await apps.refreshNow(app)
             return Self.redirect("/apps/\(Self.pathComponent(app.name))")
         } }
         router.post("/apps/:name/sync") { request, context in try await page(request, context, form: true, role: .admin) { form, who in
             let commit = form["commit"].flatMap { $0.isEmpty ? nil : $0.trimmingCharacters(in: .whitespaces) }
-            let job = try await apps.queueSync(try app(context), commit: commit, by: who.token.name)
+            let job = try await apps.queueSync(try apps.app(context), commit: commit, by: who.token.name)
             return Self.redirect("/jobs/\(job.id)")
         } }
         router.get("/jobs") { request, context in try await page(request, context) { _, who in try await jobsPage(request, who) } }
         router.get("/jobs/:id") { request, context in try await page(request, context) { _, who in try await jobPage(context, who) } }
         router.post("/jobs/:id/cancel") { request, context in try await page(request, context, form: true, role: .admin) { _, who in
-            let job = try await job(context)
+            let job = try await jobs.job(context)
             _ = try await jobs.requestCancel(job, by: who.token.name)
             return Self.redirect("/jobs/\(job.id)")
         } }
@@ -169,7 +169,7 @@ struct PageRoutes: Sendable {
     }
 
     private func appPage(_ request: Request, _ context: SlipwayRequestContext, _ viewer: Viewer) async throws -> Response {
-        let app = try app(context)
+        let app = try apps.app(context)
         let status = await overview.status(app)
         let drift = status.drifted.map { drift in
             ObjectRow(object: drift.object, kind: drift.kind.rawValue, fields: drift.fields.map { FieldRow(path: $0.path, live: $0.live, desired: $0.desired) })
@@ -231,16 +231,9 @@ struct PageRoutes: Sendable {
     }
 
     private func jobPage(_ context: SlipwayRequestContext, _ viewer: Viewer) async throws -> Response {
-        let job = try await job(context)
+        let job = try await jobs.job(context)
         let steps = try await storeCall { try await store.steps(job.id) }
-        var text = ""
-        var seq: Int64 = 0
-        while true {
-            let chunks = try await storeCall { try await store.logChunks(jobID: job.id, after: seq) }
-            guard let last = chunks.last else { break }
-            text += chunks.map(\.text).joined()
-            seq = last.seq
-        }
+        let (text, seq) = try await jobs.storedLog(of: job.id)
         var lines = LogLineView.lines(of: text)
         var truncated: String?
         if lines.count > Self.shownLogLines {
@@ -253,19 +246,6 @@ struct PageRoutes: Sendable {
     }
 
     // MARK: Helpers
-
-    private func app(_ context: SlipwayRequestContext) throws -> AppConfig {
-        let name = context.parameters.get("name") ?? ""
-        guard let app = config.app(named: name) else { throw APIError(.notFound, "no app named '\(name)' is configured") }
-        return app
-    }
-
-    private func job(_ context: SlipwayRequestContext) async throws -> Job {
-        let raw = context.parameters.get("id") ?? ""
-        guard let id = Int64(raw) else { throw APIError(.badRequest, "job id '\(raw)' is not a number") }
-        guard let job = try await storeCall({ try await store.job(id: id) }) else { throw APIError(.notFound, "no job with id \(id)") }
-        return job
-    }
 
     static func formFields(_ request: Request) async throws -> [String: String] {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") ?? false else {
