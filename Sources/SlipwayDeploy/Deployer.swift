@@ -94,10 +94,26 @@ public struct Deployer: Sendable {
         return try await deploy(plan, options: options, previous: previous, log: log)
     }
 
+    /// The objects of a stage by sync wave (`slipway.dev/sync-wave` or Argo CD's), lowest
+    /// first; within a wave the kind order holds.
+    static func waves(of manifests: [Manifest]) -> [(wave: Int, manifests: [Manifest])] {
+        let byWave = Dictionary(grouping: manifests) { (try? SyncAnnotations.of($0).wave) ?? 0 }
+        return byWave.keys.sorted().map { wave in (wave, manifests.filter { ((try? SyncAnnotations.of($0).wave) ?? 0) == wave }) }
+    }
+
     /// Applies a plan. Requests run concurrently (the client bounds how many are in flight)
     /// where order does not matter: all dry-runs, and the objects of one kind; kinds, stages
     /// and prune keep their order, and the log lists objects in plan order.
-    public func deploy(_ plan: ApplyPlan, options: Options, previous: [ObjectReference], log: @escaping Log) async throws(DeployError) -> Outcome {
+    ///
+    /// With `hooks`: PreSync hooks run once CRDs and namespaces are there, Sync hooks as wave 0
+    /// starts, PostSync hooks after everything is healthy; a failed hook fails the deploy.
+    public func deploy(_ plan: ApplyPlan, options: Options, previous: [ObjectReference], hooks: [SyncSet.Hook] = [],
+                       log: @escaping Log) async throws(DeployError) -> Outcome {
+        let hookRunner = HookRunner(client: client, pollInterval: pollInterval)
+        func runHooks(_ phase: HookPhase) async throws(DeployError) {
+            let due = SyncSet(resources: [], hooks: hooks, skipped: []).hooks(phase)
+            try await hookRunner.run(due, phase: phase, defaultNamespace: options.defaultNamespace, timeout: options.wait, log: log)
+        }
         await log("plan: \(plan.stages[0].count) CRDs and namespaces, then \(plan.stages[1].count) objects")
 
         // 1. Server dry-run of everything the cluster can check now.
@@ -130,11 +146,30 @@ public struct Deployer: Sendable {
         }
         try await dryRun(postponed.filter { $0.kind != "Namespace" && $0.kind != "CustomResourceDefinition" }, options: options, log: log)
 
-        // 3. Everything else, kind after kind.
-        for kind in Self.runs(of: plan.stages[1]) {
-            try await apply(kind, options: options, log: log)
-            applied += kind.map(\.reference)
+        try await runHooks(.preSync)
+
+        // 3. Everything else, wave by wave (each healthy before the next), kind after kind.
+        let waves = Self.waves(of: plan.stages[1])
+        var syncHooksRan = false
+        for (index, wave) in waves.enumerated() {
+            if !syncHooksRan && wave.wave >= 0 {
+                try await runHooks(.sync)
+                syncHooksRan = true
+            }
+            if waves.count > 1 {
+                await log("wave \(wave.wave): \(wave.manifests.map(\.reference.description).joined(separator: ", "))")
+            }
+            for kind in Self.runs(of: wave.manifests) {
+                try await apply(kind, options: options, log: log)
+                applied += kind.map(\.reference)
+            }
+            if index < waves.count - 1 {
+                await log("wave \(wave.wave): waiting until its \(wave.manifests.count) object(s) are healthy before wave \(waves[index + 1].wave)")
+                try await waitUntilHealthy(wave.manifests.map(\.reference), applySetID: options.applySetID, timeout: options.wait,
+                                           daemonSetTimeout: options.daemonSetWait, what: "wave \(wave.wave)", log: log)
+            }
         }
+        if !syncHooksRan { try await runHooks(.sync) }
 
         // 4. Prune what the previous revision applied and this one does not.
         var pruned: [ObjectReference] = []
@@ -160,6 +195,9 @@ public struct Deployer: Sendable {
         // 5. Health.
         try await waitUntilHealthy(applied, applySetID: options.applySetID, timeout: options.wait, daemonSetTimeout: options.daemonSetWait,
                                    what: "the applied objects", log: log)
+
+        // 6. PostSync hooks, once everything is healthy.
+        try await runHooks(.postSync)
         return Outcome(applied: applied, pruned: pruned)
     }
 

@@ -35,10 +35,23 @@ struct ManifestStep: Sendable {
             return "render: \(error)"
         }
 
+        // Hooks run around the app's objects and are never part of its inventory.
+        let sync: SyncSet
+        do {
+            sync = try SyncSet.split(manifests)
+        } catch {
+            return "deploy: \(error); nothing was applied"
+        }
+        for skipped in sync.skipped { await say("\(skipped.reference) is annotated hook: Skip: not applied") }
         // The plan fills in namespaces and labels: what is stored is always what was sent.
         let plan: ApplyPlan
         do {
-            plan = try await deployer.plan(manifests, defaultNamespace: target.namespace, applySetID: options.applySetID, rules: options.rules)
+            plan = try await deployer.plan(sync.resources, defaultNamespace: target.namespace, applySetID: options.applySetID, rules: options.rules)
+            // Hooks are checked against the app's rules as well, before anything is applied.
+            if !sync.hooks.isEmpty {
+                _ = try await deployer.plan(sync.hooks.map(\.manifest).map(Self.named), defaultNamespace: target.namespace,
+                                            applySetID: options.applySetID, rules: options.rules)
+            }
         } catch {
             return "deploy: \(error); nothing was applied"
         }
@@ -55,7 +68,7 @@ struct ManifestStep: Sendable {
             return "job \(job.id) is no longer running here (another replica took it over): nothing was applied"
         }
         do {
-            let outcome = try await deployer.deploy(plan, options: options, previous: previous, log: say)
+            let outcome = try await deployer.deploy(plan, options: options, previous: previous, hooks: sync.hooks, log: say)
             try? await store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(outcome.applied),
                                         manifests: sent, healthy: true)
             await say("deployed \(job.commit.prefix(12)): \(outcome.applied.count) objects applied, \(outcome.pruned.count) pruned")
@@ -66,9 +79,30 @@ struct ManifestStep: Sendable {
             try? await store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(attempted),
                                         manifests: sent, healthy: false)
             await say("deploy failed: \(error)")
-            guard target.rollback else { return "deploy: \(error)" }
-            return await rollback(after: error, job: job, app: app, deployer: deployer, options: options, inventory: attempted, say: say)
+            let reason = target.rollback
+                ? await rollback(after: error, job: job, app: app, deployer: deployer, options: options, inventory: attempted, say: say)
+                : "deploy: \(error)"
+            // SyncFail hooks: after the failure (and the rollback, when on); their own failure
+            // is logged, the job has failed already.
+            let syncFail = sync.hooks(.syncFail)
+            if !syncFail.isEmpty {
+                do {
+                    try await HookRunner(client: client, pollInterval: pollInterval)
+                        .run(syncFail, phase: .syncFail, defaultNamespace: target.namespace, timeout: options.wait, log: say)
+                } catch {
+                    await say("\(error)")
+                }
+            }
+            return reason
         }
+    }
+
+    /// A hook with only `generateName` gets a stand-in name for the rules check.
+    static func named(_ manifest: Manifest) -> Manifest {
+        guard manifest.name.isEmpty, let prefix = manifest.object[path: ["metadata", "generateName"]]?.stringValue else { return manifest }
+        var named = manifest
+        named.object["metadata"]?["name"] = .string(prefix + "hook")
+        return named
     }
 
     /// Both inventories, one entry per object (the newer reference wins), sorted.
