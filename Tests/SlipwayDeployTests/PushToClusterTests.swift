@@ -44,6 +44,60 @@ import Testing
 
     static let extraConfigMap = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {a: b}\n"
 
+    /// Hooks through the runner: a PostSync smoke Job that fails fails the job and, with
+    /// rollback on, re-applies the last healthy revision; the SyncFail hook runs after that.
+    @Test func aFailedPostSyncHookRollsBackAndSyncFailRuns() async throws {
+        let kube = try await KubeTestServer.start(controllers: true)
+        let client = try kube.client()
+        _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], fieldManager: "setup", force: true)
+        func hook(_ name: String, _ phase: String, image: String) -> String {
+            """
+            apiVersion: batch/v1
+            kind: Job
+            metadata: {generateName: \(name)-, annotations: {argocd.argoproj.io/hook: \(phase), argocd.argoproj.io/hook-delete-policy: HookSucceeded}}
+            spec:
+              backoffLimit: 0
+              template: {spec: {restartPolicy: Never, containers: [{name: \(name), image: "\(image)"}]}}
+            """
+        }
+        var files = Self.manifests(image: "1.0").compactMapValues { $0 }
+        files["deploy/hooks.yaml"] = hook("smoke", "PostSync", image: "smoke:1") + "\n---\n" + hook("alert", "SyncFail", image: "alert:1")
+        let repository = try GitRepository.make(files: files)
+        defer { repository.directory.remove() }
+        try await withLiveServer(runner: true, clusters: ["test": client], configure: { config in
+            config.apps[0].repoURL = repository.url
+            config.apps[0].target = DeployTarget(cluster: "test", namespace: "shop", rollback: true)
+        }) { server in
+            let good = try await server.push(app: "github", commit: try repository.head())
+            var job = try await server.waitForEnd(of: good)
+            var log = try await server.log(of: good)
+            #expect(job.status == .succeeded, "\(job.reason ?? "")\n\(log)")
+            #expect(log.contains("PostSync hook Job shop/smoke-"))
+            #expect(!log.contains("SyncFail hook"))
+            #expect(await kube.cluster.objects(apiVersion: "batch/v1", kind: "Job").isEmpty, "HookSucceeded deleted the smoke Job")
+
+            files = Self.manifests(image: "2.0").compactMapValues { $0 }
+            files["deploy/hooks.yaml"] = hook("smoke", "PostSync", image: "smoke:fails") + "\n---\n" + hook("alert", "SyncFail", image: "alert:1")
+            let bad = try await server.push(app: "github", commit: try repository.commit(files: files.mapValues { Optional($0) }, message: "2.0, smoke fails"))
+            job = try await server.waitForEnd(of: bad)
+            log = try await server.log(of: bad)
+            #expect(job.status == .failed)
+            #expect(job.reason?.contains("PostSync hook Job shop/smoke-") == true, "\(job.reason ?? "")")
+            #expect(job.reason?.contains("rolled back to") == true, "\(job.reason ?? "")")
+            let rolledBack = try #require(log.range(of: "rolled back to"))
+            let syncFail = try #require(log.range(of: "SyncFail hook Job shop/alert-"), "\(log)")
+            #expect(rolledBack.lowerBound < syncFail.lowerBound, "SyncFail runs after the rollback")
+            #expect(log.contains("container smoke Error (exit 1)"))
+            let web = await kube.cluster.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web")
+            #expect(web?[path: ["spec", "template", "spec", "containers"]]?.arrayValue?.first?["image"] == "shop:1.0")
+            // The failed smoke Job stays for inspection (HookSucceeded only); the SyncFail one is gone.
+            let jobs = await kube.cluster.objects(apiVersion: "batch/v1", kind: "Job").compactMap { $0[path: ["metadata", "name"]]?.stringValue }
+            #expect(jobs.count == 1 && jobs.first?.hasPrefix("smoke-") == true, "\(jobs)")
+        }
+        await client.shutdown()
+        await kube.stop()
+    }
+
     @Test func aPushDeploysPrunesAndRollsBack() async throws {
         let kube = try await KubeTestServer.start(controllers: true)
         let client = try kube.client()
