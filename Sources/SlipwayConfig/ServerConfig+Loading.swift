@@ -147,6 +147,18 @@ extension ServerConfig {
             guard config.app(named: app.name) == nil else { throw node.error("an app named '\(app.name)' is already defined") }
             config.apps.append(app)
         }
+        let appNodes = try root["apps"]?.sequence() ?? []
+        for (node, app) in zip(appNodes, config.apps) {
+            for dependency in app.dependsOn {
+                guard dependency != app.name else { throw node.error("app '\(app.name)' depends on itself") }
+                guard config.app(named: dependency) != nil else {
+                    throw node.error("app '\(app.name)' depends on '\(dependency)', which is not in apps")
+                }
+            }
+        }
+        if let cycle = config.dependencyCycle(), let index = config.apps.firstIndex(where: { $0.name == cycle[0] }) {
+            throw appNodes[index].error("apps depend on each other in a cycle: \(cycle.joined(separator: " -> "))")
+        }
         return config
     }
 
@@ -184,7 +196,7 @@ extension ServerConfig {
         let app = try node.mapping(allowing: [
             "name", "repo", "branch", "forge", "webhook_secrets", "pipeline", "secrets", "pass_env", "repo_auth", "cancel_running_on_push", "network",
             "cluster", "namespace", "prune", "force_conflicts", "rollback", "drift", "reconcile_interval",
-            "allowed_namespaces", "allowed_cluster_kinds", "denied_kinds", "service_account",
+            "allowed_namespaces", "allowed_cluster_kinds", "denied_kinds", "service_account", "paths", "depends_on",
         ])
         let nameNode = try app.required("name")
         let name = try nameNode.string()
@@ -234,6 +246,20 @@ extension ServerConfig {
             }
         }
         if let node = app["cancel_running_on_push"] { result.cancelRunningOnPush = try node.bool() }
+        if let node = app["paths"] {
+            let patterns = try node.sequence().map { item throws(ConfigError) -> String in
+                let pattern = try item.string()
+                let body = pattern.hasPrefix("!") ? String(pattern.dropFirst()) : pattern
+                guard !body.isEmpty, !body.hasPrefix("/"), !body.split(separator: "/").contains("..") else {
+                    throw item.error("a path pattern is relative to the repository root ('services/api/**', '!docs/**'), found '\(pattern)'")
+                }
+                return pattern
+            }
+            result.paths = PathFilter(patterns)
+        }
+        if let node = app["depends_on"] {
+            result.dependsOn = try node.sequence().map { item throws(ConfigError) in try item.string() }
+        }
         if let node = app["reconcile_interval"] {
             result.reconcileInterval = try node.duration()
             guard result.reconcileInterval >= .seconds(1) else { throw node.error("reconcile_interval must be at least 1s") }

@@ -117,3 +117,40 @@ public enum StoreSettings: Sendable, Equatable {
     /// `url` is `postgres://user:password@host:port/database`; `pool` connections at most.
     case postgres(url: SecretValue, pool: Int)
 }
+
+extension ServerConfig {
+    /// A cycle in `depends_on` (`a -> b -> a`), if there is one.
+    public func dependencyCycle() -> [String]? {
+        var state: [String: Bool] = [:]  // false: on the current path; true: done
+        var path: [String] = []
+        func visit(_ name: String) -> [String]? {
+            if state[name] == true { return nil }
+            if state[name] == false, let start = path.firstIndex(of: name) { return Array(path[start...]) + [name] }
+            state[name] = false
+            path.append(name)
+            for dependency in app(named: name)?.dependsOn ?? [] {
+                if let cycle = visit(dependency) { return cycle }
+            }
+            path.removeLast()
+            state[name] = true
+            return nil
+        }
+        for app in apps {
+            if let cycle = visit(app.name) { return cycle }
+        }
+        return nil
+    }
+
+    /// Apps ordered so that every app comes after the apps it depends on (configuration order
+    /// otherwise).
+    public func dependencyOrder(_ names: [String]) -> [String] {
+        var ordered: [String] = []
+        func place(_ name: String) {
+            guard !ordered.contains(name) else { return }
+            for dependency in app(named: name)?.dependsOn ?? [] where names.contains(dependency) { place(dependency) }
+            ordered.append(name)
+        }
+        for name in names { place(name) }
+        return ordered
+    }
+}

@@ -22,6 +22,11 @@ public struct AppConfig: Sendable, Hashable {
     public var reconcileInterval: Duration = .seconds(180)
     /// Whether the app's steps may use the network (each step can still turn it off).
     public var network: Bool = true
+    /// In a monorepo, the files that concern the app: a push that changes none of them makes
+    /// no job for it.
+    public var paths = PathFilter([])
+    /// Apps whose deploy of the same commit must have succeeded (and be healthy) first.
+    public var dependsOn: [String] = []
 
     public init(
         name: String, repoURL: String, branch: String = "main", forge: Forge, webhookSecrets: [SecretValue],

@@ -76,6 +76,13 @@ public actor MirrorCache {
         }
     }
 
+    /// The files a push changed, from the mirror (fetched when it lacks `after`): the diff of
+    /// `before`..`after`, or every file of `after` when there is no usable `before`.
+    public func changedPaths(from before: String?, to after: String, in url: String, credentials: RepositoryAuth = .none) async throws(GitError) -> [String] {
+        _ = try await ensure(commit: after, in: url, credentials: credentials)
+        return try await onMirrorQueue(url) { mirror throws(GitError) in try mirror.changedPaths(from: before, to: after) }
+    }
+
     /// Checks `commit` out of the mirror into `directory`.
     public func checkout(_ url: String, commit: String, into directory: String) async throws(GitError) {
         try await onMirrorQueue(url) { mirror throws(GitError) in try mirror.checkout(commit: commit, into: directory) }

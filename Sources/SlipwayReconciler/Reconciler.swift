@@ -30,6 +30,8 @@ public actor Reconciler: Service {
     private let jobsChanged: @Sendable () -> Void
     private let metrics: SlipwayMetrics?
     private var schedule: ReconcileSchedule
+    /// Branch heads whose changes were found not to concern a monorepo app.
+    private var unconcernedHeads: [String: String] = [:]
     private var statuses: [String: AppStatus] = [:]
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
@@ -142,6 +144,24 @@ public actor Reconciler: Service {
         }
     }
 
+    /// Whether a new branch head concerns a monorepo app: its `paths` match a file changed
+    /// since the app's last job (the mirror's diff); judged once per head.
+    private func concerns(_ app: AppConfig, head: String, since previous: String?) async -> Bool {
+        guard !app.paths.isEmpty else { return true }
+        if unconcernedHeads[app.name] == head { return false }
+        do {
+            let changed = try await mirrors.changedPaths(from: previous, to: head, in: app.repoURL, credentials: app.repositoryAuth)
+            guard app.paths.matchesAny(changed) else {
+                unconcernedHeads[app.name] = head
+                logger.info("new commits do not concern the app", metadata: ["app": "\(app.name)", "commit": "\(head)", "changed-files": "\(changed.count)"])
+                return false
+            }
+        } catch {
+            logger.warning("cannot read the changed files; queueing the commit", metadata: ["app": "\(app.name)", "error": "\(error)"])
+        }
+        return true
+    }
+
     /// One tick for one app.
     func reconcile(_ app: AppConfig) async {
         let started = ContinuousClock.now
@@ -155,7 +175,7 @@ public actor Reconciler: Service {
         do {
             let head = try await mirrors.remoteHead(of: app.branch, in: app.repoURL, credentials: app.repositoryAuth)
             status.branchHead = head
-            if latest?.commit != head, try await !store.hasJob(app: app.name, commit: head) {
+            if latest?.commit != head, try await !store.hasJob(app: app.name, commit: head), await concerns(app, head: head, since: latest?.commit) {
                 let job = try await store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: head, trigger: .poll,
                                             message: "found by the reconciler: no webhook announced it", now: now())
                 logger.notice("missed push found", metadata: ["app": "\(app.name)", "commit": "\(head)", "job-id": "\(job.id)"])

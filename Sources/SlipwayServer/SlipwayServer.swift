@@ -6,6 +6,7 @@ public import Logging
 import NIOCore
 import ServiceLifecycle
 public import SlipwayConfig
+public import SlipwayGit
 import SlipwayCore
 public import SlipwayMetrics
 public import SlipwayReconciler
@@ -28,6 +29,8 @@ public struct SlipwayServer: Sendable {
     public var reconciler: Reconciler?
     /// Served on `/metrics`.
     public var metrics: SlipwayMetrics?
+    /// The git mirrors, for the files a push changed when its payload does not list them all.
+    public var mirrors: MirrorCache?
 
     public init(config: ServerConfig, store: any JobStore, dispatcher: JobDispatcher?, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.config = config
@@ -66,7 +69,8 @@ public struct SlipwayServer: Sendable {
         let dispatcher = self.dispatcher
         let jobsChanged: @Sendable () -> Void = { dispatcher?.wake() }
         WebhookRoutes(config: config, store: store, now: now, logger: logger, jobsChanged: jobsChanged, metrics: metrics,
-                      bodyBudget: BodyBudget(capacity: config.bodyMemory)).register(on: router)
+                      bodyBudget: BodyBudget(capacity: config.bodyMemory),
+                      monorepo: MonorepoIntake(config: config, store: store, mirrors: mirrors, logger: logger)).register(on: router)
         let tokens = TokenDirectory(config.apiTokens)
         let sessions = WebSessions(store: store, tokens: tokens, lifetime: config.sessionLifetime, now: now)
         let api = router.group("/api/v1").add(middleware: TokenAuthenticator(tokens: tokens, sessions: sessions))

@@ -18,6 +18,8 @@ struct WebhookRoutes: Sendable {
     let jobsChanged: @Sendable () -> Void
     let metrics: SlipwayMetrics?
     let bodyBudget: BodyBudget
+    /// Pushes to repositories several apps share, or to apps with path filters.
+    let monorepo: MonorepoIntake
     /// Bodies smaller than this are read without asking the budget: many small ones together
     /// are little memory, and webhook bodies are mostly a few KiB.
     static let budgetedBodySize = 64 * 1024
@@ -114,6 +116,8 @@ struct WebhookRoutes: Sendable {
     /// Commits what the decision asks for; the answer is built only after the commit.
     private func record(_ decision: IntakeDecision, app: AppConfig, base: String) async throws(StoreError) -> Response {
         switch decision {
+        case .enqueue(let push) where monorepo.concerns(app):
+            return try await fanOut(push, app: app, base: base)
         case .enqueue(let push):
             switch try await store.enqueue(push: push, app: app.name, now: now()) {
             case .created(let job):
@@ -130,6 +134,37 @@ struct WebhookRoutes: Sendable {
             try await store.recordIgnoredDelivery(app: app.name, forge: app.forge, deliveryID: id, outcome: "ignored", now: now())
             return JSONBody.response(.ok, Answer(status: "ignored", delivery: id, reason: reason))
         }
+    }
+
+    /// A push several apps share (or filtered by paths): the answer names every job and every
+    /// app the push did not concern; it is 202 when a job was queued.
+    private func fanOut(_ push: PushEvent, app: AppConfig, base: String) async throws(StoreError) -> Response {
+        let outcome = try await monorepo.enqueue(push, receivedBy: app, now: now())
+        var anyCreated = false
+        var jobs: [JSONValue] = []
+        for (name, result) in outcome.queued {
+            if case .created(let job) = result {
+                anyCreated = true
+                logger.info("job queued", metadata: ["app": "\(name)", "job-id": "\(job.id)", "commit": "\(job.commit)", "delivery": "\(push.deliveryID)"])
+            }
+            jobs.append(.object(["app": .string(name), "job": .int(result.job.id), "status": .string(Self.isNew(result) ? "queued" : "duplicate"),
+                                 "status_url": .string("\(base)/api/v1/jobs/\(result.job.id)")]))
+        }
+        if anyCreated { jobsChanged() }
+        let skipped = JSONValue.array(outcome.skipped.map { .object(["app": .string($0.app), "reason": .string($0.reason)]) })
+        guard let primary = outcome.queued.first(where: { $0.app == app.name }) ?? outcome.queued.first else {
+            let reason = outcome.skipped.map(\.reason).joined(separator: "; ")
+            return JSONBody.response(.ok, .object(["status": "ignored", "delivery": .string(push.deliveryID), "reason": .string(reason), "skipped": skipped]))
+        }
+        var answer = Self.accepted(anyCreated ? "queued" : "duplicate", job: primary.result.job.id, base: base)
+        answer["jobs"] = .array(jobs)
+        answer["skipped"] = skipped
+        return JSONBody.response(anyCreated ? .accepted : .ok, answer)
+    }
+
+    private static func isNew(_ result: EnqueueResult) -> Bool {
+        if case .created = result { return true }
+        return false
     }
 
     static func apiError(_ error: WebhookError) -> APIError {

@@ -90,9 +90,12 @@ struct GitHubPushPayload: Decodable {
     var repository: Repository
     var head_commit: Commit?
     var commits: [Commit]?
+    /// Gitea and Forgejo say how many commits the push has (the list may hold fewer).
+    var total_commits: Int?
 
     func pushEvent(forge: Forge, deliveryID: String) -> PushEvent {
-        let paths = PayloadDecoding.changedPaths(commits)
+        let paths = PayloadDecoding.changedPaths(commits, total: total_commits, created: created ?? PayloadDecoding.isZero(before),
+                                                 forced: forced ?? false)
         let author = head_commit?.author.flatMap { person in
             person.name.map { name in person.email.map { "\(name) <\($0)>" } ?? name } ?? person.username
         }

@@ -96,11 +96,12 @@ struct GitLabPushPayload: Decodable {
     var checkout_sha: String?
     var project: Project
     var commits: [Commit]?
+    var total_commits_count: Int?
 
     func pushEvent(deliveryID: String) -> PushEvent {
         let head = commits?.first { $0.id == after } ?? commits?.last
         let author = head?.author.flatMap { a in a.name.map { name in a.email.map { "\(name) <\($0)>" } ?? name } }
-        let paths = PayloadDecoding.changedPaths(commits)
+        let paths = PayloadDecoding.changedPaths(commits, total: total_commits_count, created: PayloadDecoding.isZero(before), forced: false)
         return PushEvent(
             forge: .gitlab, deliveryID: deliveryID, repository: project.path_with_namespace, ref: ref,
             before: before, after: after,

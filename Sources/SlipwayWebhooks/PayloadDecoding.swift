@@ -33,11 +33,16 @@ enum PayloadDecoding {
         }
     }
 
-    /// Every path the commits of a push list as added, removed or modified, once each, sorted.
-    static func changedPaths(_ commits: [some ChangedPaths]?) -> [String]? {
-        commits.map { commits in
-            Array(Set(commits.flatMap { ($0.added ?? []) + ($0.removed ?? []) + ($0.modified ?? []) })).sorted()
-        }
+    /// Every path the commits of a push list as added, removed or modified, once each, sorted;
+    /// nil when the payload may not list them all: a new branch or a forced push (no commits
+    /// or not the ones that changed), fewer commits listed than the push has (`total`), or the
+    /// forges' caps reached (GitHub and GitLab list at most 20 commits, GitHub at most 3,000
+    /// files). Then the mirror's diff of before..after decides.
+    static func changedPaths(_ commits: [some ChangedPaths]?, total: Int?, created: Bool, forced: Bool) -> [String]? {
+        guard let commits, !commits.isEmpty, !created, !forced, commits.count < 20 else { return nil }
+        if let total, total > commits.count { return nil }
+        let paths = Array(Set(commits.flatMap { ($0.added ?? []) + ($0.removed ?? []) + ($0.modified ?? []) })).sorted()
+        return paths.count < 3000 ? paths : nil
     }
 
     /// Whether the object id means "no commit" (a created or deleted ref).

@@ -59,6 +59,7 @@ struct Serve: AsyncParsableCommand {
             var server = SlipwayServer(config: serverConfig, store: store, dispatcher: dispatcher, logger: logger)
             server.preview = DeployPreview(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters)
             server.metrics = metrics
+            server.mirrors = mirrors
             server.reconciler = Reconciler(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters, logger: logger,
                                            metrics: metrics, replica: dispatcher.replica, jobsChanged: { dispatcher.wake() })
             try await server.makeApplication().runService()

@@ -39,7 +39,8 @@ public final class LiveServer: Sendable {
         config.apps = Forge.allCases.map { forge in
             var secrets = [SecretValue(WebhookFixture.secret)]
             if forge == .gitlab { secrets.append(SecretValue(WebhookFixture.gitlabSigningToken)) }
-            return AppConfig(name: forge.rawValue, repoURL: "https://git.example.com/acme/storefront.git",
+            // One repository each: apps sharing one would share its pushes (monorepo intake).
+            return AppConfig(name: forge.rawValue, repoURL: "https://git.example.com/acme/storefront-\(forge.rawValue).git",
                              branch: "main", forge: forge, webhookSecrets: secrets)
         }
         return config
@@ -72,6 +73,7 @@ public final class LiveServer: Sendable {
             server.preview = DeployPreview(config: config, store: store, mirrors: mirrors, clusters: clusters)
         }
         server.metrics = metrics
+        server.mirrors = mirrors
         if reconciler {
             server.reconciler = Reconciler(config: config, store: store, mirrors: mirrors, clusters: clusters, logger: logger,
                                            tick: .milliseconds(100), metrics: metrics, now: now, jobsChanged: { dispatcher?.wake() })

@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+import SlipwayConfig
+import SlipwayCore
+import SlipwayGit
+import SlipwayStore
+
+/// A push to a repository several apps share: one job for each app the push concerns (its
+/// `paths` match the changed files), queued in dependency order so that an app's job never
+/// exists before the jobs of the apps it depends on. The changed files come from the payload
+/// when the forge listed them all, else from the mirror's diff of before..after.
+struct MonorepoIntake: Sendable {
+    let config: ServerConfig
+    let store: any JobStore
+    let mirrors: MirrorCache?
+    let logger: Logger
+
+    struct Outcome: Sendable {
+        var queued: [(app: String, result: EnqueueResult)] = []
+        var skipped: [(app: String, reason: String)] = []
+    }
+
+    /// The apps a push to `app`'s repository and branch goes to: `app` and every app with the
+    /// same repository and branch.
+    func apps(sharing app: AppConfig) -> [AppConfig] {
+        config.apps.filter { $0.name == app.name || ($0.repoURL == app.repoURL && $0.branch == app.branch) }
+    }
+
+    /// Whether a push to `app` needs more than the single-app path.
+    func concerns(_ app: AppConfig) -> Bool {
+        !app.paths.isEmpty || apps(sharing: app).count > 1
+    }
+
+    func enqueue(_ push: PushEvent, receivedBy app: AppConfig, now: Date) async throws(StoreError) -> Outcome {
+        let targets = apps(sharing: app)
+        var changed = push.changedPaths
+        var outcome = Outcome()
+        for name in config.dependencyOrder(targets.map(\.name)) {
+            guard let target = config.app(named: name) else { continue }
+            if !target.paths.isEmpty {
+                if changed == nil { changed = await mirrorDiff(push, app: target) }
+                if let changed, !target.paths.matchesAny(changed) {
+                    let reason = "no changed file matches the paths of app '\(name)' (\(changed.count) changed)"
+                    try await store.recordIgnoredDelivery(app: name, forge: push.forge, deliveryID: push.deliveryID, outcome: "ignored", now: now)
+                    outcome.skipped.append((name, reason))
+                    continue
+                }
+            }
+            outcome.queued.append((name, try await store.enqueue(push: push, app: name, now: now)))
+        }
+        return outcome
+    }
+
+    /// The mirror's diff; nil (every app concerned) when the mirror cannot tell.
+    private func mirrorDiff(_ push: PushEvent, app: AppConfig) async -> [String]? {
+        guard let mirrors else { return nil }
+        let before = push.created || push.before.allSatisfy({ $0 == "0" }) ? nil : push.before
+        do {
+            return try await mirrors.changedPaths(from: before, to: push.after, in: app.repoURL, credentials: app.repositoryAuth)
+        } catch {
+            logger.warning("cannot read the changed files from the mirror; the push concerns every app of the repository",
+                           metadata: ["app": "\(app.name)", "error": "\(error)"])
+            return nil
+        }
+    }
+}
