@@ -12,6 +12,9 @@ public enum JobStatus: String, Sendable, Codable, CaseIterable, Hashable {
     case cancelled
     case superseded
     case interrupted
+    /// An app it depends on did not deploy the same commit; retried when that app next
+    /// deploys successfully.
+    case blocked
 
     /// A final status never changes again.
     public var isFinal: Bool {

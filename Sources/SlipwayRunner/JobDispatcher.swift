@@ -35,6 +35,7 @@ public actor JobDispatcher: Service {
     /// How often the store is read for queued jobs when nothing wakes the dispatcher.
     private let pollInterval: Duration
     private let metrics: SlipwayMetrics?
+    private let dependencies: DependencyGate
 
     public init(config: ServerConfig, store: any JobStore, mirrors: MirrorCache, clusters: [String: KubeClient] = [:], logger: Logger,
                 stepPollInterval: Duration = .milliseconds(200), pollInterval: Duration = .seconds(1), healthPollInterval: Duration = .seconds(1),
@@ -45,6 +46,7 @@ public actor JobDispatcher: Service {
         self.logger = logger
         self.now = now
         self.pollInterval = pollInterval
+        dependencies = DependencyGate(config: config, store: store)
         replica = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UInt16.random(in: .min ... .max))"
         let sandbox = Sandbox(config: config)
         runner = JobRunner(store: store, mirrors: mirrors,
@@ -153,8 +155,17 @@ public actor JobDispatcher: Service {
                 }
             }
             var claimed: [Job] = []
+            var waiting = Set<String>()
+            if dependencies.isActive && !draining && running.count < config.workers {
+                let review = try await dependencies.review()
+                waiting = review.waiting
+                for job in review.blocked {
+                    logger.notice("job blocked by a dependency", metadata: ["job-id": "\(job.id)", "app": "\(job.app)"])
+                    await recordMetrics(job.id, status: .blocked)
+                }
+            }
             while !draining && running.count < config.workers {
-                guard let job = try await store.claim(replica: replica, leaseFor: config.lease, now: now()) else { break }
+                guard let job = try await store.claim(replica: replica, leaseFor: config.lease, now: now(), excludingApps: waiting) else { break }
                 running[job.id] = job
                 claimed.append(job)
             }
@@ -185,6 +196,15 @@ public actor JobDispatcher: Service {
             logger.error("cannot record the end of a job", metadata: ["job-id": "\(job.id)", "error": "\(error)"])
         }
         logger.info("job ended", metadata: ["job-id": "\(job.id)", "status": "\(result.status.rawValue)"])
+        if result.status == .succeeded, dependencies.isActive {
+            do {
+                for retry in try await dependencies.retryBlocked(after: job) {
+                    logger.notice("blocked job queued again", metadata: ["job-id": "\(retry.id)", "app": "\(retry.app)", "after": "\(job.app)"])
+                }
+            } catch {
+                logger.error("cannot queue blocked jobs again", metadata: ["after-job": "\(job.id)", "error": "\(error)"])
+            }
+        }
         await recordMetrics(job.id, status: result.status)
         let inUse = Set(running.values.filter { $0.id != job.id }.map { "\($0.app)-\($0.id)" })
         WorkspaceCleaner(directory: config.workspacesDir, keep: config.keepWorkspaces, inUse: inUse).clean()

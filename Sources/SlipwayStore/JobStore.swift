@@ -73,7 +73,7 @@ public protocol JobStore: AnyObject, Sendable {
     /// its newest queued job runs, older queued ones are superseded by it. At most one job of
     /// an app runs at once, whichever replicas claim (a unique index stands behind it).
     /// Nil when nothing can start.
-    func claim(replica: String, leaseFor: Duration, now: Date) async throws(StoreError) -> Job?
+    func claim(replica: String, leaseFor: Duration, now: Date, excludingApps: Set<String>) async throws(StoreError) -> Job?
     /// Extends the leases `replica` holds on `jobs`; returns the ones it still holds (a job
     /// missing from the answer was taken from it: its steps must stop).
     func renewLeases(replica: String, jobs: [JobID], leaseFor: Duration, now: Date) async throws(StoreError) -> Set<JobID>
@@ -176,6 +176,11 @@ extension JobStore {
 
     public func requestCancel(id: JobID, by who: String) async throws(StoreError) -> Job? {
         try await requestCancel(id: id, by: who, now: Date())
+    }
+
+    /// `claim` with no app held back.
+    public func claim(replica: String, leaseFor: Duration, now: Date) async throws(StoreError) -> Job? {
+        try await claim(replica: replica, leaseFor: leaseFor, now: now, excludingApps: [])
     }
 
     public func start(_ id: JobID) async throws(StoreError) -> Bool {

@@ -8,13 +8,15 @@ public import SlipwayCore
 extension PostgresJobStore {
     public var isShared: Bool { true }
 
-    public func claim(replica: String, leaseFor: Duration, now: Date) async throws(StoreError) -> Job? {
+    public func claim(replica: String, leaseFor: Duration, now: Date, excludingApps: Set<String>) async throws(StoreError) -> Job? {
+        let excluded = excludingApps.sorted()
         let logger = logger
         let until = now.timeIntervalSince1970 + leaseFor.seconds
         return try await transaction("claim a job") { connection in
             let apps = try await Self.rows(connection.query("""
                 SELECT q.app FROM jobs q
                 WHERE q.status = 'queued' AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.app = q.app AND r.status = 'running')
+                AND NOT (q.app = ANY(\(excluded)))
                 GROUP BY q.app
                 ORDER BY (SELECT MAX(s.started_at) FROM jobs s WHERE s.app = q.app) ASC NULLS FIRST, MIN(q.id)
                 LIMIT 8

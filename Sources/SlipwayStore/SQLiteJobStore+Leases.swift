@@ -17,9 +17,10 @@ extension SQLiteJobStore {
 
     public var isShared: Bool { false }
 
-    public func claim(replica: String, leaseFor: Duration, now: Date) async throws(StoreError) -> Job? {
-        try await write { db in
-            guard let app = try String.fetchOne(db, sql: SQLiteJobStore.nextAppSQL) else { return nil }
+    public func claim(replica: String, leaseFor: Duration, now: Date, excludingApps: Set<String>) async throws(StoreError) -> Job? {
+        let excluded = String(decoding: (try? JSONEncoder().encode(excludingApps.sorted())) ?? Data("[]".utf8), as: UTF8.self)
+        return try await write { db in
+            guard let app = try String.fetchOne(db, sql: SQLiteJobStore.nextAppSQL, arguments: [excluded]) else { return nil }
             guard let newest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM jobs WHERE app = ? AND status = 'queued'", arguments: [app]) else {
                 return nil
             }
@@ -33,10 +34,12 @@ extension SQLiteJobStore {
         }
     }
 
-    /// The app whose turn it is: queued work, nothing running, the oldest last start first.
+    /// The app whose turn it is: queued work, nothing running, not held back (a JSON array of
+    /// names), the oldest last start first.
     static let nextAppSQL = """
         SELECT q.app FROM jobs q
         WHERE q.status = 'queued' AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.app = q.app AND r.status = 'running')
+        AND q.app NOT IN (SELECT value FROM json_each(?))
         GROUP BY q.app
         ORDER BY (SELECT MAX(s.started_at) FROM jobs s WHERE s.app = q.app) ASC NULLS FIRST, MIN(q.id)
         LIMIT 1

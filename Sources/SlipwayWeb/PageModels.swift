@@ -41,7 +41,7 @@ public enum StatusStyle {
         case "succeeded", "Synced", "Healthy", "create": "s-ok"
         case "failed", "Degraded", "Missing", "prune", "missing": "s-bad"
         case "running", "Progressing", "update", "changed": "s-run"
-        case "cancelled", "interrupted", "OutOfSync", "extra": "s-warn"
+        case "cancelled", "interrupted", "blocked", "OutOfSync", "extra": "s-warn"
         default: "s-off"
         }
     }

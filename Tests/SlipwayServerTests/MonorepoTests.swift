@@ -137,3 +137,76 @@ import Testing
         }
     }
 }
+
+/// `depends_on` through the runner: an app's job starts only after the job of the app it
+/// depends on for the same commit succeeded; it ends `blocked` when that one failed, and runs
+/// again once that app next deploys successfully.
+@Suite struct DependsOnTests {
+    @Test func aDependentWaitsIsBlockedAndRetried() async throws {
+        let repository = try GitRepository.make(files: [
+            "db.slipway.yaml": "stages:\n  build:\n    - {name: migrate, run: 'sleep 1; test -f db/ok'}\n",
+            "api.slipway.yaml": "stages:\n  build:\n    - {name: serve, run: echo api}\n",
+            "db/ok": "yes\n", "api/main.go": "1\n",
+        ])
+        defer { repository.directory.remove() }
+        try await withLiveServer(runner: true, configure: { config in
+            let secrets = [SecretValue(WebhookFixture.secret)]
+            var db = AppConfig(name: "db", repoURL: repository.url, forge: .github, webhookSecrets: secrets, pipelinePath: "db.slipway.yaml")
+            db.paths = PathFilter(["db/**"])
+            var api = AppConfig(name: "api", repoURL: repository.url, forge: .github, webhookSecrets: secrets, pipelinePath: "api.slipway.yaml")
+            api.paths = PathFilter(["api/**"])
+            api.dependsOn = ["db"]
+            config.apps = [api, db]
+            config.workers = 2
+        }) { server in
+            func jobs(_ commit: String) async throws -> (db: Job, api: Job) {
+                let all = try await server.store.jobs(JobQuery(limit: 100)).filter { $0.commit == commit }
+                return (try #require(all.first { $0.app == "db" }), try #require(all.first { $0.app == "api" }))
+            }
+            // Both concerned: db first, api only once db succeeded.
+            let c0 = try repository.head()
+            let c1 = try repository.commit(files: ["db/schema.sql": "1\n", "api/main.go": "2\n"], message: "both")
+            var (status, answer) = try await MonorepoTests.post(server, app: "api", MonorepoTests.payload(before: c0, after: c1, commits: [(c1, ["db/schema.sql", "api/main.go"])]))
+            #expect(status == 202, "\(answer)")
+            var pair = try await jobs(c1)
+            let db1 = try await server.waitForEnd(of: pair.db.id)
+            let api1 = try await server.waitForEnd(of: pair.api.id)
+            #expect(db1.status == .succeeded, "\(db1.reason ?? "")")
+            #expect(api1.status == .succeeded, "\(api1.reason ?? "")")
+            #expect((api1.startedAt ?? .distantPast) >= (db1.finishedAt ?? .distantFuture), "api started only after db had deployed")
+
+            // db fails: api is blocked, never started, and says why.
+            let c2 = try repository.commit(files: ["db/ok": nil, "api/main.go": "3\n"], message: "break db")
+            (status, answer) = try await MonorepoTests.post(server, app: "db", MonorepoTests.payload(before: c1, after: c2, commits: [(c2, ["db/ok", "api/main.go"])]))
+            #expect(status == 202, "\(answer)")
+            pair = try await jobs(c2)
+            #expect(try await server.waitForEnd(of: pair.db.id).status == .failed)
+            let blocked = try await server.waitForEnd(of: pair.api.id)
+            #expect(blocked.status == .blocked)
+            #expect(blocked.startedAt == nil)
+            #expect(blocked.reason?.contains("app 'db' did not deploy \(c2.prefix(12)): its job \(pair.db.id) failed") == true, "\(blocked.reason ?? "")")
+
+            // db is fixed by a commit api is not concerned with: api's blocked job runs again.
+            let c3 = try repository.commit(files: ["db/ok": "yes\n"], message: "fix db")
+            (status, answer) = try await MonorepoTests.post(server, app: "db", MonorepoTests.payload(before: c2, after: c3, commits: [(c3, ["db/ok"])]))
+            #expect(MonorepoTests.jobApps(answer) == ["db"], "\(answer)")
+            let retry = try await waitForRetry(server, of: blocked)
+            let ended = try await server.waitForEnd(of: retry.id)
+            #expect(ended.status == .succeeded, "\(ended.reason ?? "")")
+            #expect(ended.commit == c2)
+            #expect(ended.message?.contains("retry of blocked job \(blocked.id)") == true)
+        }
+    }
+
+    private func waitForRetry(_ server: LiveServer, of blocked: Job) async throws -> Job {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let retry = try await server.store.jobs(JobQuery(app: "api", limit: 10)).first(where: { $0.id > blocked.id && $0.commit == blocked.commit }) {
+                return retry
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("no retry of job \(blocked.id) within 30 s")
+        return blocked
+    }
+}

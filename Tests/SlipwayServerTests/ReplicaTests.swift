@@ -46,7 +46,14 @@ struct ReplicaTests {
             commits.append(try repository.commit(files: ["n": "\(index)"], message: "commit \(index)"))
         }
 
-        let appsYAML = (0..<Self.apps).map { "  - {name: app\($0), repo: \(repository.url), forge: github, webhook_secrets: [{env: HOOK_SECRET}]}" }
+        // Fifty apps, each its own repository (a link to the one made above): apps sharing a
+        // repository would each get a job for every push (monorepo intake).
+        let links = try TemporaryDirectory("slipway-repo-links")
+        defer { links.remove() }
+        for index in 0..<Self.apps {
+            try FileManager.default.createSymbolicLink(atPath: links.url.appendingPathComponent("app\(index)").path, withDestinationPath: repository.path)
+        }
+        let appsYAML = (0..<Self.apps).map { "  - {name: app\($0), repo: file://\(links.url.appendingPathComponent("app\($0)").path), forge: github, webhook_secrets: [{env: HOOK_SECRET}]}" }
         let environment = ["HOOK_SECRET": WebhookFixture.secret, "SLIPWAY_DATABASE_URL": place.location]
         var replicas: [ServerProcess] = []
         for index in 0..<3 {

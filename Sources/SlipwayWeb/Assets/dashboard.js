@@ -4,7 +4,7 @@
 
 const STATUS_CLASS = {
   succeeded: "s-ok", failed: "s-bad", running: "s-run", queued: "s-off", cancelled: "s-warn",
-  superseded: "s-off", interrupted: "s-warn", Synced: "s-ok", OutOfSync: "s-warn", Unknown: "s-off",
+  superseded: "s-off", interrupted: "s-warn", blocked: "s-warn", Synced: "s-ok", OutOfSync: "s-warn", Unknown: "s-off",
   Healthy: "s-ok", Progressing: "s-run", Degraded: "s-bad", Missing: "s-bad", Suspended: "s-off",
 };
 
