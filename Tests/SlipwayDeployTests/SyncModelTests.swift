@@ -138,6 +138,30 @@ import Testing
         }
     }
 
+    @Test func aPodHookRunsToItsEndAndAFailingOneFailsTheDeploy() async throws {
+        try await DeployerTests.withDeployer { deployer, server, lines in
+            func pod(_ name: String, image: String, policy: String) -> String {
+                "\n" + """
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: \(name), annotations: {slipway.dev/hook: PostSync, slipway.dev/hook-delete-policy: \(policy)}}
+                spec: {restartPolicy: Never, containers: [{name: check, image: "\(image)"}]}
+                """
+            }
+            _ = try await Self.deploy(deployer, Self.namespace + Self.configMap("c", wave: nil) + pod("check", image: "check:1", policy: "HookSucceeded"), lines: lines)
+            #expect(await lines.contains("PostSync hook Pod shop/check succeeded"))
+            #expect(await lines.contains("pod check Succeeded; container check Completed (exit 0)"))
+            #expect(await server.cluster.object(apiVersion: "v1", kind: "Pod", namespace: "shop", name: "check") == nil)
+
+            await #expect(throws: DeployError.self) {
+                try await Self.deploy(deployer, Self.namespace + Self.configMap("c", wave: nil) + pod("check", image: "check:fails", policy: "HookFailed"), lines: lines)
+            }
+            #expect(await lines.contains("PostSync hook Pod shop/check failed: the pod failed"))
+            #expect(await lines.contains("PostSync hook Pod shop/check deleted (HookFailed)"))
+        }
+    }
+
     @Test func annotationsAreReadInBothSpellingsAndBadOnesNameTheirPlace() throws {
         let set = try Self.sync(Self.namespace + Self.job("a", hook: "PreSync,PostSync", argo: true) + """
 

@@ -94,6 +94,33 @@ import Testing
         }
     }
 
+    @Test func thePollUsesTheSameDiff() async throws {
+        let repository = try GitRepository.make(files: ["services/api/main.go": "1\n", "services/web/index.html": "1\n"])
+        defer { repository.directory.remove() }
+        let head = try repository.commit(files: ["services/api/main.go": "2\n"], message: "api only, no webhook")
+        try await withLiveServer(reconciler: true, configure: { config in
+            let secrets = [SecretValue(WebhookFixture.secret)]
+            var api = AppConfig(name: "api", repoURL: repository.url, forge: .github, webhookSecrets: secrets)
+            api.paths = PathFilter(["services/api/**"])
+            api.reconcileInterval = .seconds(1)
+            var web = AppConfig(name: "web", repoURL: repository.url, forge: .github, webhookSecrets: secrets)
+            web.paths = PathFilter(["services/web/**"])
+            web.reconcileInterval = .seconds(1)
+            config.apps = [api, web]
+        }) { server in
+            // Neither app has a job: the diff runs from nothing, so both are concerned once.
+            try await waitFor(timeout: .seconds(20)) {
+                let api = try await server.store.hasJob(app: "api", commit: head)
+                let web = try await server.store.hasJob(app: "web", commit: head)
+                return api && web
+            }
+            let next = try repository.commit(files: ["services/api/main.go": "3\n"], message: "api again")
+            try await waitFor(timeout: .seconds(20)) { try await server.store.hasJob(app: "api", commit: next) }
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await !server.store.hasJob(app: "web", commit: next), "web's files did not change")
+        }
+    }
+
     @Test func pathGlobs() {
         let filter = PathFilter(["services/api/**", "libs/*.go", "!services/api/docs/**", "config/?.yaml"])
         #expect(filter.matches(path: "services/api/main.go"))
