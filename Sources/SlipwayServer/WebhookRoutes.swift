@@ -97,12 +97,7 @@ struct WebhookRoutes: Sendable {
         }
 
         do {
-            let response = try await record(decision, app: app, base: config.baseURL(for: request))
-            let result = switch decision {
-            case .enqueue: response.status == .accepted ? "queued" : "duplicate"
-            case .ping: "ping"
-            case .ignore: "ignored"
-            }
+            let (response, result) = try await record(decision, app: app, base: config.baseURL(for: request))
             metrics?.delivery(forge: app.forge.rawValue, result: result)
             return response
         } catch {
@@ -114,7 +109,8 @@ struct WebhookRoutes: Sendable {
     }
 
     /// Commits what the decision asks for; the answer is built only after the commit.
-    private func record(_ decision: IntakeDecision, app: AppConfig, base: String) async throws(StoreError) -> Response {
+    /// Also returns what became of the delivery, for the metrics (one of `SlipwayMetrics.deliveryResults`).
+    private func record(_ decision: IntakeDecision, app: AppConfig, base: String) async throws(StoreError) -> (Response, String) {
         switch decision {
         case .enqueue(let push) where monorepo.concerns(app):
             return try await fanOut(push, app: app, base: base)
@@ -123,22 +119,22 @@ struct WebhookRoutes: Sendable {
             case .created(let job):
                 logger.info("job queued", metadata: ["app": "\(app.name)", "job-id": "\(job.id)", "commit": "\(job.commit)", "delivery": "\(push.deliveryID)"])
                 jobsChanged()
-                return JSONBody.response(.accepted, Self.accepted("queued", job: job.id, base: base))
+                return (JSONBody.response(.accepted, Self.accepted("queued", job: job.id, base: base)), "queued")
             case .existing(let job):
-                return JSONBody.response(.ok, Self.accepted("duplicate", job: job.id, base: base))
+                return (JSONBody.response(.ok, Self.accepted("duplicate", job: job.id, base: base)), "duplicate")
             }
         case .ping(let id):
             try await store.recordIgnoredDelivery(app: app.name, forge: app.forge, deliveryID: id, outcome: "ping", now: now())
-            return JSONBody.response(.ok, Answer(status: "pong", delivery: id))
+            return (JSONBody.response(.ok, Answer(status: "pong", delivery: id)), "ping")
         case .ignore(let id, let reason):
             try await store.recordIgnoredDelivery(app: app.name, forge: app.forge, deliveryID: id, outcome: "ignored", now: now())
-            return JSONBody.response(.ok, Answer(status: "ignored", delivery: id, reason: reason))
+            return (JSONBody.response(.ok, Answer(status: "ignored", delivery: id, reason: reason)), "ignored")
         }
     }
 
     /// A push several apps share (or filtered by paths): the answer names every job and every
     /// app the push did not concern; it is 202 when a job was queued.
-    private func fanOut(_ push: PushEvent, app: AppConfig, base: String) async throws(StoreError) -> Response {
+    private func fanOut(_ push: PushEvent, app: AppConfig, base: String) async throws(StoreError) -> (Response, String) {
         let outcome = try await monorepo.enqueue(push, receivedBy: app, now: now())
         var anyCreated = false
         var jobs: [JSONValue] = []
@@ -154,12 +150,13 @@ struct WebhookRoutes: Sendable {
         let skipped = JSONValue.array(outcome.skipped.map { .object(["app": .string($0.app), "reason": .string($0.reason)]) })
         guard let primary = outcome.queued.first(where: { $0.app == app.name }) ?? outcome.queued.first else {
             let reason = outcome.skipped.map(\.reason).joined(separator: "; ")
-            return JSONBody.response(.ok, .object(["status": "ignored", "delivery": .string(push.deliveryID), "reason": .string(reason), "skipped": skipped]))
+            return (JSONBody.response(.ok, .object(["status": "ignored", "delivery": .string(push.deliveryID), "reason": .string(reason), "skipped": skipped])),
+                    "ignored")
         }
         var answer = Self.accepted(anyCreated ? "queued" : "duplicate", job: primary.result.job.id, base: base)
         answer["jobs"] = .array(jobs)
         answer["skipped"] = skipped
-        return JSONBody.response(anyCreated ? .accepted : .ok, answer)
+        return (JSONBody.response(anyCreated ? .accepted : .ok, answer), anyCreated ? "queued" : "duplicate")
     }
 
     private static func isNew(_ result: EnqueueResult) -> Bool {
