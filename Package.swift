@@ -97,10 +97,24 @@ let package = Package(
             dependencies: ["SlipwayCore", "SlipwayConfig", "SlipwayKube", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // Reporting to the forges: the commit status outbox and what sends it.
+        .target(
+            name: "SlipwayForge",
+            dependencies: [
+                "SlipwayCore", "SlipwayConfig", "SlipwayStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SlipwayRunner",
             dependencies: [
-                "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit", "SlipwayKube", "SlipwayDeploy", "SlipwayMetrics",
+                "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit", "SlipwayKube", "SlipwayDeploy", "SlipwayMetrics", "SlipwayForge",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -119,7 +133,7 @@ let package = Package(
         .target(
             name: "SlipwayReconciler",
             dependencies: [
-                "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit", "SlipwayKube", "SlipwayDeploy",
+                "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit", "SlipwayKube", "SlipwayDeploy", "SlipwayForge",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "SlipwayMetrics",
@@ -144,7 +158,7 @@ let package = Package(
             name: "SlipwayServer",
             dependencies: [
                 "SlipwayCore", "SlipwayConfig", "SlipwayWebhooks", "SlipwayStore", "SlipwayRunner", "SlipwayGit",
-                "SlipwayReconciler", "SlipwayMetrics", "SlipwayDeploy", "SlipwayWeb",
+                "SlipwayReconciler", "SlipwayMetrics", "SlipwayDeploy", "SlipwayWeb", "SlipwayForge",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -177,7 +191,7 @@ let package = Package(
             name: "slipway",
             dependencies: [
                 "SlipwayServer", "SlipwayClient", "SlipwayConfig", "SlipwayCore", "SlipwayRunner", "SlipwayGit", "SlipwayKube",
-                "SlipwayReconciler", "SlipwayMetrics",
+                "SlipwayReconciler", "SlipwayMetrics", "SlipwayForge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -221,7 +235,7 @@ let package = Package(
             name: "SlipwayTestSupport",
             dependencies: [
                 "SlipwayCore", "SlipwayConfig", "SlipwayServer", "SlipwayClient", "SlipwayStore", "SlipwayRunner", "SlipwayGit", "SlipwayKube",
-                "SlipwayReconciler", "SlipwayMetrics",
+                "SlipwayReconciler", "SlipwayMetrics", "SlipwayForge",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

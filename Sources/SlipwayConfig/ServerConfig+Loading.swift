@@ -196,7 +196,7 @@ extension ServerConfig {
         let app = try node.mapping(allowing: [
             "name", "repo", "branch", "forge", "webhook_secrets", "pipeline", "secrets", "pass_env", "repo_auth", "cancel_running_on_push", "network",
             "cluster", "namespace", "prune", "force_conflicts", "rollback", "drift", "reconcile_interval",
-            "allowed_namespaces", "allowed_cluster_kinds", "denied_kinds", "service_account", "paths", "depends_on",
+            "allowed_namespaces", "allowed_cluster_kinds", "denied_kinds", "service_account", "paths", "depends_on", "forge_api",
         ])
         let nameNode = try app.required("name")
         let name = try nameNode.string()
@@ -256,6 +256,14 @@ extension ServerConfig {
                 return pattern
             }
             result.paths = PathFilter(patterns)
+        }
+        if let node = app["forge_api"] {
+            let api = try node.mapping(allowing: ["url", "token", "repository"])
+            let urlNode = try api.required("url")
+            let url = try urlNode.string()
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else { throw urlNode.error("forge_api.url is the forge's API base, https://...") }
+            result.forgeAPI = ForgeAPI(url: url, token: try secrets.resolve(try api.required("token")),
+                                       repository: try api["repository"]?.string() ?? ForgeAPI.repositoryPath(of: repo))
         }
         if let node = app["depends_on"] {
             result.dependsOn = try node.sequence().map { item throws(ConfigError) in try item.string() }

@@ -27,6 +27,8 @@ public struct AppConfig: Sendable, Hashable {
     public var paths = PathFilter([])
     /// Apps whose deploy of the same commit must have succeeded (and be healthy) first.
     public var dependsOn: [String] = []
+    /// Where each job's state is reported as a commit status; nil: not reported.
+    public var forgeAPI: ForgeAPI?
 
     public init(
         name: String, repoURL: String, branch: String = "main", forge: Forge, webhookSecrets: [SecretValue],

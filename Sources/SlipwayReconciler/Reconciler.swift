@@ -4,6 +4,7 @@ public import ServiceLifecycle
 public import SlipwayConfig
 public import SlipwayCore
 import SlipwayDeploy
+import SlipwayForge
 public import SlipwayGit
 public import SlipwayKube
 public import SlipwayMetrics
@@ -179,6 +180,7 @@ public actor Reconciler: Service {
                 let job = try await store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: head, trigger: .poll,
                                             message: "found by the reconciler: no webhook announced it", now: now())
                 logger.notice("missed push found", metadata: ["app": "\(app.name)", "commit": "\(head)", "job-id": "\(job.id)"])
+                await StatusOutbox(config: config, store: store).note(job, .queued, now: now())
                 metrics?.pollJob(app: app.name)
                 jobsChanged()
             }

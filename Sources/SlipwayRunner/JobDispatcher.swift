@@ -3,6 +3,7 @@ public import Logging
 public import ServiceLifecycle
 public import SlipwayConfig
 public import SlipwayCore
+import SlipwayForge
 public import SlipwayGit
 public import SlipwayKube
 public import SlipwayMetrics
@@ -36,6 +37,7 @@ public actor JobDispatcher: Service {
     private let pollInterval: Duration
     private let metrics: SlipwayMetrics?
     private let dependencies: DependencyGate
+    private let outbox: StatusOutbox
 
     public init(config: ServerConfig, store: any JobStore, mirrors: MirrorCache, clusters: [String: KubeClient] = [:], logger: Logger,
                 stepPollInterval: Duration = .milliseconds(200), pollInterval: Duration = .seconds(1), healthPollInterval: Duration = .seconds(1),
@@ -47,6 +49,7 @@ public actor JobDispatcher: Service {
         self.now = now
         self.pollInterval = pollInterval
         dependencies = DependencyGate(config: config, store: store)
+        outbox = StatusOutbox(config: config, store: store)
         replica = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UInt16.random(in: .min ... .max))"
         let sandbox = Sandbox(config: config)
         runner = JobRunner(store: store, mirrors: mirrors,
@@ -161,11 +164,29 @@ public actor JobDispatcher: Service {
                 waiting = review.waiting
                 for job in review.blocked {
                     logger.notice("job blocked by a dependency", metadata: ["job-id": "\(job.id)", "app": "\(job.app)"])
+                    await outbox.note(job, .failed, reason: "blocked by a dependency", now: now())
                     await recordMetrics(job.id, status: .blocked)
                 }
             }
             while !draining && running.count < config.workers {
                 guard let job = try await store.claim(replica: replica, leaseFor: config.lease, now: now(), excludingApps: waiting) else { break }
+                // A dependency's job may have been queued between the review and the claim.
+                if dependencies.isActive, config.app(named: job.app)?.dependsOn.isEmpty == false {
+                    switch try await dependencies.verdict(for: job) {
+                    case .ready:
+                        break
+                    case .wait:
+                        _ = try await store.release(job.id)
+                        waiting.insert(job.app)
+                        continue
+                    case .blocked(let reason):
+                        try await store.finish(job.id, status: .blocked, reason: Job.summarized(reason: reason), now: now())
+                        await outbox.note(job, .failed, reason: "blocked by a dependency", now: now())
+                        await recordMetrics(job.id, status: .blocked)
+                        continue
+                    }
+                }
+                await outbox.note(job, .running, now: now())
                 running[job.id] = job
                 claimed.append(job)
             }
@@ -196,9 +217,11 @@ public actor JobDispatcher: Service {
             logger.error("cannot record the end of a job", metadata: ["job-id": "\(job.id)", "error": "\(error)"])
         }
         logger.info("job ended", metadata: ["job-id": "\(job.id)", "status": "\(result.status.rawValue)"])
+        if result.status != .interrupted { await outbox.note(job, CommitState(result.status), reason: Job.summarized(reason: result.reason), now: now()) }
         if result.status == .succeeded, dependencies.isActive {
             do {
                 for retry in try await dependencies.retryBlocked(after: job) {
+                    await outbox.note(retry, .queued, now: now())
                     logger.notice("blocked job queued again", metadata: ["job-id": "\(retry.id)", "app": "\(retry.app)", "after": "\(job.app)"])
                 }
             } catch {

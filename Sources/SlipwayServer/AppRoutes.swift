@@ -4,6 +4,7 @@ import Logging
 import SlipwayConfig
 import SlipwayCore
 import SlipwayDeploy
+import SlipwayForge
 import SlipwayReconciler
 import SlipwayRunner
 import SlipwayStore
@@ -122,6 +123,7 @@ struct AppRoutes: Sendable {
         }
         let job = try await storeCall { try await store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: commit, trigger: .manual,
                                                     message: "sync requested by \(who)") }
+        await StatusOutbox(config: config, store: store).note(job, .queued)
         jobsChanged()
         return job
     }

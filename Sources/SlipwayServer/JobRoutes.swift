@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import SlipwayCore
+import SlipwayForge
 import SlipwayStore
 
 /// `/api/v1/jobs…`: list, show, log (optionally followed), cancel.
@@ -16,6 +17,7 @@ struct JobRoutes: Sendable {
     let jobsChanged: @Sendable () -> Void
     /// Job and app changes for `/api/v1/events`.
     let feed: StatusFeed
+    let outbox: StatusOutbox
 
     func register(on api: RouterGroup<SlipwayRequestContext>) {
         api.get("jobs") { request, context in try await list(request, context: context) }
@@ -190,6 +192,7 @@ struct JobRoutes: Sendable {
             throw APIError(.notFound, "no job with id \(current.id)")
         }
         logger.info("job cancel requested", metadata: ["job-id": "\(updated.id)", "by": "\(who)"])
+        if updated.status == .cancelled { await outbox.note(updated, .cancelled, reason: "cancelled by \(who)") }
         jobsChanged()
         return updated
     }

@@ -7,6 +7,7 @@ import NIOCore
 import ServiceLifecycle
 public import SlipwayConfig
 public import SlipwayGit
+public import SlipwayForge
 import SlipwayCore
 public import SlipwayMetrics
 public import SlipwayReconciler
@@ -31,6 +32,8 @@ public struct SlipwayServer: Sendable {
     public var metrics: SlipwayMetrics?
     /// The git mirrors, for the files a push changed when its payload does not list them all.
     public var mirrors: MirrorCache?
+    /// Sends commit statuses to the forges; nil when no app reports to one.
+    public var reporter: StatusReporter?
 
     public init(config: ServerConfig, store: any JobStore, dispatcher: JobDispatcher?, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.config = config
@@ -70,13 +73,14 @@ public struct SlipwayServer: Sendable {
         let jobsChanged: @Sendable () -> Void = { dispatcher?.wake() }
         WebhookRoutes(config: config, store: store, now: now, logger: logger, jobsChanged: jobsChanged, metrics: metrics,
                       bodyBudget: BodyBudget(capacity: config.bodyMemory),
-                      monorepo: MonorepoIntake(config: config, store: store, mirrors: mirrors, logger: logger)).register(on: router)
+                      monorepo: MonorepoIntake(config: config, store: store, mirrors: mirrors, logger: logger),
+                      outbox: StatusOutbox(config: config, store: store)).register(on: router)
         let tokens = TokenDirectory(config.apiTokens)
         let sessions = WebSessions(store: store, tokens: tokens, lifetime: config.sessionLifetime, now: now)
         let api = router.group("/api/v1").add(middleware: TokenAuthenticator(tokens: tokens, sessions: sessions))
         let overview = AppOverview(config: config, store: store, reconciler: reconciler)
         let jobRoutes = JobRoutes(store: store, logger: logger, followInterval: followInterval, jobsChanged: jobsChanged,
-                                  feed: StatusFeed(overview: overview, interval: followInterval * 5))
+                                  feed: StatusFeed(overview: overview, interval: followInterval * 5), outbox: StatusOutbox(config: config, store: store))
         let appRoutes = AppRoutes(config: config, store: store, preview: preview, reconciler: reconciler, jobsChanged: jobsChanged)
         jobRoutes.register(on: api)
         appRoutes.register(on: api)
@@ -123,7 +127,7 @@ public struct SlipwayServer: Sendable {
             router: makeRouter(),
             server: server,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "slipway"),
-            services: ([dispatcher] as [(any Service)?] + [reconciler]).compactMap { $0 },
+            services: ([dispatcher] as [(any Service)?] + [reconciler, reporter]).compactMap { $0 },
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("slipway listening", metadata: ["port": "\(port)"])

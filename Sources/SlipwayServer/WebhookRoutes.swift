@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import SlipwayConfig
 import SlipwayCore
+import SlipwayForge
 import SlipwayMetrics
 import SlipwayStore
 import SlipwayWebhooks
@@ -20,6 +21,7 @@ struct WebhookRoutes: Sendable {
     let bodyBudget: BodyBudget
     /// Pushes to repositories several apps share, or to apps with path filters.
     let monorepo: MonorepoIntake
+    let outbox: StatusOutbox
     /// Bodies smaller than this are read without asking the budget: many small ones together
     /// are little memory, and webhook bodies are mostly a few KiB.
     static let budgetedBodySize = 64 * 1024
@@ -118,6 +120,7 @@ struct WebhookRoutes: Sendable {
             switch try await store.enqueue(push: push, app: app.name, now: now()) {
             case .created(let job):
                 logger.info("job queued", metadata: ["app": "\(app.name)", "job-id": "\(job.id)", "commit": "\(job.commit)", "delivery": "\(push.deliveryID)"])
+                await outbox.note(job, .queued, now: now())
                 jobsChanged()
                 return (JSONBody.response(.accepted, Self.accepted("queued", job: job.id, base: base)), "queued")
             case .existing(let job):
@@ -141,6 +144,7 @@ struct WebhookRoutes: Sendable {
         for (name, result) in outcome.queued {
             if case .created(let job) = result {
                 anyCreated = true
+                await outbox.note(job, .queued, now: now())
                 logger.info("job queued", metadata: ["app": "\(name)", "job-id": "\(job.id)", "commit": "\(job.commit)", "delivery": "\(push.deliveryID)"])
             }
             jobs.append(.object(["app": .string(name), "job": .int(result.job.id), "status": .string(Self.isNew(result) ? "queued" : "duplicate"),

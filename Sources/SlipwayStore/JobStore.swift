@@ -74,6 +74,9 @@ public protocol JobStore: AnyObject, Sendable {
     /// an app runs at once, whichever replicas claim (a unique index stands behind it).
     /// Nil when nothing can start.
     func claim(replica: String, leaseFor: Duration, now: Date, excludingApps: Set<String>) async throws(StoreError) -> Job?
+    /// Puts a job just claimed back in the queue, as if never started (its dependencies turned
+    /// out not ready); false when it is no longer running.
+    func release(_ id: JobID) async throws(StoreError) -> Bool
     /// Extends the leases `replica` holds on `jobs`; returns the ones it still holds (a job
     /// missing from the answer was taken from it: its steps must stop).
     func renewLeases(replica: String, jobs: [JobID], leaseFor: Duration, now: Date) async throws(StoreError) -> Set<JobID>
@@ -127,6 +130,24 @@ public protocol JobStore: AnyObject, Sendable {
     /// in boot `bootID`: what a crash may have left behind there. With `leaseExpiredAt`, only
     /// jobs whose lease ran out by then (in a shared store, live replicas' jobs are not leftovers).
     func leftoverProcesses(host: String, bootID: String, leaseExpiredAt: Date?) async throws(StoreError) -> [StepProcess]
+
+    // MARK: Commit status outbox
+
+    /// Queues a job's state for its forge (reporting never blocks or fails the job).
+    func queueCommitStatus(app: String, jobID: JobID, commit: String, state: CommitState, description: String?, now: Date) async throws(StoreError)
+    /// The oldest unsent statuses, at most one per job (a job's statuses go out in order),
+    /// whose time has come; each is leased to the caller until `leaseUntil` so that two
+    /// replicas never send the same one.
+    func claimCommitStatuses(now: Date, leaseUntil: Date, limit: Int) async throws(StoreError) -> [CommitStatusRecord]
+    /// The forge took it.
+    func commitStatusSent(_ id: Int64, now: Date) async throws(StoreError)
+    /// Try again at `retryAt`.
+    func commitStatusRetry(_ id: Int64, retryAt: Date, error: String) async throws(StoreError)
+    /// The forge will not take it (401, 403, 404, 422): never tried again, nor the job's later ones.
+    func commitStatusRefused(_ id: Int64, error: String, now: Date) async throws(StoreError)
+    /// Adds a line to a job's log whatever its state (a forge's refusal is reported after the
+    /// job may have ended).
+    func appendNote(jobID: JobID, text: String, now: Date) async throws(StoreError)
 
     // MARK: Web sessions
 

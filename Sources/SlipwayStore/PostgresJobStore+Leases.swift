@@ -8,6 +8,14 @@ public import SlipwayCore
 extension PostgresJobStore {
     public var isShared: Bool { true }
 
+    public func release(_ id: JobID) async throws(StoreError) -> Bool {
+        let found = try await rows("""
+            UPDATE jobs SET status = 'queued', started_at = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = \(id) AND status = 'running'
+            RETURNING id
+            """, "put job \(id) back in the queue")
+        return !found.isEmpty
+    }
+
     public func claim(replica: String, leaseFor: Duration, now: Date, excludingApps: Set<String>) async throws(StoreError) -> Job? {
         let excluded = excludingApps.sorted()
         let logger = logger

@@ -134,6 +134,26 @@ enum PostgresSchema {
             """,
             "CREATE INDEX web_sessions_by_expiry ON web_sessions(expires_at)",
         ]),
+        ("v5-commit-statuses", [
+            """
+            CREATE TABLE commit_statuses (
+                id BIGSERIAL PRIMARY KEY,
+                app TEXT NOT NULL,
+                job_id BIGINT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                commit_sha TEXT NOT NULL,
+                state TEXT NOT NULL,
+                description TEXT,
+                created_at DOUBLE PRECISION NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at DOUBLE PRECISION NOT NULL,
+                leased_until DOUBLE PRECISION,
+                sent_at DOUBLE PRECISION,
+                refused TEXT,
+                last_error TEXT
+            )
+            """,
+            "CREATE INDEX commit_statuses_pending ON commit_statuses(job_id, id) WHERE sent_at IS NULL AND refused IS NULL",
+        ]),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

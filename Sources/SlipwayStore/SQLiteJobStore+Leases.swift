@@ -34,6 +34,15 @@ extension SQLiteJobStore {
         }
     }
 
+    public func release(_ id: JobID) async throws(StoreError) -> Bool {
+        try await write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET status = 'queued', started_at = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND status = 'running'
+                """, arguments: [id])
+            return db.changesCount == 1
+        }
+    }
+
     /// The app whose turn it is: queued work, nothing running, not held back (a JSON array of
     /// names), the oldest last start first.
     static let nextAppSQL = """

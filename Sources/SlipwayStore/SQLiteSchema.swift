@@ -72,6 +72,7 @@ enum Schema {
         SQLiteJobStore.registerLeaseMigrations(&migrator)
         SQLiteJobStore.registerReconcileMigrations(&migrator)
         SQLiteJobStore.registerSessionMigrations(&migrator)
+        SQLiteJobStore.registerCommitStatusMigrations(&migrator)
         return migrator
     }
 }

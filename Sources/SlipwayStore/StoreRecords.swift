@@ -115,3 +115,27 @@ public struct WebSession: Sendable, Hashable {
         self.expiresAt = expiresAt
     }
 }
+
+/// A commit status waiting in the outbox to be sent to the forge.
+public struct CommitStatusRecord: Sendable, Hashable {
+    public var id: Int64
+    public var app: String
+    public var jobID: JobID
+    public var commit: String
+    public var state: CommitState
+    /// Why the job ended, for the status's description.
+    public var description: String?
+    public var attempts: Int
+    public var nextAttemptAt: Date
+
+    public init(id: Int64, app: String, jobID: JobID, commit: String, state: CommitState, description: String?, attempts: Int, nextAttemptAt: Date) {
+        self.id = id
+        self.app = app
+        self.jobID = jobID
+        self.commit = commit
+        self.state = state
+        self.description = description
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+    }
+}

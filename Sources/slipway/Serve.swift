@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 public import Logging
 import SlipwayConfig
+import SlipwayForge
 import SlipwayCore
 import SlipwayGit
 import SlipwayKube
@@ -60,6 +61,8 @@ struct Serve: AsyncParsableCommand {
             server.preview = DeployPreview(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters)
             server.metrics = metrics
             server.mirrors = mirrors
+            let reporter = StatusReporter(config: serverConfig, store: store, logger: logger)
+            if reporter.isNeeded { server.reporter = reporter }
             server.reconciler = Reconciler(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters, logger: logger,
                                            metrics: metrics, replica: dispatcher.replica, jobsChanged: { dispatcher.wake() })
             try await server.makeApplication().runService()

@@ -4,6 +4,7 @@ import ServiceLifecycle
 import SlipwayWebhooks
 public import SlipwayClient
 public import SlipwayConfig
+import SlipwayForge
 public import SlipwayCore
 public import SlipwayGit
 public import SlipwayKube
@@ -74,6 +75,8 @@ public final class LiveServer: Sendable {
         }
         server.metrics = metrics
         server.mirrors = mirrors
+        let reporter = StatusReporter(config: config, store: store, logger: logger, interval: .milliseconds(100))
+        if reporter.isNeeded { server.reporter = reporter }
         if reconciler {
             server.reconciler = Reconciler(config: config, store: store, mirrors: mirrors, clusters: clusters, logger: logger,
                                            tick: .milliseconds(100), metrics: metrics, now: now, jobsChanged: { dispatcher?.wake() })

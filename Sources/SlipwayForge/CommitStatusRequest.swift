@@ -1,0 +1,73 @@
+public import Foundation
+public import SlipwayCore
+
+/// One commit status as the app's forge wants it: method, URL, headers and JSON body, from
+/// each forge's published API.
+public struct CommitStatusRequest: Sendable, Equatable {
+    public var url: String
+    public var headers: [(String, String)]
+    public var body: Data
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.url == b.url && a.body == b.body && a.headers.map { "\($0.0): \($0.1)" } == b.headers.map { "\($0.0): \($0.1)" }
+    }
+
+    /// What forges show next to the status (GitHub cuts at 140 characters).
+    static func describe(_ state: CommitState, reason: String?) -> String {
+        let text: String = switch state {
+        case .queued: "queued"
+        case .running: "running"
+        case .succeeded: "deployed"
+        case .failed: "failed" + (reason.map { ": \($0)" } ?? "")
+        case .cancelled: "cancelled" + (reason.map { ": \($0)" } ?? "")
+        }
+        return text.count > 140 ? String(text.prefix(139)) + "…" : text
+    }
+
+    public static func make(forge: Forge, api: ForgeAPI, app: String, commit: String, state: CommitState, reason: String?, link: String) -> CommitStatusRequest {
+        let context = "slipway/\(app)"
+        let description = describe(state, reason: reason)
+        let token = api.token.value
+        func json(_ value: [String: String]) -> Data {
+            (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])) ?? Data()
+        }
+        switch forge {
+        case .github:
+            // POST /repos/{owner}/{repo}/statuses/{sha}
+            let value = switch state { case .queued, .running: "pending"; case .succeeded: "success"; case .failed: "failure"; case .cancelled: "error" }
+            return CommitStatusRequest(
+                url: "\(api.url)/repos/\(api.repository)/statuses/\(commit)",
+                headers: [("Authorization", "Bearer \(token)"), ("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28")],
+                body: json(["state": value, "target_url": link, "description": description, "context": context]))
+        case .gitlab:
+            // POST /projects/{id or url-encoded path}/statuses/{sha}
+            let value = switch state { case .queued: "pending"; case .running: "running"; case .succeeded: "success"; case .failed: "failed"; case .cancelled: "canceled" }
+            let project = api.repository.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? api.repository
+            return CommitStatusRequest(
+                url: "\(api.url)/projects/\(project)/statuses/\(commit)",
+                headers: [("PRIVATE-TOKEN", token)],
+                body: json(["state": value, "name": context, "target_url": link, "description": description]))
+        case .gitea, .forgejo:
+            // POST /repos/{owner}/{repo}/statuses/{sha}
+            let value = switch state { case .queued, .running: "pending"; case .succeeded: "success"; case .failed: "failure"; case .cancelled: "error" }
+            return CommitStatusRequest(
+                url: "\(api.url)/repos/\(api.repository)/statuses/\(commit)",
+                headers: [("Authorization", "token \(token)")],
+                body: json(["state": value, "target_url": link, "description": description, "context": context]))
+        case .bitbucketCloud:
+            // POST /2.0/repositories/{workspace}/{repo_slug}/commit/{commit}/statuses/build
+            let value = switch state { case .queued, .running: "INPROGRESS"; case .succeeded: "SUCCESSFUL"; case .failed: "FAILED"; case .cancelled: "STOPPED" }
+            return CommitStatusRequest(
+                url: "\(api.url)/repositories/\(api.repository)/commit/\(commit)/statuses/build",
+                headers: [("Authorization", "Bearer \(token)")],
+                body: json(["key": "slipway-\(app)", "state": value, "name": context, "url": link, "description": description]))
+        case .bitbucketServer:
+            // POST /rest/build-status/1.0/commits/{commitId}
+            let value = switch state { case .queued, .running: "INPROGRESS"; case .succeeded: "SUCCESSFUL"; case .failed, .cancelled: "FAILED" }
+            return CommitStatusRequest(
+                url: "\(api.url)/rest/build-status/1.0/commits/\(commit)",
+                headers: [("Authorization", "Bearer \(token)")],
+                body: json(["key": "slipway-\(app)", "state": value, "name": context, "url": link, "description": description]))
+        }
+    }
+}

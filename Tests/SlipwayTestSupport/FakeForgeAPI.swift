@@ -1,0 +1,153 @@
+public import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+public import SlipwayCore
+
+/// A forge's commit status API on loopback, as each forge publishes it: it checks method,
+/// path, authentication header and body of every call against that forge's API (and refuses
+/// what the real one would refuse), records what it took, and can be told to answer 429, 5xx
+/// or 401 for a while.
+public final class FakeForgeAPI: Sendable {
+    /// One status the forge took.
+    public struct Status: Sendable, Equatable {
+        public var commit: String
+        public var state: String
+        public var context: String
+        public var targetURL: String
+        public var description: String
+    }
+
+    private actor Book {
+        var taken: [Status] = []
+        var calls = 0
+        var refusals: [String] = []
+        var scripted: [(code: Int, headers: [(String, String)], body: String)] = []
+        var always: (code: Int, body: String)?
+
+        func next() -> (Int, [(String, String)], String)? {
+            calls += 1
+            if let always { return (always.code, [], always.body) }
+            return scripted.isEmpty ? nil : scripted.removeFirst()
+        }
+        func take(_ status: Status) { taken.append(status) }
+        func refuse(_ why: String) { refusals.append(why) }
+        func script(_ answers: [(Int, [(String, String)], String)]) { scripted += answers.map { ($0.0, $0.1, $0.2) } }
+        func setAlways(_ answer: (Int, String)?) { always = answer }
+    }
+
+    public let forge: Forge
+    public let token: String
+    public let repository: String
+    private let served: ServedApplication
+    private let book: Book
+
+    public var port: Int { served.port }
+    /// The base to configure as `forge_api.url`.
+    public var url: String {
+        switch forge {
+        case .github: "http://127.0.0.1:\(port)"
+        case .gitlab: "http://127.0.0.1:\(port)/api/v4"
+        case .gitea, .forgejo: "http://127.0.0.1:\(port)/api/v1"
+        case .bitbucketCloud: "http://127.0.0.1:\(port)/2.0"
+        case .bitbucketServer: "http://127.0.0.1:\(port)"
+        }
+    }
+
+    public static func start(_ forge: Forge, token: String = "forge-token", repository: String = "acme/shop") async throws -> FakeForgeAPI {
+        let book = Book()
+        let router = Router()
+        let server = Validator(forge: forge, token: token, repository: repository)
+        router.on("**", method: .post) { request, _ in try await server.answer(request, book) }
+        var logger = Logger(label: "fake-forge")
+        logger.logLevel = .error
+        let served = try await ServedApplication.start(logger: logger) { listening in
+            Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                        onServerRunning: { listening($0.localAddress?.port ?? 0) }, logger: logger)
+        }
+        return FakeForgeAPI(forge: forge, token: token, repository: repository, served: served, book: book)
+    }
+
+    private init(forge: Forge, token: String, repository: String, served: ServedApplication, book: Book) {
+        self.forge = forge
+        self.token = token
+        self.repository = repository
+        self.served = served
+        self.book = book
+    }
+
+    /// Statuses taken, in order.
+    public func taken() async -> [Status] { await book.taken }
+    /// Every call, taken or not.
+    public func calls() async -> Int { await book.calls }
+    /// Calls the fake found wrong for this forge's API (a test expects none).
+    public func refusals() async -> [String] { await book.refusals }
+    /// The next calls get these answers (status, headers, body), then normal service.
+    public func answerNext(_ answers: [(Int, [(String, String)], String)]) async { await book.script(answers) }
+    /// Every call gets this answer until `nil`.
+    public func answerAlways(_ answer: (Int, String)?) async { await book.setAlways(answer) }
+
+    public func stop() async { await served.stop() }
+
+    /// What each forge's API expects.
+    private struct Validator: Sendable {
+        let forge: Forge
+        let token: String
+        let repository: String
+
+        func answer(_ request: Request, _ book: Book) async throws -> Response {
+            let data = Data(buffer: try await request.body.collect(upTo: 1 << 20))
+            let fields = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+            if let scripted = await book.next() {
+                var headers = HTTPFields()
+                for (name, value) in scripted.1 { headers[HTTPField.Name(name)!] = value }
+                return Response(status: .init(code: scripted.0), headers: headers, body: .init(byteBuffer: ByteBuffer(string: scripted.2)))
+            }
+            let path = request.uri.path
+            let header = { (name: String) in request.headers[HTTPField.Name(name)!] }
+            let (pattern, auth, states, contextKey, linkKey): (String, Bool, [String], String, String) = switch forge {
+            case .github:
+                ("^/repos/\(repository)/statuses/([0-9a-f]{40})$", header("Authorization") == "Bearer \(token)" && header("Accept") == "application/vnd.github+json",
+                 ["error", "failure", "pending", "success"], "context", "target_url")
+            case .gitlab:
+                ("^/api/v4/projects/\(repository.replacingOccurrences(of: "/", with: "%2F"))/statuses/([0-9a-f]{40})$", header("PRIVATE-TOKEN") == token,
+                 ["pending", "running", "success", "failed", "canceled"], "name", "target_url")
+            case .gitea, .forgejo:
+                ("^/api/v1/repos/\(repository)/statuses/([0-9a-f]{40})$", header("Authorization") == "token \(token)",
+                 ["pending", "success", "error", "failure", "warning"], "context", "target_url")
+            case .bitbucketCloud:
+                ("^/2.0/repositories/\(repository)/commit/([0-9a-f]{40})/statuses/build$", header("Authorization") == "Bearer \(token)",
+                 ["INPROGRESS", "SUCCESSFUL", "FAILED", "STOPPED"], "name", "url")
+            case .bitbucketServer:
+                ("^/rest/build-status/1.0/commits/([0-9a-f]{40})$", header("Authorization") == "Bearer \(token)",
+                 ["INPROGRESS", "SUCCESSFUL", "FAILED"], "name", "url")
+            }
+            guard auth else {
+                await book.refuse("\(path): wrong authentication headers")
+                return Self.json(401, #"{"message":"Bad credentials"}"#)
+            }
+            guard let match = path.range(of: pattern, options: .regularExpression) != nil ? path.split(separator: "/").first(where: { $0.count == 40 }) : nil else {
+                await book.refuse("\(path): not this forge's status path for \(repository)")
+                return Self.json(404, #"{"message":"Not Found"}"#)
+            }
+            guard request.headers[.contentType]?.hasPrefix("application/json") == true,
+                  let state = fields["state"] as? String, states.contains(state),
+                  let context = fields[contextKey] as? String, let link = fields[linkKey] as? String,
+                  (forge != .bitbucketCloud && forge != .bitbucketServer) || fields["key"] is String else {
+                await book.refuse("\(path): body \(String(decoding: data, as: UTF8.self)) is not a valid status for \(forge.rawValue)")
+                return Self.json(422, #"{"message":"Validation Failed"}"#)
+            }
+            let description = fields["description"] as? String ?? ""
+            if forge == .github, description.count > 140 {
+                await book.refuse("description longer than 140 characters")
+                return Self.json(422, #"{"message":"Validation Failed"}"#)
+            }
+            await book.take(Status(commit: String(match), state: state, context: context, targetURL: link, description: description))
+            return Self.json(201, #"{"id":1}"#)
+        }
+
+        static func json(_ code: Int, _ body: String) -> Response {
+            Response(status: .init(code: code), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+    }
+}
