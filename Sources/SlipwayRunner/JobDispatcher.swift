@@ -186,6 +186,13 @@ public actor JobDispatcher: Service {
                         continue
                     }
                 }
+                if config.app(named: job.app)?.forgeAPI != nil {
+                    // The older queued jobs this claim superseded end on their commits too.
+                    for older in try await store.jobs(JobQuery(app: job.app, status: .superseded, limit: 20))
+                    where older.reason == "superseded by job \(job.id)" {
+                        await outbox.note(older, .cancelled, reason: "superseded by job \(job.id)", now: now())
+                    }
+                }
                 await outbox.note(job, .running, now: now())
                 running[job.id] = job
                 claimed.append(job)
