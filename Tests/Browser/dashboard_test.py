@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.parse
 import urllib.request
 
 from selenium import webdriver
@@ -60,12 +61,25 @@ class Dashboard(unittest.TestCase):
         self.driver.quit()
         self.assertEqual(problems, [], "errors in the browser console")
 
+    def post_from_page(self, path, form=None, headers=None):
+        """POSTs from the current page with fetch (as a forged form or script would) and
+        returns the answer's status, or the fetch error as text."""
+        WebDriverWait(self.driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        self.driver.set_script_timeout(30)
+        return self.driver.execute_async_script("""
+            const [path, form, headers, done] = arguments;
+            const init = {method: 'POST', headers: headers || {}};
+            if (form) init.body = new URLSearchParams(form);
+            fetch(path, init).then(r => done(r.status), e => done('fetch failed: ' + e));
+        """, path, form, headers)
+
     def sign_in(self, token):
         self.driver.get(URL + "/apps")
         self.wait.until(EC.url_contains("/login"))
         self.driver.find_element(By.ID, "token").send_keys(token)
         self.driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
-        self.wait.until(EC.url_matches(r"/apps$"))
+        # The login page's own URL ends in "next=/apps": wait for the path itself.
+        self.wait.until(lambda d: urllib.parse.urlsplit(d.current_url).path == "/apps")
 
     def test_apps_job_log_cancel_and_logout_as_admin(self):
         self.sign_in(ENV["SLIPWAY_ADMIN_TOKEN"])
@@ -126,33 +140,19 @@ class Dashboard(unittest.TestCase):
         self.driver.get(URL + f"/jobs/{job}")
         self.assertEqual(self.driver.find_elements(By.XPATH, "//button[normalize-space()='Cancel job']"), [])
         # Forged: a form the page never offered, with the session's own CSRF token.
-        status = self.driver.execute_async_script("""
-            const done = arguments[arguments.length - 1];
-            const csrf = document.querySelector('main').dataset.csrf;
-            fetch('/jobs/' + arguments[0] + '/cancel', {method: 'POST', body: new URLSearchParams({csrf_token: csrf})})
-              .then(r => done(r.status));
-        """, job)
+        csrf = self.driver.find_element(By.TAG_NAME, "main").get_attribute("data-csrf")
+        status = self.post_from_page(f"/jobs/{job}/cancel", form={"csrf_token": csrf})
         self.assertEqual(status, 403)
         # The API on the session cookie: also 403 for the read token.
-        status = self.driver.execute_async_script("""
-            const done = arguments[arguments.length - 1];
-            fetch('/api/v1/jobs/' + arguments[0] + '/cancel', {method: 'POST', headers: {'X-CSRF-Token': document.querySelector('main').dataset.csrf}})
-              .then(r => done(r.status));
-        """, job)
+        status = self.post_from_page(f"/api/v1/jobs/{job}/cancel", headers={"X-CSRF-Token": csrf})
         self.assertEqual(status, 403)
 
     def test_a_post_without_the_csrf_token_is_refused(self):
         self.sign_in(ENV["SLIPWAY_ADMIN_TOKEN"])
         for path in ["/apps/storefront/refresh", "/apps/storefront/sync", "/logout"]:
-            status = self.driver.execute_async_script("""
-                const done = arguments[arguments.length - 1];
-                fetch(arguments[0], {method: 'POST', body: new URLSearchParams({commit: ''})}).then(r => done(r.status));
-            """, path)
+            status = self.post_from_page(path, form={"commit": ""})
             self.assertEqual(status, 403, path)
-        status = self.driver.execute_async_script("""
-            const done = arguments[arguments.length - 1];
-            fetch('/api/v1/apps/storefront/refresh', {method: 'POST'}).then(r => done(r.status));
-        """)
+        status = self.post_from_page("/api/v1/apps/storefront/refresh")
         self.assertEqual(status, 403)
         self.driver.get(URL + "/apps")
         self.assertIn("admin", self.driver.find_element(By.CSS_SELECTOR, ".who").text, "still signed in")

@@ -33,7 +33,7 @@ def shoot(name, path, width=1280, dark=False, ready=None):
 shoot("login", "/login")
 driver.find_element(By.ID, "token").send_keys(ENV["SLIPWAY_ADMIN_TOKEN"])
 driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
-wait.until(lambda d: d.current_url.endswith("/apps"))
+wait.until(lambda d: d.current_url.split("?")[0].endswith("/apps"))
 synced = lambda d: "Synced" in d.find_element(By.CSS_SELECTOR, "tr[data-app='storefront'] [data-field=sync]").text
 shoot("apps", "/apps", ready=synced)
 shoot("apps-dark", "/apps", dark=True, ready=synced)
