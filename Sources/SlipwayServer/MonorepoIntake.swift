@@ -34,11 +34,15 @@ struct MonorepoIntake: Sendable {
     func enqueue(_ push: PushEvent, receivedBy app: AppConfig, now: Date) async throws(StoreError) -> Outcome {
         let targets = apps(sharing: app)
         var changed = push.changedPaths
+        var askedMirror = false
         var outcome = Outcome()
         for name in config.dependencyOrder(targets.map(\.name)) {
             guard let target = config.app(named: name) else { continue }
             if !target.paths.isEmpty {
-                if changed == nil { changed = await mirrorDiff(push, app: target) }
+                if changed == nil && !askedMirror {
+                    changed = await mirrorDiff(push, app: target)
+                    askedMirror = true
+                }
                 if let changed, !target.paths.matchesAny(changed) {
                     let reason = "no changed file matches the paths of app '\(name)' (\(changed.count) changed)"
                     try await store.recordIgnoredDelivery(app: name, forge: push.forge, deliveryID: push.deliveryID, outcome: "ignored", now: now)

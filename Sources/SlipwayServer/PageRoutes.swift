@@ -36,12 +36,11 @@ struct PageRoutes: Sendable {
                                                    HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
                             body: .init(byteBuffer: ByteBuffer(data: asset.bytes)))
         }
-        router.get("/login") { request, context in try await loginPage(request) }
-        router.post("/login") { request, context in try await signIn(request) }
-        router.post("/logout") { request, context in try await page(request, context, form: true) { form, _ in
+        router.get("/login") { request, _ in try await loginPage(request) }
+        router.post("/login") { request, _ in try await signIn(request) }
+        router.post("/logout") { request, context in try await page(request, context, form: true) { _, _ in
             var response = Self.redirect("/login")
             response.setCookie(try await sessions.signOut(request))
-            _ = form
             return response
         } }
         router.get("/apps") { request, context in try await page(request, context) { _, who in try await appsPage(who) } }

@@ -187,7 +187,7 @@ import Testing
                 return try await store.enqueue(push: Self.push(7, message: "seven"), app: "gitlab").job.id
             }
             let outcome = try await RawHTTP.exchange(port: server.port, certificatePath: server.certificatePath, parts: [Data(request.utf8)],
-                                                     wait: .seconds(20), stopReading: { $0.contains(#""message":"seven""#) })
+                                                     wait: .seconds(60), stopReading: { $0.contains(#""message":"seven""#) })
             let id = try await pusher.value
             #expect(outcome.response.hasPrefix("HTTP/1.1 200"))
             #expect(outcome.response.contains("event: app\n"), "the current state first")
