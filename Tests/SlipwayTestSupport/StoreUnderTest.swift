@@ -41,10 +41,12 @@ public final class StoreUnderTest: Sendable {
         }
     }
 
+    /// Store tests are about what is stored, not how fast: a machine busy with the rest of
+    /// the suite gets 30 s before a lock wait counts as the store being unavailable.
     public func open() async throws -> any JobStore {
         switch kind {
-        case .sqlite: try SQLiteJobStore(path: location)
-        case .postgres: try await PostgresJobStore(url: location, pool: 10)
+        case .sqlite: try SQLiteJobStore(path: location, busyTimeout: .seconds(30))
+        case .postgres: try await PostgresJobStore(url: location, pool: 10, timeout: .seconds(30))
         }
     }
 
