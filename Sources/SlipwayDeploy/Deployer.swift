@@ -97,8 +97,9 @@ public struct Deployer: Sendable {
     /// The objects of a stage by sync wave (`slipway.dev/sync-wave` or Argo CD's), lowest
     /// first; within a wave the kind order holds.
     static func waves(of manifests: [Manifest]) -> [(wave: Int, manifests: [Manifest])] {
+        // Grouping keeps each wave's manifests in their order.
         let byWave = Dictionary(grouping: manifests) { (try? SyncAnnotations.of($0).wave) ?? 0 }
-        return byWave.keys.sorted().map { wave in (wave, manifests.filter { ((try? SyncAnnotations.of($0).wave) ?? 0) == wave }) }
+        return byWave.keys.sorted().map { ($0, byWave[$0] ?? []) }
     }
 
     /// Applies a plan. Requests run concurrently (the client bounds how many are in flight)
@@ -111,7 +112,7 @@ public struct Deployer: Sendable {
                        log: @escaping Log) async throws(DeployError) -> Outcome {
         let hookRunner = HookRunner(client: client, pollInterval: pollInterval)
         func runHooks(_ phase: HookPhase) async throws(DeployError) {
-            let due = SyncSet(resources: [], hooks: hooks, skipped: []).hooks(phase)
+            let due = SyncSet.hooks(hooks, phase)
             try await hookRunner.run(due, phase: phase, defaultNamespace: options.defaultNamespace, timeout: options.wait, log: log)
         }
         await log("plan: \(plan.stages[0].count) CRDs and namespaces, then \(plan.stages[1].count) objects")

@@ -102,6 +102,10 @@ public struct SyncSet: Sendable {
 
     /// The hooks of one phase, by wave then in the order they were written.
     public func hooks(_ phase: HookPhase) -> [Hook] {
+        Self.hooks(hooks, phase)
+    }
+
+    static func hooks(_ hooks: [Hook], _ phase: HookPhase) -> [Hook] {
         hooks.enumerated().filter { $0.element.annotations.hookPhases.contains(phase) }
             .sorted { ($0.element.annotations.wave, $0.offset) < ($1.element.annotations.wave, $1.offset) }.map(\.element)
     }

@@ -65,7 +65,7 @@ public struct StatusReporter: Service {
             try? await store.commitStatusRefused(record.id, error: "app '\(record.app)' no longer reports to a forge", now: now())
             return false
         }
-        let link = "\(config.publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? "https://\(config.host == "0.0.0.0" ? "localhost" : config.host):\(config.port)")/jobs/\(record.jobID)"
+        let link = "\(config.baseURL)/jobs/\(record.jobID)"
         let request = CommitStatusRequest.make(forge: app.forge, api: api, app: app.name, commit: record.commit, state: record.state,
                                                reason: record.description, link: link)
         var outgoing = HTTPClientRequest(url: request.url)

@@ -42,8 +42,9 @@ struct DependencyGate: Sendable {
     /// Looks at the newest queued job of each app with dependencies: ends those that are
     /// blocked (with the older queued ones of their app) and returns the apps that must wait.
     func review() async throws(StoreError) -> (waiting: Set<String>, blocked: [Job]) {
+        let queued = try await store.queuedJobs()
         var newest: [String: Job] = [:]
-        for job in try await store.queuedJobs() where config.app(named: job.app)?.dependsOn.isEmpty == false {
+        for job in queued where config.app(named: job.app)?.dependsOn.isEmpty == false {
             if job.id > newest[job.app]?.id ?? 0 { newest[job.app] = job }
         }
         var waiting = Set<String>()
@@ -55,7 +56,7 @@ struct DependencyGate: Sendable {
             case .wait:
                 waiting.insert(job.app)
             case .blocked(let reason):
-                let older = try await store.queuedJobs().filter { $0.app == job.app && $0.id < job.id }.map(\.id)
+                let older = queued.filter { $0.app == job.app && $0.id < job.id }.map(\.id)
                 _ = try await store.supersede(older, by: job.id, now: Date())
                 try await store.finish(job.id, status: .blocked, reason: Job.summarized(reason: reason))
                 blocked.append(job)

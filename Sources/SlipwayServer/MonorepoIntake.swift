@@ -14,6 +14,18 @@ struct MonorepoIntake: Sendable {
     let store: any JobStore
     let mirrors: MirrorCache?
     let logger: Logger
+    /// Apps whose pushes take this path: with path filters, or sharing repository and branch
+    /// (fixed by the configuration, so not worked out per delivery).
+    private let concerned: Set<String>
+
+    init(config: ServerConfig, store: any JobStore, mirrors: MirrorCache?, logger: Logger) {
+        self.config = config
+        self.store = store
+        self.mirrors = mirrors
+        self.logger = logger
+        let shared = Dictionary(grouping: config.apps) { "\($0.repoURL)\n\($0.branch)" }.values.filter { $0.count > 1 }.flatMap { $0 }
+        concerned = Set(shared.map(\.name) + config.apps.filter { !$0.paths.isEmpty }.map(\.name))
+    }
 
     struct Outcome: Sendable {
         var queued: [(app: String, result: EnqueueResult)] = []
@@ -28,7 +40,7 @@ struct MonorepoIntake: Sendable {
 
     /// Whether a push to `app` needs more than the single-app path.
     func concerns(_ app: AppConfig) -> Bool {
-        !app.paths.isEmpty || apps(sharing: app).count > 1
+        concerned.contains(app.name)
     }
 
     func enqueue(_ push: PushEvent, receivedBy app: AppConfig, now: Date) async throws(StoreError) -> Outcome {
@@ -58,7 +70,7 @@ struct MonorepoIntake: Sendable {
     /// The mirror's diff; nil (every app concerned) when the mirror cannot tell.
     private func mirrorDiff(_ push: PushEvent, app: AppConfig) async -> [String]? {
         guard let mirrors else { return nil }
-        let before = push.created || push.before.allSatisfy({ $0 == "0" }) ? nil : push.before
+        let before = push.created || push.before == PushEvent.zeroCommit ? nil : push.before
         do {
             return try await mirrors.changedPaths(from: before, to: push.after, in: app.repoURL, credentials: app.repositoryAuth)
         } catch {

@@ -251,13 +251,11 @@ struct PageRoutes: Sendable {
             throw APIError(.unsupportedMediaType, "a form (application/x-www-form-urlencoded) is expected")
         }
         let body = try await request.body.collect(upTo: 64 * 1024)
-        var fields: [String: String] = [:]
-        for pair in String(buffer: body).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let decode = { (text: Substring) in String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
-            fields[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
+        do {
+            return try URLEncodedFormDecoder().decode([String: String].self, from: String(buffer: body))
+        } catch {
+            throw APIError(.badRequest, "the form cannot be read: \(error)")
         }
-        return fields
     }
 
     static let pageHeaders: HTTPFields = [

@@ -52,7 +52,7 @@ struct WebSessions: Sendable {
 
     /// Refuses (403) a state-changing request whose CSRF token is missing or not the session's.
     static func checkCSRF(_ presented: String?, session: WebSession) throws(APIError) {
-        guard let presented, TokenDirectory.equal(TokenDirectory.digest(presented), TokenDirectory.digest(session.csrfToken)) else {
+        guard let presented, TokenDirectory.digest(presented) == TokenDirectory.digest(session.csrfToken) else {
             throw APIError(.forbidden, "this request needs the session's CSRF token (the \(csrfHeader.rawName) header or the \(csrfField) form field)")
         }
     }
