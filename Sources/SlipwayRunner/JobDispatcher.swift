@@ -169,7 +169,8 @@ public actor JobDispatcher: Service {
                 }
             }
             while !draining && running.count < config.workers {
-                guard let job = try await store.claim(replica: replica, leaseFor: config.lease, now: now(), excludingApps: waiting) else { break }
+                guard let claim = try await store.claim(replica: replica, leaseFor: config.lease, now: now(), excludingApps: waiting) else { break }
+                let job = claim.job
                 // A dependency's job may have been queued between the review and the claim.
                 if dependencies.isActive, config.app(named: job.app)?.dependsOn.isEmpty == false {
                     switch try await dependencies.verdict(for: job) {
@@ -186,12 +187,9 @@ public actor JobDispatcher: Service {
                         continue
                     }
                 }
-                if config.app(named: job.app)?.forgeAPI != nil {
-                    // The older queued jobs this claim superseded end on their commits too.
-                    for older in try await store.jobs(JobQuery(app: job.app, status: .superseded, limit: 20))
-                    where older.reason == "superseded by job \(job.id)" {
-                        await outbox.note(older, .cancelled, reason: "superseded by job \(job.id)", now: now())
-                    }
+                // The older queued jobs this claim superseded end on their commits too.
+                for older in claim.superseded {
+                    await outbox.note(older, .cancelled, reason: older.reason, now: now())
                 }
                 await outbox.note(job, .running, now: now())
                 running[job.id] = job

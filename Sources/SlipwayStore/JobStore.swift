@@ -73,7 +73,7 @@ public protocol JobStore: AnyObject, Sendable {
     /// its newest queued job runs, older queued ones are superseded by it. At most one job of
     /// an app runs at once, whichever replicas claim (a unique index stands behind it).
     /// Nil when nothing can start.
-    func claim(replica: String, leaseFor: Duration, now: Date, excludingApps: Set<String>) async throws(StoreError) -> Job?
+    func claim(replica: String, leaseFor: Duration, now: Date, excludingApps: Set<String>) async throws(StoreError) -> Claim?
     /// Puts a job just claimed back in the queue, as if never started (its dependencies turned
     /// out not ready); false when it is no longer running.
     func release(_ id: JobID) async throws(StoreError) -> Bool
@@ -201,7 +201,7 @@ extension JobStore {
 
     /// `claim` with no app held back.
     public func claim(replica: String, leaseFor: Duration, now: Date) async throws(StoreError) -> Job? {
-        try await claim(replica: replica, leaseFor: leaseFor, now: now, excludingApps: [])
+        try await claim(replica: replica, leaseFor: leaseFor, now: now, excludingApps: [])?.job
     }
 
     public func start(_ id: JobID) async throws(StoreError) -> Bool {

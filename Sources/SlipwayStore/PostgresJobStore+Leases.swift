@@ -16,7 +16,7 @@ extension PostgresJobStore {
         return !found.isEmpty
     }
 
-    public func claim(replica: String, leaseFor: Duration, now: Date, excludingApps: Set<String>) async throws(StoreError) -> Job? {
+    public func claim(replica: String, leaseFor: Duration, now: Date, excludingApps: Set<String>) async throws(StoreError) -> Claim? {
         let excluded = excludingApps.sorted()
         let logger = logger
         let until = now.timeIntervalSince1970 + leaseFor.seconds
@@ -38,15 +38,20 @@ extension PostgresJobStore {
                 guard let newest = try await Self.rows(connection.query("""
                     SELECT id FROM jobs WHERE app = \(app) AND status = 'queued' ORDER BY id DESC LIMIT 1 FOR UPDATE SKIP LOCKED
                     """, logger: logger)).first?["id"].decode(Int64.self) else { continue }
-                try await connection.query("""
+                let older = try await Self.rows(connection.query("""
                     UPDATE jobs SET status = 'superseded', reason = \("superseded by job \(newest)"), finished_at = \(now.timeIntervalSince1970)
-                    WHERE app = \(app) AND status = 'queued' AND id < \(newest)
-                    """, logger: logger)
+                    WHERE app = \(app) AND status = 'queued' AND id < \(newest) RETURNING id
+                    """, logger: logger)).map { try $0["id"].decode(Int64.self) }.sorted()
                 try await connection.query("""
                     UPDATE jobs SET status = 'running', started_at = \(now.timeIntervalSince1970), lease_owner = \(replica), lease_expires_at = \(until)
                     WHERE id = \(newest) AND status = 'queued'
                     """, logger: logger)
-                return try await Self.fetchJob(connection, id: newest, logger: logger)
+                guard let job = try await Self.fetchJob(connection, id: newest, logger: logger) else { return nil }
+                var superseded: [Job] = []
+                for id in older {
+                    if let job = try await Self.fetchJob(connection, id: id, logger: logger) { superseded.append(job) }
+                }
+                return Claim(job: job, superseded: superseded)
             }
             return nil
         }

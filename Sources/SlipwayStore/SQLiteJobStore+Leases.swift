@@ -17,20 +17,22 @@ extension SQLiteJobStore {
 
     public var isShared: Bool { false }
 
-    public func claim(replica: String, leaseFor: Duration, now: Date, excludingApps: Set<String>) async throws(StoreError) -> Job? {
+    public func claim(replica: String, leaseFor: Duration, now: Date, excludingApps: Set<String>) async throws(StoreError) -> Claim? {
         let excluded = String(decoding: (try? JSONEncoder().encode(excludingApps.sorted())) ?? Data("[]".utf8), as: UTF8.self)
         return try await write { db in
             guard let app = try String.fetchOne(db, sql: SQLiteJobStore.nextAppSQL, arguments: [excluded]) else { return nil }
             guard let newest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM jobs WHERE app = ? AND status = 'queued'", arguments: [app]) else {
                 return nil
             }
+            let older = try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE app = ? AND status = 'queued' AND id < ? ORDER BY id", arguments: [app, newest])
             try db.execute(sql: """
                 UPDATE jobs SET status = 'superseded', reason = ?, finished_at = ? WHERE app = ? AND status = 'queued' AND id < ?
                 """, arguments: ["superseded by job \(newest)", now.timeIntervalSince1970, app, newest])
             try db.execute(sql: """
                 UPDATE jobs SET status = 'running', started_at = ?, lease_owner = ?, lease_expires_at = ? WHERE id = ? AND status = 'queued'
                 """, arguments: [now.timeIntervalSince1970, replica, now.addingTimeInterval(leaseFor.seconds).timeIntervalSince1970, newest])
-            return try Self.fetchJob(db, id: newest)
+            guard let job = try Self.fetchJob(db, id: newest) else { return nil }
+            return Claim(job: job, superseded: try older.compactMap { try Self.fetchJob(db, id: $0) })
         }
     }
 

@@ -139,3 +139,14 @@ public struct CommitStatusRecord: Sendable, Hashable {
         self.nextAttemptAt = nextAttemptAt
     }
 }
+
+/// A job that was claimed, and the older queued jobs of its app it superseded.
+public struct Claim: Sendable, Hashable {
+    public var job: Job
+    public var superseded: [Job]
+
+    public init(job: Job, superseded: [Job]) {
+        self.job = job
+        self.superseded = superseded
+    }
+}
