@@ -197,6 +197,7 @@ extension ServerConfig {
             "name", "repo", "branch", "forge", "webhook_secrets", "pipeline", "secrets", "pass_env", "repo_auth", "cancel_running_on_push", "network",
             "cluster", "namespace", "prune", "force_conflicts", "rollback", "drift", "reconcile_interval",
             "allowed_namespaces", "allowed_cluster_kinds", "denied_kinds", "service_account", "paths", "depends_on", "forge_api",
+            "preview",
         ])
         let nameNode = try app.required("name")
         let name = try nameNode.string()
@@ -264,6 +265,19 @@ extension ServerConfig {
             guard url.hasPrefix("https://") || url.hasPrefix("http://") else { throw urlNode.error("forge_api.url is the forge's API base, https://...") }
             result.forgeAPI = ForgeAPI(url: url, token: try secrets.resolve(try api.required("token")),
                                        repository: try api["repository"]?.string() ?? ForgeAPI.repositoryPath(of: repo))
+        }
+        if let node = app["preview"] {
+            // `preview: false`, or `preview: {stages: [build, test]}`.
+            if let enabled = try? node.bool() {
+                result.preview.enabled = enabled
+            } else {
+                let preview = try node.mapping(allowing: ["stages"])
+                let stages = try preview["stages"]?.sequence().map { item throws(ConfigError) in try item.oneOf(StageName.self) } ?? []
+                if let deploy = stages.firstIndex(of: .deploy), let item = try preview["stages"]?.sequence()[deploy] {
+                    throw item.error("a preview never deploys: preview.stages lists build and test stages only")
+                }
+                result.preview.stages = stages
+            }
         }
         if let node = app["depends_on"] {
             result.dependsOn = try node.sequence().map { item throws(ConfigError) in try item.string() }

@@ -29,6 +29,8 @@ public struct AppConfig: Sendable, Hashable {
     public var dependsOn: [String] = []
     /// Where each job's state is reported as a commit status; nil: not reported.
     public var forgeAPI: ForgeAPI?
+    /// Whether pull requests to the app's branch get a preview job, and which stages it runs.
+    public var preview = PreviewSettings()
 
     public init(
         name: String, repoURL: String, branch: String = "main", forge: Forge, webhookSecrets: [SecretValue],
@@ -97,4 +99,18 @@ public enum DriftPolicy: String, Sendable, Hashable, CaseIterable {
     case report
     /// Re-apply the last applied manifests (a `self-heal` job), backing off when it keeps coming back.
     case correct
+}
+
+/// `apps[].preview`: pull requests that target the app's branch get a `preview` job, which
+/// dry-runs their head against the cluster (only for apps with a cluster).
+public struct PreviewSettings: Sendable, Hashable {
+    public var enabled: Bool
+    /// Pipeline stages the preview runs before rendering (none by default); never for a
+    /// request from a fork.
+    public var stages: [StageName]
+
+    public init(enabled: Bool = true, stages: [StageName] = []) {
+        self.enabled = enabled
+        self.stages = stages
+    }
 }

@@ -35,6 +35,9 @@ public enum JobTrigger: String, Sendable, Codable, CaseIterable, Hashable {
     case manual
     /// The reconciler re-applies the last applied revision to correct drift.
     case selfHeal = "self-heal"
+    /// A pull request's head, dry-run against the cluster and reported on the request;
+    /// nothing is applied.
+    case preview
 }
 
 /// A pipeline run for one commit of one app.
@@ -61,6 +64,10 @@ public struct Job: Sendable, Hashable, Codable, Identifiable {
     public var retryOf: JobID?
     /// The job that continues this one after it was interrupted.
     public var retriedAs: JobID?
+    /// The pull request a `preview` job previews.
+    public var pullRequest: Int?
+    /// Whether that pull request comes from a fork (no secrets, no steps).
+    public var fromFork: Bool = false
 
     /// The API's field names (snake_case, as in every Slipway JSON answer).
     enum CodingKeys: String, CodingKey {
@@ -72,14 +79,18 @@ public struct Job: Sendable, Hashable, Codable, Identifiable {
         case attempt
         case retryOf = "retry_of"
         case retriedAs = "retried_as"
+        case pullRequest = "pull_request"
+        case fromFork = "from_fork"
     }
 
     public init(
         id: JobID, app: String, forge: Forge?, deliveryID: String?, trigger: JobTrigger,
         ref: String, before: String?, commit: String, message: String?, author: String?,
         status: JobStatus, reason: String?, createdAt: Date, startedAt: Date?, finishedAt: Date?,
-        attempt: Int = 1, retryOf: JobID? = nil, retriedAs: JobID? = nil
+        attempt: Int = 1, retryOf: JobID? = nil, retriedAs: JobID? = nil, pullRequest: Int? = nil, fromFork: Bool = false
     ) {
+        self.pullRequest = pullRequest
+        self.fromFork = fromFork
         self.attempt = attempt
         self.retryOf = retryOf
         self.retriedAs = retriedAs

@@ -18,23 +18,25 @@ public struct TenancyRules: Sendable, Hashable {
 
     /// Every object of the plan that breaks a rule, naming file, document, kind, namespace and rule.
     public func violations(_ plan: ApplyPlan) -> [String] {
-        plan.all.compactMap { manifest in
-            let place = "\(manifest.place): \(manifest.reference)"
-            if deniedKinds.contains(manifest.kind) {
-                return "\(place): kind \(manifest.kind) is denied for app '\(app)' (denied_kinds)"
-            }
-            guard let namespace = manifest.namespace else {
-                guard clusterKinds.contains(manifest.kind) else {
-                    let allowed = clusterKinds.isEmpty ? "none" : clusterKinds.joined(separator: ", ")
-                    return "\(place): cluster-scoped kind \(manifest.kind) is not allowed for app '\(app)' (allowed_cluster_kinds: \(allowed))"
-                }
-                return nil
-            }
-            guard namespaces.contains(namespace) else {
-                return "\(place): namespace '\(namespace)' is not allowed for app '\(app)' (allowed_namespaces: \(namespaces.joined(separator: ", ")))"
+        plan.all.compactMap { manifest in violation(manifest).map { "\(manifest.place): \(manifest.reference): \($0)" } }
+    }
+
+    /// The rule a planned object breaks, or nil.
+    public func violation(_ manifest: Manifest) -> String? {
+        if deniedKinds.contains(manifest.kind) {
+            return "kind \(manifest.kind) is denied for app '\(app)' (denied_kinds)"
+        }
+        guard let namespace = manifest.namespace else {
+            guard clusterKinds.contains(manifest.kind) else {
+                let allowed = clusterKinds.isEmpty ? "none" : clusterKinds.joined(separator: ", ")
+                return "cluster-scoped kind \(manifest.kind) is not allowed for app '\(app)' (allowed_cluster_kinds: \(allowed))"
             }
             return nil
         }
+        guard namespaces.contains(namespace) else {
+            return "namespace '\(namespace)' is not allowed for app '\(app)' (allowed_namespaces: \(namespaces.joined(separator: ", ")))"
+        }
+        return nil
     }
 
     /// Fails with the violations, the first few in the message.

@@ -24,10 +24,29 @@ public struct CommitStatusRequest: Sendable, Equatable {
         return text.count > 140 ? String(text.prefix(139)) + "…" : text
     }
 
-    public static func make(forge: Forge, api: ForgeAPI, app: String, commit: String, state: CommitState, reason: String?, link: String) -> CommitStatusRequest {
-        let context = "slipway/\(app)"
-        let description = describe(state, reason: reason)
+    /// The token as each forge takes it.
+    static func authentication(forge: Forge, api: ForgeAPI) -> [(String, String)] {
         let token = api.token.value
+        return switch forge {
+        case .github: [("Authorization", "Bearer \(token)"), ("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28")]
+        case .gitlab: [("PRIVATE-TOKEN", token)]
+        case .gitea, .forgejo: [("Authorization", "token \(token)")]
+        case .bitbucketCloud, .bitbucketServer: [("Authorization", "Bearer \(token)")]
+        }
+    }
+
+    /// GitLab names a project by its URL-encoded full path.
+    static func projectPath(_ api: ForgeAPI) -> String {
+        api.repository.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? api.repository
+    }
+
+    /// `preview`: the status of a pull request's preview, under a context of its own
+    /// (`slipway/APP/preview`) so it never stands for the app's deploy.
+    public static func make(forge: Forge, api: ForgeAPI, app: String, preview: Bool = false, commit: String, state: CommitState, reason: String?,
+                            link: String) -> CommitStatusRequest {
+        let context = preview ? "slipway/\(app)/preview" : "slipway/\(app)"
+        let description = preview && state == .succeeded ? describePreview(reason) : describe(state, reason: reason)
+        let headers = authentication(forge: forge, api: api)
         func json(_ value: [String: String]) -> Data {
             (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])) ?? Data()
         }
@@ -36,38 +55,38 @@ public struct CommitStatusRequest: Sendable, Equatable {
             // POST /repos/{owner}/{repo}/statuses/{sha}
             let value = switch state { case .queued, .running: "pending"; case .succeeded: "success"; case .failed: "failure"; case .cancelled: "error" }
             return CommitStatusRequest(
-                url: "\(api.url)/repos/\(api.repository)/statuses/\(commit)",
-                headers: [("Authorization", "Bearer \(token)"), ("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28")],
+                url: "\(api.url)/repos/\(api.repository)/statuses/\(commit)", headers: headers,
                 body: json(["state": value, "target_url": link, "description": description, "context": context]))
         case .gitlab:
             // POST /projects/{id or url-encoded path}/statuses/{sha}
             let value = switch state { case .queued: "pending"; case .running: "running"; case .succeeded: "success"; case .failed: "failed"; case .cancelled: "canceled" }
-            let project = api.repository.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? api.repository
             return CommitStatusRequest(
-                url: "\(api.url)/projects/\(project)/statuses/\(commit)",
-                headers: [("PRIVATE-TOKEN", token)],
+                url: "\(api.url)/projects/\(projectPath(api))/statuses/\(commit)", headers: headers,
                 body: json(["state": value, "name": context, "target_url": link, "description": description]))
         case .gitea, .forgejo:
             // POST /repos/{owner}/{repo}/statuses/{sha}
             let value = switch state { case .queued, .running: "pending"; case .succeeded: "success"; case .failed: "failure"; case .cancelled: "error" }
             return CommitStatusRequest(
-                url: "\(api.url)/repos/\(api.repository)/statuses/\(commit)",
-                headers: [("Authorization", "token \(token)")],
+                url: "\(api.url)/repos/\(api.repository)/statuses/\(commit)", headers: headers,
                 body: json(["state": value, "target_url": link, "description": description, "context": context]))
         case .bitbucketCloud:
             // POST /2.0/repositories/{workspace}/{repo_slug}/commit/{commit}/statuses/build
             let value = switch state { case .queued, .running: "INPROGRESS"; case .succeeded: "SUCCESSFUL"; case .failed: "FAILED"; case .cancelled: "STOPPED" }
             return CommitStatusRequest(
-                url: "\(api.url)/repositories/\(api.repository)/commit/\(commit)/statuses/build",
-                headers: [("Authorization", "Bearer \(token)")],
-                body: json(["key": "slipway-\(app)", "state": value, "name": context, "url": link, "description": description]))
+                url: "\(api.url)/repositories/\(api.repository)/commit/\(commit)/statuses/build", headers: headers,
+                body: json(["key": context.replacingOccurrences(of: "/", with: "-"), "state": value, "name": context, "url": link, "description": description]))
         case .bitbucketServer:
             // POST /rest/build-status/1.0/commits/{commitId}
             let value = switch state { case .queued, .running: "INPROGRESS"; case .succeeded: "SUCCESSFUL"; case .failed, .cancelled: "FAILED" }
             return CommitStatusRequest(
-                url: "\(api.url)/rest/build-status/1.0/commits/\(commit)",
-                headers: [("Authorization", "Bearer \(token)")],
-                body: json(["key": "slipway-\(app)", "state": value, "name": context, "url": link, "description": description]))
+                url: "\(api.url)/rest/build-status/1.0/commits/\(commit)", headers: headers,
+                body: json(["key": context.replacingOccurrences(of: "/", with: "-"), "state": value, "name": context, "url": link, "description": description]))
         }
+    }
+
+    /// A finished preview says what the merge would change.
+    static func describePreview(_ summary: String?) -> String {
+        let text = "preview: " + (summary ?? "done")
+        return text.count > 140 ? String(text.prefix(139)) + "…" : text
     }
 }

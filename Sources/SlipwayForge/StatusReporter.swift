@@ -9,7 +9,7 @@ public import SlipwayConfig
 import SlipwayCore
 public import SlipwayStore
 
-/// Sends the outbox's commit statuses to the forges. A status that cannot go now (429, 5xx, no
+/// Sends the outbox's commit statuses and pull-request comments to the forges. A status that cannot go now (429, 5xx, no
 /// connection) is tried again with back-off, honouring `Retry-After` and the rate-limit reset;
 /// one the forge refuses (401, 403, 404, 422) is written to the job's log once, with the
 /// forge's message, and not tried again. Rows are leased, so replicas never send one twice,
@@ -43,21 +43,44 @@ public struct StatusReporter: Service {
         try? await http.shutdown()
     }
 
-    /// Sends what is due now; returns how many went out.
+    /// Sends what is due now (statuses, then pull-request comments); returns how many went out.
     @discardableResult
     public func deliverDue(_ http: HTTPClient) async -> Int {
-        let records: [CommitStatusRecord]
+        var sent = 0
         do {
-            records = try await store.claimCommitStatuses(now: now(), leaseUntil: now().addingTimeInterval(60), limit: 20)
+            for record in try await store.claimCommitStatuses(now: now(), leaseUntil: now().addingTimeInterval(60), limit: 20) {
+                if await deliver(record, http) { sent += 1 }
+            }
         } catch {
             logger.warning("cannot read the commit status outbox", metadata: ["error": "\(error)"])
-            return 0
         }
-        var sent = 0
-        for record in records {
-            if await deliver(record, http) { sent += 1 }
+        do {
+            for record in try await store.claimPreviewComments(now: now(), leaseUntil: now().addingTimeInterval(60), limit: 10) {
+                if await deliver(record, http) { sent += 1 }
+            }
+        } catch {
+            logger.warning("cannot read the pull-request comment outbox", metadata: ["error": "\(error)"])
         }
         return sent
+    }
+
+    /// One answer of a forge.
+    private struct Answer {
+        var code: Int
+        var headers: HTTPHeaders
+        var body: String
+    }
+
+    private func send(_ method: HTTPMethod, _ url: String, headers: [(String, String)], body: Data, _ http: HTTPClient) async throws -> Answer {
+        var outgoing = HTTPClientRequest(url: url)
+        outgoing.method = method
+        outgoing.headers.add(name: "User-Agent", value: "slipway")
+        outgoing.headers.add(name: "Content-Type", value: "application/json")
+        for (name, value) in headers { outgoing.headers.add(name: name, value: value) }
+        outgoing.body = .bytes(ByteBuffer(data: body))
+        let response = try await http.execute(outgoing, timeout: .seconds(30))
+        let text = String(buffer: try await response.body.collect(upTo: 256 * 1024))
+        return Answer(code: Int(response.status.code), headers: response.headers, body: text)
     }
 
     private func deliver(_ record: CommitStatusRecord, _ http: HTTPClient) async -> Bool {
@@ -66,37 +89,75 @@ public struct StatusReporter: Service {
             return false
         }
         let link = "\(config.baseURL)/jobs/\(record.jobID)"
-        let request = CommitStatusRequest.make(forge: app.forge, api: api, app: app.name, commit: record.commit, state: record.state,
-                                               reason: record.description, link: link)
-        var outgoing = HTTPClientRequest(url: request.url)
-        outgoing.method = .POST
-        outgoing.headers.add(name: "User-Agent", value: "slipway")
-        outgoing.headers.add(name: "Content-Type", value: "application/json")
-        for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
-        outgoing.body = .bytes(ByteBuffer(data: request.body))
+        let request = CommitStatusRequest.make(forge: app.forge, api: api, app: app.name, preview: record.isPreview, commit: record.commit,
+                                               state: record.state, reason: record.description, link: link)
         do {
-            let response = try await http.execute(outgoing, timeout: .seconds(30))
-            let body = String(buffer: try await response.body.collect(upTo: 64 * 1024))
-            let code = Int(response.status.code)
-            switch Self.verdict(code: code, headers: response.headers, attempts: record.attempts, now: now()) {
+            let answer = try await send(.POST, request.url, headers: request.headers, body: request.body, http)
+            switch Self.verdict(code: answer.code, headers: answer.headers, attempts: record.attempts, now: now()) {
             case .sent:
                 try await store.commitStatusSent(record.id, now: now())
                 logger.debug("commit status sent", metadata: ["app": "\(app.name)", "job-id": "\(record.jobID)", "state": "\(record.state.rawValue)"])
                 return true
             case .retry(let at):
-                try await store.commitStatusRetry(record.id, retryAt: at, error: "\(code) \(Self.message(body))")
-                logger.notice("commit status postponed", metadata: ["app": "\(app.name)", "status": "\(code)", "retry-at": "\(at)"])
+                try await store.commitStatusRetry(record.id, retryAt: at, error: "\(answer.code) \(Self.message(answer.body))")
+                logger.notice("commit status postponed", metadata: ["app": "\(app.name)", "status": "\(answer.code)", "retry-at": "\(at)"])
             case .refused:
-                let message = "the forge refused the commit status '\(record.state.rawValue)' for \(record.commit.prefix(12)): \(code) \(Self.message(body)); "
+                let message = "the forge refused the commit status '\(record.state.rawValue)' for \(record.commit.prefix(12)): \(answer.code) \(Self.message(answer.body)); "
                     + "check apps[].forge_api of '\(app.name)' (no more statuses are sent for this job)"
                 try await store.commitStatusRefused(record.id, error: message, now: now())
                 try await store.appendNote(jobID: record.jobID, text: "\(LogLine.timestamp(now())) [forge] \(message)\n", now: now())
-                logger.warning("commit status refused", metadata: ["app": "\(app.name)", "status": "\(code)"])
+                logger.warning("commit status refused", metadata: ["app": "\(app.name)", "status": "\(answer.code)"])
             }
         } catch {
             let at = now().addingTimeInterval(Self.backoff(attempts: record.attempts))
             try? await store.commitStatusRetry(record.id, retryAt: at, error: "\(error)")
             logger.notice("commit status postponed", metadata: ["app": "\(app.name)", "error": "\(error)"])
+        }
+        return false
+    }
+
+    /// Creates the app's comment on the pull request, or edits it; a comment someone deleted
+    /// is created again.
+    private func deliver(_ record: PreviewCommentRecord, _ http: HTTPClient) async -> Bool {
+        guard let app = config.app(named: record.app), let api = app.forgeAPI else {
+            try? await store.previewCommentRefused(record, error: "app '\(record.app)' no longer reports to a forge", now: now())
+            return false
+        }
+        let request = PreviewCommentRequest.make(forge: app.forge, api: api, pullRequest: record.pullRequest, commentID: record.commentID,
+                                                 commentVersion: record.commentVersion, text: record.body)
+        let what = "the comment on pull request #\(record.pullRequest)"
+        do {
+            let answer = try await send(HTTPMethod(rawValue: request.method), request.url, headers: request.headers, body: request.body, http)
+            if record.commentID != nil, answer.code == 404 || (answer.code == 409 && app.forge == .bitbucketServer) {
+                // Deleted by someone (404), or edited by someone on Data Center (409, a stale version): a new comment.
+                try await store.previewCommentRetry(record, retryAt: now(), error: "\(answer.code) \(Self.message(answer.body))", forgetComment: true)
+                logger.notice("pull-request comment is created again", metadata: ["app": "\(app.name)", "status": "\(answer.code)"])
+                return false
+            }
+            switch Self.verdict(code: answer.code, headers: answer.headers, attempts: record.attempts, now: now()) {
+            case .sent:
+                let created = PreviewCommentRequest.created(from: Data(answer.body.utf8))
+                guard let id = created?.id ?? record.commentID else {
+                    try await store.previewCommentRetry(record, retryAt: now().addingTimeInterval(Self.backoff(attempts: record.attempts)),
+                                                        error: "the forge's answer has no comment id", forgetComment: false)
+                    return false
+                }
+                try await store.previewCommentSent(record, commentID: id, commentVersion: created?.version, now: now())
+                logger.debug("pull-request comment sent", metadata: ["app": "\(app.name)", "pull-request": "\(record.pullRequest)"])
+                return true
+            case .retry(let at):
+                try await store.previewCommentRetry(record, retryAt: at, error: "\(answer.code) \(Self.message(answer.body))", forgetComment: false)
+                logger.notice("pull-request comment postponed", metadata: ["app": "\(app.name)", "status": "\(answer.code)", "retry-at": "\(at)"])
+            case .refused:
+                let message = "the forge refused \(what): \(answer.code) \(Self.message(answer.body)); check apps[].forge_api of '\(app.name)'"
+                try await store.previewCommentRefused(record, error: message, now: now())
+                try await store.appendNote(jobID: record.jobID, text: "\(LogLine.timestamp(now())) [forge] \(message)\n", now: now())
+                logger.warning("pull-request comment refused", metadata: ["app": "\(app.name)", "status": "\(answer.code)"])
+            }
+        } catch {
+            let at = now().addingTimeInterval(Self.backoff(attempts: record.attempts))
+            try? await store.previewCommentRetry(record, retryAt: at, error: "\(error)", forgetComment: false)
+            logger.notice("pull-request comment postponed", metadata: ["app": "\(app.name)", "error": "\(error)"])
         }
         return false
     }

@@ -61,6 +61,29 @@ public actor MirrorCache {
         }
     }
 
+    /// Makes sure the mirror has a pull request's head: fetches the branches and `ref` (where
+    /// the forge publishes the request's head) unless the mirror has `commit` already. Forges
+    /// may name the head by a short hash (Bitbucket Cloud): the full one is returned, from `ref`.
+    public func ensure(pullRequestHead commit: String, ref: String, in url: String,
+                       credentials: RepositoryAuth = .none) async throws(GitError) -> (commit: String, report: FetchReport?) {
+        try await onMirrorQueue(url) { mirror throws(GitError) in
+            let full = commit.count == 40
+            if full, FileManager.default.fileExists(atPath: mirror.completeMarker), mirror.contains(commit: commit) { return (commit, nil) }
+            let report = try mirror.fetch(credentials: credentials, refs: [ref])
+            if full {
+                guard mirror.contains(commit: commit) else {
+                    throw GitError(.commitNotFound, "commit \(commit) is not in \(url) after fetching \(ref) (the request was pushed to again?)")
+                }
+                return (commit, report)
+            }
+            let head = try mirror.target(of: ref)
+            guard head.hasPrefix(commit.lowercased()) else {
+                throw GitError(.commitNotFound, "\(ref) of \(url) is at \(head.prefix(12)), not \(commit) (the request was pushed to again?)")
+            }
+            return (head, report)
+        }
+    }
+
     /// Fetches and returns the commit `branch` points at on the remote.
     public func head(of branch: String, in url: String, credentials: RepositoryAuth = .none) async throws(GitError) -> String {
         try await onMirrorQueue(url) { mirror throws(GitError) in

@@ -21,7 +21,8 @@ struct MirrorRepository {
 
     /// Brings the mirror up to date with the remote, cloning it when missing, and
     /// re-cloning it once when it is damaged.
-    func fetch(credentials: RepositoryAuth) throws(GitError) -> FetchReport {
+    /// `refs` are fetched too, each under its own name (a pull request's head ref).
+    func fetch(credentials: RepositoryAuth, refs: [String] = []) throws(GitError) -> FetchReport {
         _ = LibGit2.initialised
         try RepositoryURL.validate(url)
         let fileManager = FileManager.default
@@ -29,14 +30,14 @@ struct MirrorRepository {
             try? fileManager.removeItem(atPath: path)
         }
         do {
-            return try fetchOnce(credentials: credentials)
+            return try fetchOnce(credentials: credentials, refs: refs)
         } catch where error.kind == .corruptMirror && fileManager.fileExists(atPath: completeMarker) {
             try? fileManager.removeItem(atPath: path)
-            return try fetchOnce(credentials: credentials)
+            return try fetchOnce(credentials: credentials, refs: refs)
         }
     }
 
-    private func fetchOnce(credentials: RepositoryAuth) throws(GitError) -> FetchReport {
+    private func fetchOnce(credentials: RepositoryAuth, refs: [String]) throws(GitError) -> FetchReport {
         let cloning = !FileManager.default.fileExists(atPath: path)
         var repository: OpaquePointer?
         if cloning {
@@ -66,7 +67,7 @@ struct MirrorRepository {
         options.callbacks.certificate_check = CredentialBox.hostKeyCheck
         options.callbacks.payload = Unmanaged.passUnretained(box).toOpaque()
         let result = withExtendedLifetime(box) {
-            LibGit2.withStringArray(["+refs/heads/*:refs/heads/*"]) { refspecs in
+            LibGit2.withStringArray(["+refs/heads/*:refs/heads/*"] + refs.map { "+\($0):\($0)" }) { refspecs in
                 git_remote_fetch(remote, refspecs, &options, "slipway fetch")
             }
         }
@@ -154,13 +155,22 @@ struct MirrorRepository {
 
     /// The commit a branch points at in the mirror.
     func head(of branch: String) throws(GitError) -> String {
+        do {
+            return try target(of: "refs/heads/\(branch)")
+        } catch where error.kind == .commitNotFound {
+            throw GitError(.commitNotFound, "branch \(branch) is not in \(url)")
+        }
+    }
+
+    /// The commit a ref points at in the mirror.
+    func target(of ref: String) throws(GitError) -> String {
         _ = LibGit2.initialised
         var repository: OpaquePointer?
         try LibGit2.check(git_repository_open_bare(&repository, path), "cannot open the mirror at \(path)")
         defer { git_repository_free(repository) }
         var oid = git_oid()
-        guard git_reference_name_to_id(&oid, repository, "refs/heads/\(branch)") == 0 else {
-            throw GitError(.commitNotFound, "branch \(branch) is not in \(url)")
+        guard git_reference_name_to_id(&oid, repository, ref) == 0 else {
+            throw GitError(.commitNotFound, "\(ref) is not in \(url)")
         }
         var buffer = [CChar](repeating: 0, count: 41)
         git_oid_tostr(&buffer, 41, &oid)

@@ -23,7 +23,8 @@ struct DependencyGate: Sendable {
         guard let app = config.app(named: job.app) else { return .ready }
         let short = job.commit.prefix(12)
         for name in app.dependsOn {
-            let jobs = try await store.jobs(JobQuery(app: name, limit: 50))
+            // Previews deploy nothing: only the app's deploys count.
+            let jobs = try await store.jobs(JobQuery(app: name, limit: 50)).filter { $0.trigger != .preview }
             if jobs.contains(where: { $0.commit == job.commit && !$0.status.isFinal }) {
                 return .wait("app '\(name)' has not deployed \(short) yet")
             }
@@ -44,7 +45,7 @@ struct DependencyGate: Sendable {
     func review() async throws(StoreError) -> (waiting: Set<String>, blocked: [Job]) {
         let queued = try await store.queuedJobs()
         var newest: [String: Job] = [:]
-        for job in queued where config.app(named: job.app)?.dependsOn.isEmpty == false {
+        for job in queued where job.trigger != .preview && config.app(named: job.app)?.dependsOn.isEmpty == false {
             if job.id > newest[job.app]?.id ?? 0 { newest[job.app] = job }
         }
         var waiting = Set<String>()
@@ -56,7 +57,7 @@ struct DependencyGate: Sendable {
             case .wait:
                 waiting.insert(job.app)
             case .blocked(let reason):
-                let older = queued.filter { $0.app == job.app && $0.id < job.id }.map(\.id)
+                let older = queued.filter { $0.app == job.app && $0.trigger != .preview && $0.id < job.id }.map(\.id)
                 _ = try await store.supersede(older, by: job.id, now: Date())
                 try await store.finish(job.id, status: .blocked, reason: Job.summarized(reason: reason))
                 blocked.append(job)
@@ -70,7 +71,8 @@ struct DependencyGate: Sendable {
     func retryBlocked(after deployed: Job) async throws(StoreError) -> [Job] {
         var queued: [Job] = []
         for app in config.apps where app.dependsOn.contains(deployed.app) {
-            guard let latest = try await store.latestJob(app: app.name), latest.status == .blocked else { continue }
+            let recent = try await store.jobs(JobQuery(app: app.name, limit: 20))
+            guard let latest = recent.first(where: { $0.trigger != .preview }), latest.status == .blocked else { continue }
             queued.append(try await store.enqueue(app: app.name, ref: latest.ref, commit: latest.commit, trigger: latest.trigger,
                                                   message: "retry of blocked job \(latest.id): '\(deployed.app)' deployed \(deployed.commit.prefix(12))"))
         }

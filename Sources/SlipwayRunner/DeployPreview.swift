@@ -11,11 +11,13 @@ public import SlipwayStore
 /// with the live object (`slipway diff`).
 public struct DeployPreview: Sendable {
     public struct ObjectChange: Sendable, Codable, Hashable {
-        public enum Action: String, Sendable, Codable { case create, update, unchanged, prune }
+        public enum Action: String, Sendable, Codable { case create, update, unchanged, prune, refused }
         /// `Deployment shop/web`
         public var object: String
         public var action: Action
         public var changes: [FieldChange]
+        /// For `refused`: the app's rule the object breaks, or the API server's message.
+        public var reason: String?
     }
 
     public struct Result: Sendable, Codable {
@@ -74,20 +76,37 @@ public struct DeployPreview: Sendable {
         sandbox.handOver(workspace)
         let manifests = try await ManifestStep.render(spec, namespace: target.namespace, workspace: workspace, environment: environment,
                                                       sandbox: sandbox, network: app.network) { _ in }
+        let changes = try await Self.compare(manifests, app: app, target: target, spec: spec, client: client, store: store)
+        return Result(app: app.name, commit: commit, objects: changes)
+    }
+}
+
+extension DeployPreview {
+    /// What applying `manifests` would do, object by object, through server-side dry-runs with
+    /// the app's identity: an object the app's rules forbid, or the API server refuses, is
+    /// `refused` with the rule or the server's message, and the others are still compared.
+    static func compare(_ manifests: [Manifest], app: AppConfig, target: DeployTarget, spec: DeploySpec, client: KubeClient,
+                        store: any JobStore) async throws(DeployError) -> [ObjectChange] {
         let options = ManifestStep.options(app: app, target: target, spec: spec)
-        let plan = try await Deployer(client: client).plan(manifests, defaultNamespace: target.namespace, applySetID: options.applySetID, rules: options.rules)
+        // Hooks run around a sync and are never applied as the app's objects: not compared.
+        let resources = try SyncSet.split(manifests).resources
+        let plan = try await Deployer(client: client).plan(resources, defaultNamespace: target.namespace, applySetID: options.applySetID)
         var changes: [ObjectChange] = []
         for manifest in plan.all {
+            let name = manifest.reference.description
+            if let rule = options.rules?.violation(manifest) {
+                changes.append(ObjectChange(object: name, action: .refused, changes: [], reason: "\(manifest.place): \(rule)"))
+                continue
+            }
             let desired = manifest.object
             do {
                 let live = try await client.get(apiVersion: manifest.apiVersion, kind: manifest.kind, namespace: manifest.namespace, name: manifest.name)
-                let result = live == nil ? desired : try await client.apply(desired, fieldManager: Deployer.fieldManager, force: true, dryRun: true)
-                let fields = ObjectDiff.changes(live: live, desired: result)
-                changes.append(ObjectChange(object: manifest.reference.description,
-                                            action: live == nil ? .create : (fields.isEmpty ? .unchanged : .update),
-                                            changes: live == nil ? ObjectDiff.changes(live: nil, desired: desired) : fields))
+                // A new object is dry-run too: the server's admission decides whether it may be created.
+                let result = try await client.apply(desired, fieldManager: Deployer.fieldManager, force: true, dryRun: true)
+                let fields = ObjectDiff.changes(live: live, desired: live == nil ? desired : result)
+                changes.append(ObjectChange(object: name, action: live == nil ? .create : (fields.isEmpty ? .unchanged : .update), changes: fields))
             } catch {
-                throw DeployError("\(manifest.place): \(manifest.reference): \(error)")
+                changes.append(ObjectChange(object: name, action: .refused, changes: [], reason: "\(manifest.place): \(error)"))
             }
         }
         let current = Set(plan.all.map(\.reference.identity))
@@ -96,7 +115,7 @@ public struct DeployPreview: Sendable {
         for reference in previous where !current.contains(reference.identity) && target.prune {
             changes.append(ObjectChange(object: reference.description, action: .prune, changes: []))
         }
-        return Result(app: app.name, commit: commit, objects: changes)
+        return changes
     }
 }
 
@@ -105,8 +124,9 @@ extension DeployPreview.Result {
     public var text: String {
         var lines = ["diff of \(app) at \(commit.prefix(12)) against the cluster:"]
         for object in objects where object.action != .unchanged {
-            let mark = switch object.action { case .create: "+"; case .update: "~"; case .prune: "-"; case .unchanged: " " }
-            lines.append("\(mark) \(object.object)\(object.action == .prune ? " (would be pruned)" : "")")
+            let mark = switch object.action { case .create: "+"; case .update: "~"; case .prune: "-"; case .refused: "!"; case .unchanged: " " }
+            let note = switch object.action { case .prune: " (would be pruned)"; case .refused: " (refused: \(object.reason ?? "?"))"; default: "" }
+            lines.append("\(mark) \(object.object)\(note)")
             for change in object.changes {
                 lines.append("    \(change.path): \(change.live ?? "(absent)") -> \(change.desired ?? "(absent)")")
             }

@@ -57,7 +57,8 @@ public actor JobDispatcher: Service {
                                                   killGrace: config.killGrace),
                            host: HostIdentity.current(),
                            workspacesDir: config.workspacesDir, serverEnvironment: ProcessInfo.processInfo.environment,
-                           manifestStep: ManifestStep(store: store, clusters: clusters, pollInterval: healthPollInterval, sandbox: sandbox))
+                           manifestStep: ManifestStep(store: store, clusters: clusters, pollInterval: healthPollInterval, sandbox: sandbox),
+                           baseURL: config.baseURL)
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -151,8 +152,10 @@ public actor JobDispatcher: Service {
     private func step() async -> [Job] {
         do {
             metrics?.queueDepth(try await store.queueDepth())
-            for (id, job) in running where stopping[id] == nil && config.app(named: job.app)?.cancelRunningOnPush == true {
-                if let newer = try await store.jobs(JobQuery(app: job.app, status: .queued, limit: 1)).first, newer.id > id {
+            for (id, job) in running where stopping[id] == nil && job.trigger != .preview && config.app(named: job.app)?.cancelRunningOnPush == true {
+                // A preview queued meanwhile is no newer push.
+                if let newer = try await store.jobs(JobQuery(app: job.app, status: .queued, limit: 20)).first(where: { $0.trigger != .preview }),
+                   newer.id > id {
                     stopping[id] = .cancelled
                     logger.info("running job cancelled by a newer push", metadata: ["job-id": "\(id)", "by": "\(newer.id)"])
                 }
@@ -172,7 +175,8 @@ public actor JobDispatcher: Service {
                 guard let claim = try await store.claim(replica: replica, leaseFor: config.lease, now: now(), excludingApps: waiting) else { break }
                 let job = claim.job
                 // A dependency's job may have been queued between the review and the claim.
-                if dependencies.isActive, config.app(named: job.app)?.dependsOn.isEmpty == false {
+                // A preview applies nothing: it does not wait for the apps its app depends on.
+                if dependencies.isActive, job.trigger != .preview, config.app(named: job.app)?.dependsOn.isEmpty == false {
                     switch try await dependencies.verdict(for: job) {
                     case .ready:
                         break

@@ -23,9 +23,11 @@ struct JobRunner: Sendable {
     let serverEnvironment: [String: String]
     /// Applies the pipeline's `deploy:` block.
     let manifestStep: ManifestStep
+    /// Where the server's pages are, for links to a job (`ServerConfig.baseURL`).
+    let baseURL: String
 
     /// A step planned for this job, with where it stands in the plan.
-    private struct PlannedStep {
+    struct PlannedStep {
         var stage: String
         var spec: StepSpec
         var index: Int
@@ -55,6 +57,9 @@ struct JobRunner: Sendable {
             await log.line("slipway", masker.masking(text))
         }
 
+        if job.trigger == .preview {
+            return await preview(job, app: app, log: log, stopRequested: stopRequested)
+        }
         if app.target != nil, let bad = try? await store.badCommit(app: app.name, commit: job.commit) {
             let reason = "commit \(job.commit.prefix(12)) was rolled back as bad by job \(bad.jobID) (\(bad.reason)); push a new commit"
             await say(reason)
@@ -90,22 +95,13 @@ struct JobRunner: Sendable {
         await log.flush()
 
         // 2. The pipeline file, from the checked-out commit.
-        guard let pipelineFile = WorkspaceFile.path(app.pipelinePath, in: workspace) else {
-            let reason = "the pipeline file \(app.pipelinePath) leads outside the workspace (a symbolic link): it is not read"
-            await say("error: \(reason)")
-            return RunResult(status: .failed, reason: reason)
-        }
-        guard let text = try? String(contentsOfFile: pipelineFile, encoding: .utf8) else {
-            let reason = "no pipeline file \(app.pipelinePath) in commit \(job.commit.prefix(12))"
-            await say("error: \(reason)")
-            return RunResult(status: .failed, reason: reason)
-        }
         let pipeline: PipelineSpec
-        do {
-            pipeline = try PipelineSpec.parse(text, file: app.pipelinePath)
-        } catch {
-            await say("error: \(error)")
-            return RunResult(status: .failed, reason: error.description)
+        switch Self.pipeline(of: app, in: workspace, commit: job.commit) {
+        case .success(let spec):
+            pipeline = spec
+        case .failure(let problem):
+            await say("error: \(problem.reason)")
+            return RunResult(status: .failed, reason: problem.reason)
         }
 
         // 3. The plan: build, test, pre-deploy hooks, deploy, post-deploy hooks; on-failure last.
@@ -189,8 +185,27 @@ struct JobRunner: Sendable {
         return RunResult(status: .failed, reason: reason)
     }
 
+    struct PipelineProblem: Error {
+        var reason: String
+    }
+
+    /// The app's pipeline file in a checked-out commit, or why it cannot be read.
+    static func pipeline(of app: AppConfig, in workspace: String, commit: String) -> Result<PipelineSpec, PipelineProblem> {
+        guard let pipelineFile = WorkspaceFile.path(app.pipelinePath, in: workspace) else {
+            return .failure(PipelineProblem(reason: "the pipeline file \(app.pipelinePath) leads outside the workspace (a symbolic link): it is not read"))
+        }
+        guard let text = try? String(contentsOfFile: pipelineFile, encoding: .utf8) else {
+            return .failure(PipelineProblem(reason: "no pipeline file \(app.pipelinePath) in commit \(commit.prefix(12))"))
+        }
+        do {
+            return .success(try PipelineSpec.parse(text, file: app.pipelinePath))
+        } catch {
+            return .failure(PipelineProblem(reason: error.description))
+        }
+    }
+
     /// Runs a step, again up to its `retries`, and records it.
-    private func runStep(_ step: PlannedStep, job: Job, app: AppConfig, workspace: String, environment: [String: String], secrets: [String],
+    func runStep(_ step: PlannedStep, job: Job, app: AppConfig, workspace: String, environment: [String: String], secrets: [String],
                          log: LogSink, stopRequested: @escaping @Sendable () async -> StopReason?,
                          say: (String) async -> Void) async -> StepOutcome {
         let label = "\(step.stage)/\(step.spec.name)"

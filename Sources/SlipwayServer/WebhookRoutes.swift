@@ -117,21 +117,30 @@ struct WebhookRoutes: Sendable {
         case .enqueue(let push) where monorepo.concerns(app):
             return try await fanOut(push, app: app, base: base)
         case .enqueue(let push):
-            switch try await store.enqueue(push: push, app: app.name, now: now()) {
-            case .created(let job):
-                logger.info("job queued", metadata: ["app": "\(app.name)", "job-id": "\(job.id)", "commit": "\(job.commit)", "delivery": "\(push.deliveryID)"])
-                await outbox.note(job, .queued, now: now())
-                jobsChanged()
-                return (JSONBody.response(.accepted, Self.accepted("queued", job: job.id, base: base)), "queued")
-            case .existing(let job):
-                return (JSONBody.response(.ok, Self.accepted("duplicate", job: job.id, base: base)), "duplicate")
-            }
+            return await answer(try await store.enqueue(push: push, app: app.name, now: now()), delivery: push.deliveryID, base: base)
+        case .preview(let pullRequest):
+            return await answer(try await store.enqueue(preview: pullRequest, app: app.name, now: now()), delivery: pullRequest.deliveryID,
+                                base: base)
         case .ping(let id):
             try await store.recordIgnoredDelivery(app: app.name, forge: app.forge, deliveryID: id, outcome: "ping", now: now())
             return (JSONBody.response(.ok, Answer(status: "pong", delivery: id)), "ping")
         case .ignore(let id, let reason):
             try await store.recordIgnoredDelivery(app: app.name, forge: app.forge, deliveryID: id, outcome: "ignored", now: now())
             return (JSONBody.response(.ok, Answer(status: "ignored", delivery: id, reason: reason)), "ignored")
+        }
+    }
+
+    /// A job queued (202) or found already queued for the same delivery or revision (200).
+    private func answer(_ result: EnqueueResult, delivery: String, base: String) async -> (Response, String) {
+        switch result {
+        case .created(let job):
+            logger.info("job queued", metadata: ["app": "\(job.app)", "job-id": "\(job.id)", "trigger": "\(job.trigger.rawValue)",
+                                                 "commit": "\(job.commit)", "delivery": "\(delivery)"])
+            await outbox.note(job, .queued, now: now())
+            jobsChanged()
+            return (JSONBody.response(.accepted, Self.accepted("queued", job: job.id, base: base)), "queued")
+        case .existing(let job):
+            return (JSONBody.response(.ok, Self.accepted("duplicate", job: job.id, base: base)), "duplicate")
         }
     }
 

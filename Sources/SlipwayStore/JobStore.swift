@@ -26,6 +26,9 @@ public protocol JobStore: AnyObject, Sendable {
     /// Commits a job for `push` unless its delivery id, or the same (app, ref, commit),
     /// already has one. Returns only after the transaction is durable.
     func enqueue(push: PushEvent, app: String, now: Date) async throws(StoreError) -> EnqueueResult
+    /// Commits a `preview` job for a pull request's head unless its delivery id, or a preview
+    /// of the same head, already has one.
+    func enqueue(preview: PullRequestEvent, app: String, now: Date) async throws(StoreError) -> EnqueueResult
     /// Remembers a verified delivery that created no job (ping, other branch, other event).
     func recordIgnoredDelivery(app: String, forge: Forge, deliveryID: String, outcome: String, now: Date) async throws(StoreError)
     /// Queues a job that no webhook announced (a manual sync, a poll, a self-heal): never
@@ -39,7 +42,7 @@ public protocol JobStore: AnyObject, Sendable {
     func jobs(_ query: JobQuery) async throws(StoreError) -> [Job]
     /// The newest job of an app, whatever its trigger.
     func latestJob(app: String) async throws(StoreError) -> Job?
-    /// Whether any job of the app is (or was) for this commit.
+    /// Whether any job of the app that deploys is (or was) for this commit (previews do not count).
     func hasJob(app: String, commit: String) async throws(StoreError) -> Bool
     /// Cancels a queued job at once; a running job is flagged for its runner to stop.
     /// Returns the job as it now is, or nil when there is no such job.
@@ -70,7 +73,8 @@ public protocol JobStore: AnyObject, Sendable {
 
     /// Takes the next job to run, fairly, and leases it to `replica` until `now + leaseFor`:
     /// among apps with queued jobs and none running, the app that started a job longest ago;
-    /// its newest queued job runs, older queued ones are superseded by it. At most one job of
+    /// of its queue with the oldest job (deploys share one, each pull request's previews have
+    /// their own), the newest job runs and the older ones are superseded by it. At most one job of
     /// an app runs at once, whichever replicas claim (a unique index stands behind it).
     /// Nil when nothing can start.
     func claim(replica: String, leaseFor: Duration, now: Date, excludingApps: Set<String>) async throws(StoreError) -> Claim?
@@ -148,6 +152,22 @@ public protocol JobStore: AnyObject, Sendable {
     /// Adds a line to a job's log whatever its state (a forge's refusal is reported after the
     /// job may have ended).
     func appendNote(jobID: JobID, text: String, now: Date) async throws(StoreError)
+
+    // MARK: Pull-request comments
+
+    /// Sets the text of the one comment an app keeps on a pull request (created on first
+    /// delivery, edited after): a newer text replaces one not yet sent.
+    func queuePreviewComment(app: String, pullRequest: Int, jobID: JobID, body: String, now: Date) async throws(StoreError)
+    /// Comments whose newest text is not on the forge yet and whose time has come, leased to
+    /// the caller until `leaseUntil`.
+    func claimPreviewComments(now: Date, leaseUntil: Date, limit: Int) async throws(StoreError) -> [PreviewCommentRecord]
+    /// The forge has `revision` of the text, under the comment `commentID` (Bitbucket Data
+    /// Center's edits also need the comment's `version`).
+    func previewCommentSent(_ record: PreviewCommentRecord, commentID: String, commentVersion: Int?, now: Date) async throws(StoreError)
+    /// Try again at `retryAt`; with `forgetComment` the comment is created anew (it was deleted).
+    func previewCommentRetry(_ record: PreviewCommentRecord, retryAt: Date, error: String, forgetComment: Bool) async throws(StoreError)
+    /// The forge will not take it: not tried again until a newer preview's text.
+    func previewCommentRefused(_ record: PreviewCommentRecord, error: String, now: Date) async throws(StoreError)
 
     // MARK: Web sessions
 

@@ -25,12 +25,13 @@ extension PostgresJobStore {
                     AND s.id = (SELECT MIN(o.id) FROM commit_statuses o WHERE o.job_id = s.job_id AND o.sent_at IS NULL AND o.refused IS NULL)
                     AND s.next_attempt_at <= \(now.timeIntervalSince1970) AND (s.leased_until IS NULL OR s.leased_until < \(now.timeIntervalSince1970))
                     ORDER BY s.id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
-                RETURNING *
+                RETURNING *, (SELECT j.trigger FROM jobs j WHERE j.id = commit_statuses.job_id) AS job_trigger
                 """, logger: logger))
         }
         do {
             return try found.map { row in
                 CommitStatusRecord(id: try row["id"].decode(Int64.self), app: try row["app"].decode(String.self), jobID: try row["job_id"].decode(Int64.self),
+                                   isPreview: try row["job_trigger"].decode(String?.self) == JobTrigger.preview.rawValue,
                                    commit: try row["commit_sha"].decode(String.self),
                                    state: CommitState(rawValue: try row["state"].decode(String.self)) ?? .failed,
                                    description: try row["description"].decode(String?.self), attempts: Int(try row["attempts"].decode(Int32.self)),

@@ -6,39 +6,47 @@ public import SlipwayCore
 /// Intake, jobs and their life cycle, as `SQLiteJobStore` does them.
 extension PostgresJobStore {
     public func enqueue(push: PushEvent, app: String, now: Date) async throws(StoreError) -> EnqueueResult {
+        try await enqueue(IncomingJob(push: push), app: app, now: now)
+    }
+
+    public func enqueue(preview: PullRequestEvent, app: String, now: Date) async throws(StoreError) -> EnqueueResult {
+        try await enqueue(IncomingJob(preview: preview), app: app, now: now)
+    }
+
+    private func enqueue(_ incoming: IncomingJob, app: String, now: Date) async throws(StoreError) -> EnqueueResult {
         let logger = logger
-        let paths = try push.changedPaths.map { paths throws(StoreError) in
-            do { return try SlipwayJSON.string(.array(paths.map(JSONValue.string))) } catch { throw .unavailable("\(error)") }
-        }
-        return try await transaction("queue a job for delivery \(push.deliveryID)") { connection in
+        let paths = try incoming.changedPathsJSON()
+        let (sameA, sameB) = incoming.sameRevision
+        return try await transaction("queue a job for delivery \(incoming.deliveryID)") { connection in
             // Two replicas that get the same delivery (or the same revision) take turns here.
             try await Self.lockApp(connection, app, logger: logger)
             // Both duplicate checks in one round trip: the delivery id's job, else the newest
-            // push or poll job of the same revision.
+            // job of the same revision.
             if let row = try await Self.rows(connection.query("""
-                WITH delivered AS (SELECT job_id FROM deliveries WHERE app = \(app) AND delivery_id = \(push.deliveryID) AND job_id IS NOT NULL)
+                WITH delivered AS (SELECT job_id FROM deliveries WHERE app = \(app) AND delivery_id = \(incoming.deliveryID) AND job_id IS NOT NULL)
                 SELECT \(unescaped: StoreSQL.jobColumns), EXISTS (SELECT 1 FROM delivered) AS same_delivery FROM jobs
                 WHERE id = COALESCE((SELECT job_id FROM delivered),
-                                    (SELECT id FROM jobs WHERE app = \(app) AND ref = \(push.ref) AND commit_sha = \(push.after)
-                                     AND trigger IN ('push', 'poll') ORDER BY id DESC LIMIT 1))
+                                    (SELECT id FROM jobs WHERE app = \(app) AND ref = \(incoming.ref) AND commit_sha = \(incoming.commit)
+                                     AND trigger IN (\(sameA), \(sameB)) ORDER BY id DESC LIMIT 1))
                 """, logger: logger)).first {
                 let job = try Self.job(row)
                 if try !row["same_delivery"].decode(Bool.self) {
-                    try await Self.recordDelivery(connection, app: app, push: push, outcome: "duplicate", jobID: job.id, now: now, logger: logger)
+                    try await Self.recordDelivery(connection, app: app, incoming: incoming, outcome: "duplicate", jobID: job.id, now: now, logger: logger)
                 }
                 return .existing(job)
             }
             // The job and its delivery in one statement; the new row comes back from the insert.
             let inserted = try await Self.rows(connection.query("""
                 WITH job AS (
-                    INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at)
-                    VALUES (\(app), \(push.forge.rawValue), \(push.deliveryID), \(JobTrigger.push.rawValue), \(push.ref), \(push.before),
-                            \(push.after), \(push.headCommitMessage), \(push.headCommitAuthor), \(paths), \(JobStatus.queued.rawValue),
-                            \(now.timeIntervalSince1970))
+                    INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at,
+                                      pull_request, from_fork)
+                    VALUES (\(app), \(incoming.forge.rawValue), \(incoming.deliveryID), \(incoming.trigger.rawValue), \(incoming.ref), \(incoming.before),
+                            \(incoming.commit), \(incoming.message), \(incoming.author), \(paths), \(JobStatus.queued.rawValue),
+                            \(now.timeIntervalSince1970), \(incoming.pullRequest.map(Int64.init)), \(incoming.fromFork))
                     RETURNING *
                 ), delivery AS (
                     INSERT INTO deliveries (app, delivery_id, forge, received_at, outcome, job_id)
-                    SELECT app, \(push.deliveryID), forge, \(now.timeIntervalSince1970), 'queued', id FROM job
+                    SELECT app, \(incoming.deliveryID), forge, \(now.timeIntervalSince1970), 'queued', id FROM job
                     ON CONFLICT (app, delivery_id) DO UPDATE SET forge = EXCLUDED.forge, received_at = EXCLUDED.received_at,
                         outcome = EXCLUDED.outcome, job_id = EXCLUDED.job_id
                 )
@@ -50,11 +58,11 @@ extension PostgresJobStore {
         }
     }
 
-    private static func recordDelivery(_ connection: PostgresConnection, app: String, push: PushEvent, outcome: String, jobID: Int64,
+    private static func recordDelivery(_ connection: PostgresConnection, app: String, incoming: IncomingJob, outcome: String, jobID: Int64,
                                        now: Date, logger: Logger) async throws {
         try await connection.query("""
             INSERT INTO deliveries (app, delivery_id, forge, received_at, outcome, job_id)
-            VALUES (\(app), \(push.deliveryID), \(push.forge.rawValue), \(now.timeIntervalSince1970), \(outcome), \(jobID))
+            VALUES (\(app), \(incoming.deliveryID), \(incoming.forge.rawValue), \(now.timeIntervalSince1970), \(outcome), \(jobID))
             ON CONFLICT (app, delivery_id) DO UPDATE SET forge = EXCLUDED.forge, received_at = EXCLUDED.received_at,
                 outcome = EXCLUDED.outcome, job_id = EXCLUDED.job_id
             """, logger: logger)
@@ -111,7 +119,7 @@ extension PostgresJobStore {
     }
 
     public func hasJob(app: String, commit: String) async throws(StoreError) -> Bool {
-        try await !rows("SELECT 1 FROM jobs WHERE app = \(app) AND commit_sha = \(commit) LIMIT 1", "read the jobs of \(app)").isEmpty
+        try await !rows("SELECT 1 FROM jobs WHERE app = \(app) AND commit_sha = \(commit) AND trigger <> 'preview' LIMIT 1", "read the jobs of \(app)").isEmpty
     }
 
     public func requestCancel(id: JobID, by who: String, now: Date) async throws(StoreError) -> Job? {

@@ -35,12 +35,16 @@ extension PostgresJobStore {
                 guard try locked.first?["locked"].decode(Bool.self) == true else { continue }
                 let running = try await Self.rows(connection.query("SELECT 1 FROM jobs WHERE app = \(app) AND status = 'running' LIMIT 1", logger: logger))
                 guard running.isEmpty else { continue }
-                guard let newest = try await Self.rows(connection.query("""
-                    SELECT id FROM jobs WHERE app = \(app) AND status = 'queued' ORDER BY id DESC LIMIT 1 FOR UPDATE SKIP LOCKED
+                guard let lane = try await Self.rows(connection.query("""
+                    SELECT \(unescaped: StoreSQL.laneKey) AS lane FROM jobs WHERE app = \(app) AND status = 'queued' ORDER BY id LIMIT 1
+                    """, logger: logger)).first?["lane"].decode(String.self),
+                    let newest = try await Self.rows(connection.query("""
+                    SELECT id FROM jobs WHERE app = \(app) AND status = 'queued' AND \(unescaped: StoreSQL.laneKey) = \(lane)
+                    ORDER BY id DESC LIMIT 1 FOR UPDATE SKIP LOCKED
                     """, logger: logger)).first?["id"].decode(Int64.self) else { continue }
                 let older = try await Self.rows(connection.query("""
                     UPDATE jobs SET status = 'superseded', reason = \("superseded by job \(newest)"), finished_at = \(now.timeIntervalSince1970)
-                    WHERE app = \(app) AND status = 'queued' AND id < \(newest) RETURNING id
+                    WHERE app = \(app) AND status = 'queued' AND \(unescaped: StoreSQL.laneKey) = \(lane) AND id < \(newest) RETURNING id
                     """, logger: logger)).map { try $0["id"].decode(Int64.self) }.sorted()
                 try await connection.query("""
                     UPDATE jobs SET status = 'running', started_at = \(now.timeIntervalSince1970), lease_owner = \(replica), lease_expires_at = \(until)

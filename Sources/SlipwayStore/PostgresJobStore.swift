@@ -162,7 +162,8 @@ public final class PostgresJobStore: JobStore {
             reason: try row["reason"].decode(String?.self), createdAt: try date("created_at") ?? Date(timeIntervalSince1970: 0),
             startedAt: try date("started_at"), finishedAt: try date("finished_at"),
             attempt: Int(try row["attempt"].decode(Int32.self)), retryOf: try row["retry_of"].decode(Int64?.self),
-            retriedAs: try row["retried_as"].decode(Int64?.self))
+            retriedAs: try row["retried_as"].decode(Int64?.self),
+            pullRequest: try row["pull_request"].decode(Int64?.self).map(Int.init), fromFork: try row["from_fork"].decode(Bool.self))
     }
 
     static func fetchJob(_ connection: PostgresConnection, id: JobID, logger: Logger) async throws -> Job? {

@@ -154,6 +154,28 @@ enum PostgresSchema {
             """,
             "CREATE INDEX commit_statuses_pending ON commit_statuses(job_id, id) WHERE sent_at IS NULL AND refused IS NULL",
         ]),
+        ("v6-previews", [
+            "ALTER TABLE jobs ADD COLUMN pull_request BIGINT",
+            "ALTER TABLE jobs ADD COLUMN from_fork BOOLEAN NOT NULL DEFAULT FALSE",
+            """
+            CREATE TABLE preview_comments (
+                app TEXT NOT NULL,
+                pull_request BIGINT NOT NULL,
+                job_id BIGINT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                body TEXT NOT NULL,
+                revision INTEGER NOT NULL,
+                sent_revision INTEGER NOT NULL DEFAULT 0,
+                comment_id TEXT,
+                comment_version INTEGER,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at DOUBLE PRECISION NOT NULL,
+                leased_until DOUBLE PRECISION,
+                refused TEXT,
+                last_error TEXT,
+                PRIMARY KEY (app, pull_request)
+            )
+            """,
+        ]),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -39,7 +39,7 @@ extension SQLiteJobStore {
     public func claimCommitStatuses(now: Date, leaseUntil: Date, limit: Int) async throws(StoreError) -> [CommitStatusRecord] {
         try await write { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT s.* FROM commit_statuses s
+                SELECT s.*, (SELECT j.trigger FROM jobs j WHERE j.id = s.job_id) AS job_trigger FROM commit_statuses s
                 WHERE s.sent_at IS NULL AND s.refused IS NULL
                 AND s.id = (SELECT MIN(o.id) FROM commit_statuses o WHERE o.job_id = s.job_id AND o.sent_at IS NULL AND o.refused IS NULL)
                 AND s.next_attempt_at <= ? AND (s.leased_until IS NULL OR s.leased_until < ?)
@@ -49,8 +49,8 @@ extension SQLiteJobStore {
                 try db.execute(sql: "UPDATE commit_statuses SET leased_until = ? WHERE id = ?", arguments: [leaseUntil.timeIntervalSince1970, row["id"] as Int64])
             }
             return rows.map { row in
-                CommitStatusRecord(id: row["id"], app: row["app"], jobID: row["job_id"], commit: row["commit_sha"],
-                                   state: CommitState(rawValue: row["state"]) ?? .failed, description: row["description"],
+                CommitStatusRecord(id: row["id"], app: row["app"], jobID: row["job_id"], isPreview: (row["job_trigger"] as String?) == JobTrigger.preview.rawValue,
+                                   commit: row["commit_sha"], state: CommitState(rawValue: row["state"]) ?? .failed, description: row["description"],
                                    attempts: row["attempts"], nextAttemptAt: Date(timeIntervalSince1970: row["next_attempt_at"]))
             }
         }

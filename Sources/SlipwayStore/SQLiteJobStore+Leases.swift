@@ -21,13 +21,21 @@ extension SQLiteJobStore {
         let excluded = String(decoding: (try? JSONEncoder().encode(excludingApps.sorted())) ?? Data("[]".utf8), as: UTF8.self)
         return try await write { db in
             guard let app = try String.fetchOne(db, sql: SQLiteJobStore.nextAppSQL, arguments: [excluded]) else { return nil }
-            guard let newest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM jobs WHERE app = ? AND status = 'queued'", arguments: [app]) else {
+            guard let lane = try String.fetchOne(db, sql: """
+                SELECT \(StoreSQL.laneKey) FROM jobs WHERE app = ? AND status = 'queued' ORDER BY id LIMIT 1
+                """, arguments: [app]),
+                let newest = try Int64.fetchOne(db, sql: """
+                SELECT MAX(id) FROM jobs WHERE app = ? AND status = 'queued' AND \(StoreSQL.laneKey) = ?
+                """, arguments: [app, lane]) else {
                 return nil
             }
-            let older = try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE app = ? AND status = 'queued' AND id < ? ORDER BY id", arguments: [app, newest])
+            let older = try Int64.fetchAll(db, sql: """
+                SELECT id FROM jobs WHERE app = ? AND status = 'queued' AND \(StoreSQL.laneKey) = ? AND id < ? ORDER BY id
+                """, arguments: [app, lane, newest])
             try db.execute(sql: """
-                UPDATE jobs SET status = 'superseded', reason = ?, finished_at = ? WHERE app = ? AND status = 'queued' AND id < ?
-                """, arguments: ["superseded by job \(newest)", now.timeIntervalSince1970, app, newest])
+                UPDATE jobs SET status = 'superseded', reason = ?, finished_at = ?
+                WHERE app = ? AND status = 'queued' AND \(StoreSQL.laneKey) = ? AND id < ?
+                """, arguments: ["superseded by job \(newest)", now.timeIntervalSince1970, app, lane, newest])
             try db.execute(sql: """
                 UPDATE jobs SET status = 'running', started_at = ?, lease_owner = ?, lease_expires_at = ? WHERE id = ? AND status = 'queued'
                 """, arguments: [now.timeIntervalSince1970, replica, now.addingTimeInterval(leaseFor.seconds).timeIntervalSince1970, newest])

@@ -24,7 +24,7 @@ extension SQLiteJobStore {
 
     /// Whether any job of the app is (or was) for this commit.
     public func hasJob(app: String, commit: String) async throws(StoreError) -> Bool {
-        try await read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM jobs WHERE app = ? AND commit_sha = ?)", arguments: [app, commit]) ?? false }
+        try await read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM jobs WHERE app = ? AND commit_sha = ? AND trigger <> 'preview')", arguments: [app, commit]) ?? false }
     }
 
     /// Every queued job, oldest first: the scheduler's starting point.

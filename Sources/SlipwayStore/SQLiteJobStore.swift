@@ -50,33 +50,43 @@ public final class SQLiteJobStore: JobStore {
     /// Commits a job for `push` unless its delivery id, or the same (app, ref, commit),
     /// already has one. Returns only after the transaction is durable.
     public func enqueue(push: PushEvent, app: String, now: Date) async throws(StoreError) -> EnqueueResult {
+        try await enqueue(IncomingJob(push: push), app: app, now: now)
+    }
+
+    public func enqueue(preview: PullRequestEvent, app: String, now: Date) async throws(StoreError) -> EnqueueResult {
+        try await enqueue(IncomingJob(preview: preview), app: app, now: now)
+    }
+
+    private func enqueue(_ incoming: IncomingJob, app: String, now: Date) async throws(StoreError) -> EnqueueResult {
         try await write { db in
             // Cached statements: compiling one runs GRDB's authorizer over every column it reads
             // (12 % of the server's CPU at full intake before), preparing a cached one does not.
             if let jobID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT job_id FROM deliveries WHERE app = ? AND delivery_id = ?"),
-                                              arguments: [app, push.deliveryID]),
+                                              arguments: [app, incoming.deliveryID]),
                let job = try Self.fetchJob(db, id: jobID) {
                 return .existing(job)
             }
             if let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT \(StoreSQL.jobColumns) FROM jobs WHERE app = ? AND ref = ? AND commit_sha = ? AND trigger IN ('push', 'poll')
+                SELECT \(StoreSQL.jobColumns) FROM jobs WHERE app = ? AND ref = ? AND commit_sha = ? AND trigger IN (?, ?)
                 ORDER BY id DESC LIMIT 1
-                """), arguments: [app, push.ref, push.after]) {
+                """), arguments: [app, incoming.ref, incoming.commit, incoming.sameRevision.0, incoming.sameRevision.1]) {
                 let job = try Self.job(from: row)
-                try Self.recordDelivery(db, app: app, push: push, outcome: "duplicate", jobID: job.id, now: now)
+                try Self.recordDelivery(db, app: app, incoming: incoming, outcome: "duplicate", jobID: job.id, now: now)
                 return .existing(job)
             }
-            let paths = try push.changedPaths.map { try SlipwayJSON.string(.array($0.map(JSONValue.string))) }
             // RETURNING: the new row comes back from the insert itself (no job retries a new one).
             guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-                INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at,
+                                  pull_request, from_fork)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 RETURNING *, NULL AS retried_as
-                """), arguments: [app, push.forge.rawValue, push.deliveryID, JobTrigger.push.rawValue, push.ref, push.before,
-                                  push.after, push.headCommitMessage, push.headCommitAuthor, paths, JobStatus.queued.rawValue,
-                                  now.timeIntervalSince1970]) else { throw StoreError.unavailable("the new job was not returned") }
+                """), arguments: [app, incoming.forge.rawValue, incoming.deliveryID, incoming.trigger.rawValue, incoming.ref, incoming.before,
+                                  incoming.commit, incoming.message, incoming.author, try incoming.changedPathsJSON(), JobStatus.queued.rawValue,
+                                  now.timeIntervalSince1970, incoming.pullRequest, incoming.fromFork]) else {
+                throw StoreError.unavailable("the new job was not returned")
+            }
             let job = try Self.job(from: row)
-            try Self.recordDelivery(db, app: app, push: push, outcome: "queued", jobID: job.id, now: now)
+            try Self.recordDelivery(db, app: app, incoming: incoming, outcome: "queued", jobID: job.id, now: now)
             return .created(job)
         }
     }
@@ -90,10 +100,10 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    private static func recordDelivery(_ db: Database, app: String, push: PushEvent, outcome: String, jobID: Int64, now: Date) throws {
+    private static func recordDelivery(_ db: Database, app: String, incoming: IncomingJob, outcome: String, jobID: Int64, now: Date) throws {
         try db.cachedStatement(sql: """
             INSERT OR REPLACE INTO deliveries (app, delivery_id, forge, received_at, outcome, job_id) VALUES (?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [app, push.deliveryID, push.forge.rawValue, now.timeIntervalSince1970, outcome, jobID])
+            """).execute(arguments: [app, incoming.deliveryID, incoming.forge.rawValue, now.timeIntervalSince1970, outcome, jobID])
     }
 
     // MARK: Jobs
@@ -200,7 +210,8 @@ public final class SQLiteJobStore: JobStore {
             commit: row["commit_sha"], message: row["message"], author: row["author"], status: status,
             reason: row["reason"], createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
             startedAt: date("started_at"), finishedAt: date("finished_at"),
-            attempt: row["attempt"] ?? 1, retryOf: row["retry_of"], retriedAs: row["retried_as"]
+            attempt: row["attempt"] ?? 1, retryOf: row["retry_of"], retriedAs: row["retried_as"],
+            pullRequest: row["pull_request"], fromFork: row["from_fork"] ?? false
         )
     }
 }

@@ -73,6 +73,7 @@ enum Schema {
         SQLiteJobStore.registerReconcileMigrations(&migrator)
         SQLiteJobStore.registerSessionMigrations(&migrator)
         SQLiteJobStore.registerCommitStatusMigrations(&migrator)
+        SQLiteJobStore.registerPreviewMigrations(&migrator)
         return migrator
     }
 }

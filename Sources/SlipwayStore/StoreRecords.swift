@@ -121,6 +121,8 @@ public struct CommitStatusRecord: Sendable, Hashable {
     public var id: Int64
     public var app: String
     public var jobID: JobID
+    /// Whether the job is a pull request's preview (its status has a context of its own).
+    public var isPreview = false
     public var commit: String
     public var state: CommitState
     /// Why the job ended, for the status's description.
@@ -128,7 +130,9 @@ public struct CommitStatusRecord: Sendable, Hashable {
     public var attempts: Int
     public var nextAttemptAt: Date
 
-    public init(id: Int64, app: String, jobID: JobID, commit: String, state: CommitState, description: String?, attempts: Int, nextAttemptAt: Date) {
+    public init(id: Int64, app: String, jobID: JobID, isPreview: Bool = false, commit: String, state: CommitState, description: String?,
+                attempts: Int, nextAttemptAt: Date) {
+        self.isPreview = isPreview
         self.id = id
         self.app = app
         self.jobID = jobID
@@ -148,5 +152,31 @@ public struct Claim: Sendable, Hashable {
     public init(job: Job, superseded: [Job]) {
         self.job = job
         self.superseded = superseded
+    }
+}
+
+/// The one comment an app keeps on a pull request, as the outbox holds it.
+public struct PreviewCommentRecord: Sendable, Hashable {
+    public var app: String
+    public var pullRequest: Int
+    /// The preview job that wrote the newest text.
+    public var jobID: JobID
+    public var body: String
+    /// Counts the texts queued; the forge has `revision` once this one is sent.
+    public var revision: Int
+    /// The forge's id of the comment once it exists.
+    public var commentID: String?
+    public var commentVersion: Int?
+    public var attempts: Int
+
+    public init(app: String, pullRequest: Int, jobID: JobID, body: String, revision: Int, commentID: String?, commentVersion: Int?, attempts: Int) {
+        self.app = app
+        self.pullRequest = pullRequest
+        self.jobID = jobID
+        self.body = body
+        self.revision = revision
+        self.commentID = commentID
+        self.commentVersion = commentVersion
+        self.attempts = attempts
     }
 }

@@ -2,6 +2,11 @@
 enum StoreSQL {
     /// A job row with the id of the attempt that continues it.
     static let jobColumns = "*, (SELECT r.id FROM jobs r WHERE r.retry_of = jobs.id LIMIT 1) AS retried_as"
+    /// Which of an app's queues a job waits in: its deploys (push, poll, manual, self-heal) share
+    /// one, each pull request's previews have their own. A claim takes the app's oldest queue
+    /// first and runs its newest job; only that queue's older jobs are superseded, so a preview
+    /// never supersedes a deploy, nor one pull request's preview another's.
+    static let laneKey = "(CASE WHEN trigger = 'preview' THEN ref ELSE '' END)"
     /// Steps change only while their job runs: a late write of a replica that lost the job does not land.
     static let stepWhileRunning = "EXISTS (SELECT 1 FROM jobs j WHERE j.id = job_steps.job_id AND j.status = 'running')"
 }

@@ -30,6 +30,12 @@ public struct BitbucketAdapter: ForgeAdapter {
             return .push(try PayloadDecoding.decode(BitbucketCloudPushPayload.self, from: request.body).pushEvents(deliveryID: delivery))
         case pushEventKey:
             return .push(try PayloadDecoding.decode(BitbucketServerPushPayload.self, from: request.body).pushEvents(deliveryID: delivery))
+        case "pullrequest:created" where forge == .bitbucketCloud, "pullrequest:updated" where forge == .bitbucketCloud:
+            let action: PullRequestAction = request[header: "x-event-key"] == "pullrequest:created" ? .opened : .updated
+            return .pullRequest(try PayloadDecoding.decode(BitbucketCloudPullRequestPayload.self, from: request.body).event(action: action, deliveryID: delivery))
+        case "pr:opened" where forge == .bitbucketServer, "pr:from_ref_updated" where forge == .bitbucketServer:
+            let action: PullRequestAction = request[header: "x-event-key"] == "pr:opened" ? .opened : .updated
+            return .pullRequest(try PayloadDecoding.decode(BitbucketServerPullRequestPayload.self, from: request.body).event(action: action, deliveryID: delivery))
         case "diagnostics:ping":
             return .ping(deliveryID: delivery)
         case let other:

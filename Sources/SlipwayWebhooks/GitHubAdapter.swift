@@ -21,6 +21,8 @@ public struct GitHubAdapter: ForgeAdapter {
         case "push":
             let payload = try PayloadDecoding.decode(GitHubPushPayload.self, from: json)
             return .push([payload.pushEvent(forge: forge, deliveryID: delivery)])
+        case "pull_request":
+            return .pullRequest(try PayloadDecoding.decode(GitHubPullRequestPayload.self, from: json).event(forge: forge, deliveryID: delivery))
         case "ping":
             return .ping(deliveryID: delivery)
         case let other:

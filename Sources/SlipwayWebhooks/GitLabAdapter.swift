@@ -45,6 +45,8 @@ public struct GitLabAdapter: ForgeAdapter {
         case "Push Hook":
             let payload = try PayloadDecoding.decode(GitLabPushPayload.self, from: request.body)
             return .push([payload.pushEvent(deliveryID: delivery)])
+        case "Merge Request Hook":
+            return .pullRequest(try PayloadDecoding.decode(GitLabMergeRequestPayload.self, from: request.body).event(deliveryID: delivery))
         case let other:
             return .other(event: other.isEmpty ? "(none)" : other, deliveryID: delivery)
         }
@@ -54,7 +56,7 @@ public struct GitLabAdapter: ForgeAdapter {
         var headers: [(name: String, value: String)] = [
             ("Content-Type", "application/json"),
             ("User-Agent", "GitLab/slipway-test"),
-            ("X-Gitlab-Event", event == "push" ? "Push Hook" : event),
+            ("X-Gitlab-Event", event == "push" ? "Push Hook" : event == "merge_request" ? "Merge Request Hook" : event),
             ("X-Gitlab-Event-UUID", deliveryID),
             ("Idempotency-Key", deliveryID),
         ]

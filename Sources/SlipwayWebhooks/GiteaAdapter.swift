@@ -33,6 +33,10 @@ public struct GiteaAdapter: ForgeAdapter {
         case "push":
             let payload = try PayloadDecoding.decode(GitHubPushPayload.self, from: request.body)
             return .push([payload.pushEvent(forge: forge, deliveryID: delivery)])
+        // Gitea names a pull request's new commits `pull_request_sync` in its event-type header;
+        // the event header says `pull_request` for every pull-request action.
+        case "pull_request", "pull_request_sync":
+            return .pullRequest(try PayloadDecoding.decode(GitHubPullRequestPayload.self, from: request.body).event(forge: forge, deliveryID: delivery))
         case let other:
             return .other(event: other.isEmpty ? "(none)" : other, deliveryID: delivery)
         }
