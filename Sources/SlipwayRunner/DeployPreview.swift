@@ -60,14 +60,10 @@ public struct DeployPreview: Sendable {
         } catch {
             throw DeployError("git: \(error)", isNotFound: error.kind == .commitNotFound)
         }
-        guard let file = WorkspaceFile.path(app.pipelinePath, in: workspace), let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-            throw DeployError("no pipeline file \(app.pipelinePath) in commit \(commit.prefix(12))")
-        }
         let pipeline: PipelineSpec
-        do {
-            pipeline = try PipelineSpec.parse(text, file: app.pipelinePath)
-        } catch {
-            throw DeployError(error.description)
+        switch JobRunner.pipeline(of: app, in: workspace, commit: commit) {
+        case .success(let spec): pipeline = spec
+        case .failure(let problem): throw DeployError(problem.reason)
         }
         guard let spec = pipeline.deploy else { throw DeployError("the pipeline of \(commit.prefix(12)) has no deploy block") }
         let job = Job(id: 0, app: app.name, forge: nil, deliveryID: nil, trigger: .manual, ref: PushEvent.branchPrefix + app.branch,
