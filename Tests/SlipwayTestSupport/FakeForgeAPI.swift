@@ -4,10 +4,10 @@ import Hummingbird
 import Logging
 public import SlipwayCore
 
-/// A forge's commit status API on loopback, as each forge publishes it: it checks method,
-/// path, authentication header and body of every call against that forge's API (and refuses
-/// what the real one would refuse), records what it took, and can be told to answer 429, 5xx
-/// or 401 for a while.
+/// A forge's commit status and pull-request comment APIs on loopback, as each forge publishes
+/// them: it checks method, path, authentication header and body of every call against that
+/// forge's API (and refuses what the real one would refuse), records what it took, and can be
+/// told to answer 429, 5xx or 401 for a while.
 public final class FakeForgeAPI: Sendable {
     /// One status the forge took.
     public struct Status: Sendable, Equatable {
@@ -18,8 +18,20 @@ public final class FakeForgeAPI: Sendable {
         public var description: String
     }
 
+    /// One comment on a pull request, as it now reads.
+    public struct Comment: Sendable, Equatable {
+        public var id: Int
+        public var pullRequest: Int
+        public var body: String
+        /// How many times it was edited.
+        public var edits: Int
+        /// Bitbucket Data Center's optimistic-locking version.
+        public var version: Int
+    }
+
     private actor Book {
         var taken: [Status] = []
+        var comments: [Comment] = []
         var calls = 0
         var refusals: [String] = []
         var scripted: [(code: Int, headers: [(String, String)], body: String)] = []
@@ -31,6 +43,21 @@ public final class FakeForgeAPI: Sendable {
             return scripted.isEmpty ? nil : scripted.removeFirst()
         }
         func take(_ status: Status) { taken.append(status) }
+        func create(pullRequest: Int, body: String) -> Comment {
+            let comment = Comment(id: 9000 + comments.count + 1, pullRequest: pullRequest, body: body, edits: 0, version: 0)
+            comments.append(comment)
+            return comment
+        }
+        /// The edited comment, or nil when there is none with that id (on that request).
+        func edit(id: Int, pullRequest: Int?, body: String) -> Comment? {
+            guard let index = comments.firstIndex(where: { $0.id == id && (pullRequest == nil || $0.pullRequest == pullRequest) }) else { return nil }
+            comments[index].body = body
+            comments[index].edits += 1
+            comments[index].version += 1
+            return comments[index]
+        }
+        func comment(id: Int) -> Comment? { comments.first { $0.id == id } }
+        func delete(id: Int) { comments.removeAll { $0.id == id } }
         func refuse(_ why: String) { refusals.append(why) }
         func script(_ answers: [(Int, [(String, String)], String)]) { scripted += answers.map { ($0.0, $0.1, $0.2) } }
         func setAlways(_ answer: (Int, String)?) { always = answer }
@@ -58,7 +85,9 @@ public final class FakeForgeAPI: Sendable {
         let book = Book()
         let router = Router()
         let server = Validator(forge: forge, token: token, repository: repository)
-        router.on("**", method: .post) { request, _ in try await server.answer(request, book) }
+        for method in [HTTPRequest.Method.post, .patch, .put] {
+            router.on("**", method: method) { request, _ in try await server.answer(request, book) }
+        }
         var logger = Logger(label: "fake-forge")
         logger.logLevel = .error
         let served = try await ServedApplication.start(logger: logger) { listening in
@@ -78,6 +107,10 @@ public final class FakeForgeAPI: Sendable {
 
     /// Statuses taken, in order.
     public func taken() async -> [Status] { await book.taken }
+    /// Pull-request comments, as they now read, in the order they were created.
+    public func comments() async -> [Comment] { await book.comments }
+    /// Someone deletes a comment on the forge.
+    public func deleteComment(_ id: Int) async { await book.delete(id: id) }
     /// Every call, taken or not.
     public func calls() async -> Int { await book.calls }
     /// Calls the fake found wrong for this forge's API (a test expects none).
@@ -105,6 +138,9 @@ public final class FakeForgeAPI: Sendable {
             }
             let path = request.uri.path
             let header = { (name: String) in request.headers[HTTPField.Name(name)!] }
+            if let route = commentRoute(request.method, path) {
+                return await answerComment(route, authenticated: authenticated(header), fields: fields, data: data, path: path, book)
+            }
             let (pattern, auth, states, contextKey, linkKey): (String, Bool, [String], String, String) = switch forge {
             case .github:
                 ("^/repos/\(repository)/statuses/([0-9a-f]{40})$", header("Authorization") == "Bearer \(token)" && header("Accept") == "application/vnd.github+json",
@@ -144,6 +180,94 @@ public final class FakeForgeAPI: Sendable {
             }
             await book.take(Status(commit: String(match), state: state, context: context, targetURL: link, description: description))
             return Self.json(201, #"{"id":1}"#)
+        }
+
+        /// Each forge's token header.
+        func authenticated(_ header: (String) -> String?) -> Bool {
+            switch forge {
+            case .github: header("Authorization") == "Bearer \(token)" && header("Accept") == "application/vnd.github+json"
+            case .gitlab: header("PRIVATE-TOKEN") == token
+            case .gitea, .forgejo: header("Authorization") == "token \(token)"
+            case .bitbucketCloud, .bitbucketServer: header("Authorization") == "Bearer \(token)"
+            }
+        }
+
+        /// A comment call: create on the request (`POST`), or edit one (`PATCH` on GitHub and
+        /// Gitea, `PUT` elsewhere); `pullRequest` and `comment` from the path.
+        struct CommentRoute {
+            var pullRequest: Int?
+            var comment: Int?
+        }
+
+        func commentRoute(_ method: HTTPRequest.Method, _ path: String) -> CommentRoute? {
+            let parts = path.split(separator: "/").map(String.init)
+            func match(_ pattern: [String]) -> [Int]? {
+                guard parts.count == pattern.count else { return nil }
+                var numbers: [Int] = []
+                for (part, expected) in zip(parts, pattern) {
+                    if expected == "#" {
+                        guard let number = Int(part) else { return nil }
+                        numbers.append(number)
+                    } else if part != expected {
+                        return nil
+                    }
+                }
+                return numbers
+            }
+            let repo = repository.split(separator: "/").map(String.init)
+            let (create, edit, editMethod): ([String], [String], HTTPRequest.Method) = switch forge {
+            case .github:
+                (["repos"] + repo + ["issues", "#", "comments"], ["repos"] + repo + ["issues", "comments", "#"], .patch)
+            case .gitea, .forgejo:
+                (["api", "v1", "repos"] + repo + ["issues", "#", "comments"], ["api", "v1", "repos"] + repo + ["issues", "comments", "#"], .patch)
+            case .gitlab:
+                (["api", "v4", "projects", repository.replacingOccurrences(of: "/", with: "%2F"), "merge_requests", "#", "notes"],
+                 ["api", "v4", "projects", repository.replacingOccurrences(of: "/", with: "%2F"), "merge_requests", "#", "notes", "#"], .put)
+            case .bitbucketCloud:
+                (["2.0", "repositories"] + repo + ["pullrequests", "#", "comments"], ["2.0", "repositories"] + repo + ["pullrequests", "#", "comments", "#"], .put)
+            case .bitbucketServer:
+                (["rest", "api", "1.0", "projects", repo[0].uppercased(), "repos", repo[1], "pull-requests", "#", "comments"],
+                 ["rest", "api", "1.0", "projects", repo[0].uppercased(), "repos", repo[1], "pull-requests", "#", "comments", "#"], .put)
+            }
+            if method == .post, let numbers = match(create) { return CommentRoute(pullRequest: numbers[0], comment: nil) }
+            if method == editMethod, let numbers = match(edit) {
+                return numbers.count == 2 ? CommentRoute(pullRequest: numbers[0], comment: numbers[1]) : CommentRoute(pullRequest: nil, comment: numbers[0])
+            }
+            return nil
+        }
+
+        func answerComment(_ route: CommentRoute, authenticated: Bool, fields: [String: Any], data: Data, path: String, _ book: Book) async -> Response {
+            guard authenticated else {
+                await book.refuse("\(path): wrong authentication headers")
+                return Self.json(401, #"{"message":"Bad credentials"}"#)
+            }
+            let text: String? = switch forge {
+            case .github, .gitea, .forgejo, .gitlab: fields["body"] as? String
+            case .bitbucketCloud: (fields["content"] as? [String: Any])?["raw"] as? String
+            case .bitbucketServer: fields["text"] as? String
+            }
+            guard let text, !text.isEmpty, forge != .github || text.count <= 65_536 else {
+                await book.refuse("\(path): body \(String(decoding: data.prefix(300), as: UTF8.self)) is not a valid comment for \(forge.rawValue)")
+                return Self.json(422, #"{"message":"Validation Failed"}"#)
+            }
+            guard let id = route.comment else {
+                let comment = await book.create(pullRequest: route.pullRequest ?? 0, body: text)
+                return Self.json(201, #"{"id":\#(comment.id),"version":\#(comment.version)}"#)
+            }
+            if forge == .bitbucketServer {
+                // Data Center edits name the version they change; a stale one is a conflict.
+                guard let version = fields["version"] as? Int else {
+                    await book.refuse("\(path): a Bitbucket Data Center edit names the comment's version")
+                    return Self.json(400, #"{"errors":[{"message":"version is required"}]}"#)
+                }
+                if let current = await book.comment(id: id), current.version != version {
+                    return Self.json(409, #"{"errors":[{"message":"You are attempting to modify a comment based on out-of-date information."}]}"#)
+                }
+            }
+            guard let comment = await book.edit(id: id, pullRequest: route.pullRequest, body: text) else {
+                return Self.json(404, #"{"message":"Not Found"}"#)
+            }
+            return Self.json(200, #"{"id":\#(comment.id),"version":\#(comment.version)}"#)
         }
 
         static func json(_ code: Int, _ body: String) -> Response {

@@ -1,0 +1,106 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import SlipwayConfig
+import SlipwayCore
+import SlipwayForge
+import SlipwayStore
+import SlipwayTestSupport
+import Testing
+
+/// The one comment an app keeps on a pull request, through the store's outbox: created once
+/// with the newest text, edited after, created again when someone deleted it; a forge that is
+/// down, a restart and two replicas in between change none of that.
+@Suite struct PreviewCommentTests {
+    static func config(_ forge: Forge, _ fake: FakeForgeAPI) -> ServerConfig {
+        var config = ServerConfig()
+        config.apps = [AppConfig(name: "shop", repoURL: "https://example.com/acme/shop.git", forge: forge, webhookSecrets: [SecretValue("s")])]
+        config.apps[0].forgeAPI = ForgeAPI(url: fake.url, token: SecretValue(fake.token), repository: fake.repository)
+        return config
+    }
+
+    @Test(arguments: Forge.allCases) func oneCommentEditedOnLaterPreviews(forge: Forge) async throws {
+        let fake = try await FakeForgeAPI.start(forge)
+        let place = try await StoreUnderTest(.sqlite)
+        defer { place.remove() }
+        let config = Self.config(forge, fake)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let clock = TestClock(Date())
+        let store = try await place.open()
+        let job = try await store.enqueue(app: "shop", ref: "refs/pull/7/head", commit: String(repeating: "a", count: 40), trigger: .manual, message: nil)
+        let reporter = StatusReporter(config: config, store: store, logger: Logger(label: "t"), now: { clock.now })
+
+        try await store.queuePreviewComment(app: "shop", pullRequest: 7, jobID: job.id, body: "first preview", now: clock.now)
+        #expect(await reporter.deliverDue(http) == 1)
+        try await store.queuePreviewComment(app: "shop", pullRequest: 7, jobID: job.id, body: "second preview", now: clock.now)
+        #expect(await reporter.deliverDue(http) == 1)
+        #expect(await reporter.deliverDue(http) == 0, "nothing left to send")
+        var comments = await fake.comments()
+        #expect(comments.count == 1)
+        #expect(comments.first?.pullRequest == 7)
+        #expect(comments.first?.body == "second preview")
+        #expect(comments.first?.edits == 1)
+
+        // Someone deletes it: the next preview creates it again.
+        await fake.deleteComment(try #require(comments.first?.id))
+        try await store.queuePreviewComment(app: "shop", pullRequest: 7, jobID: job.id, body: "third preview", now: clock.now)
+        _ = await reporter.deliverDue(http)
+        _ = await reporter.deliverDue(http)
+        comments = await fake.comments()
+        #expect(comments.map(\.body) == ["third preview"], "\(comments)")
+        let refusals = await fake.refusals()
+        #expect(refusals.isEmpty, "\(refusals)")
+        await store.close()
+        try await http.shutdown()
+        await fake.stop()
+    }
+
+    @Test(arguments: StoreKind.available) func aForgeDownARestartAndTwoReplicasStillMakeOneComment(kind: StoreKind) async throws {
+        let fake = try await FakeForgeAPI.start(.bitbucketServer)
+        let place = try await StoreUnderTest(kind)
+        defer { place.remove() }
+        let config = Self.config(.bitbucketServer, fake)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let clock = TestClock(Date())
+
+        let store = try await place.open()
+        let job = try await store.enqueue(app: "shop", ref: "refs/pull-requests/3/from", commit: String(repeating: "b", count: 40), trigger: .manual, message: nil)
+        try await store.queuePreviewComment(app: "shop", pullRequest: 3, jobID: job.id, body: "v1", now: clock.now)
+        await fake.answerAlways((503, "down"))
+        #expect(await StatusReporter(config: config, store: store, logger: Logger(label: "t"), now: { clock.now }).deliverDue(http) == 0)
+        // A newer preview while the forge is down replaces the text not yet sent.
+        try await store.queuePreviewComment(app: "shop", pullRequest: 3, jobID: job.id, body: "v2", now: clock.now)
+        await store.close()
+
+        await fake.answerAlways(nil)
+        clock.advance(by: 10)
+        let first = try await place.open()
+        let second = try await place.open()
+        let reporters = [first, second].map { StatusReporter(config: config, store: $0, logger: Logger(label: "t"), now: { clock.now }) }
+        for _ in 0..<3 {
+            async let a = reporters[0].deliverDue(http)
+            async let b = reporters[1].deliverDue(http)
+            _ = await a + b
+        }
+        var comments = await fake.comments()
+        #expect(comments.map(\.body) == ["v2"], "one comment, the newest text: \(comments)")
+
+        // Edits name Data Center's version; each edit moves it on.
+        for text in ["v3", "v4"] {
+            try await first.queuePreviewComment(app: "shop", pullRequest: 3, jobID: job.id, body: text, now: clock.now)
+            async let a = reporters[0].deliverDue(http)
+            async let b = reporters[1].deliverDue(http)
+            #expect(await a + b == 1)
+        }
+        comments = await fake.comments()
+        #expect(comments.count == 1)
+        #expect(comments.first?.body == "v4")
+        #expect(comments.first?.edits == 2)
+        let refusals = await fake.refusals()
+        #expect(refusals.isEmpty, "\(refusals)")
+        await first.close()
+        await second.close()
+        try await http.shutdown()
+        await fake.stop()
+    }
+}
