@@ -236,6 +236,44 @@ import Testing
         }
     }
 
+    static func pullRequest(_ number: Int, head: Character, delivery: String, fork: Bool = false) -> PullRequestEvent {
+        PullRequestEvent(forge: .github, deliveryID: delivery, repository: "acme/shop", number: number, action: .updated, title: "PR \(number)",
+                         author: "sam", headCommit: String(repeating: head, count: 40), sourceBranch: "feature-\(number)", targetBranch: "main",
+                         fromFork: fork)
+    }
+
+    /// Previews wait in a queue per pull request: a newer push to the request supersedes its
+    /// older preview, never a deploy nor another request's preview; the oldest queue goes first.
+    @Test(arguments: StoreKind.available) func previewsQueuePerPullRequestBesideTheDeploys(kind: StoreKind) async throws {
+        try await Self.with(kind) { _, store in
+            let clock = Date(timeIntervalSince1970: 1_800_000_000)
+            let deploy = try await store.enqueue(push: Self.push(delivery: "push-1"), app: "shop", now: clock).job
+            guard case .created(let pr7a) = try await store.enqueue(preview: Self.pullRequest(7, head: "c", delivery: "pr-1", fork: true), app: "shop", now: clock) else {
+                Issue.record("expected a preview"); return
+            }
+            #expect(pr7a.trigger == .preview && pr7a.pullRequest == 7 && pr7a.fromFork && pr7a.ref == "refs/pull/7/head" && pr7a.message == "PR 7")
+            // The same head again (another event of the request, or a redelivery) is the same preview.
+            #expect(try await store.enqueue(preview: Self.pullRequest(7, head: "c", delivery: "pr-2"), app: "shop", now: clock) == .existing(pr7a))
+            #expect(try await store.enqueue(preview: Self.pullRequest(7, head: "c", delivery: "pr-1"), app: "shop", now: clock) == .existing(pr7a))
+            let pr8 = try await store.enqueue(preview: Self.pullRequest(8, head: "e", delivery: "pr-3"), app: "shop", now: clock).job
+            let pr7b = try await store.enqueue(preview: Self.pullRequest(7, head: "d", delivery: "pr-4"), app: "shop", now: clock).job
+            // A preview is not a deploy of its commit.
+            #expect(try await store.hasJob(app: "shop", commit: pr7a.commit) == false)
+
+            // The deploy queue is oldest: its job runs, no preview superseded.
+            let first = try #require(try await store.claim(replica: "r", leaseFor: .seconds(30), now: clock, excludingApps: []))
+            #expect(first.job.id == deploy.id && first.superseded.isEmpty)
+            try await store.finish(deploy.id, status: .succeeded, reason: nil, now: clock)
+            // Then request 7's queue: its newest preview runs, its older one is superseded.
+            let second = try #require(try await store.claim(replica: "r", leaseFor: .seconds(30), now: clock, excludingApps: []))
+            #expect(second.job.id == pr7b.id)
+            #expect(second.superseded.map(\.id) == [pr7a.id])
+            #expect(try await store.job(id: pr8.id)?.status == .queued, "another request's preview is not superseded")
+            try await store.finish(pr7b.id, status: .succeeded, reason: nil, now: clock)
+            #expect(try await store.claim(replica: "r", leaseFor: .seconds(30), now: clock, excludingApps: [])?.job.id == pr8.id)
+        }
+    }
+
     @Test(arguments: StoreKind.available) func aLeaseNotRenewedEndsTheJobForAnotherAttempt(kind: StoreKind) async throws {
         try await Self.with(kind) { _, store in
             let start = Date(timeIntervalSince1970: 1_800_000_000)
