@@ -71,8 +71,7 @@ struct DependencyGate: Sendable {
     func retryBlocked(after deployed: Job) async throws(StoreError) -> [Job] {
         var queued: [Job] = []
         for app in config.apps where app.dependsOn.contains(deployed.app) {
-            let recent = try await store.jobs(JobQuery(app: app.name, limit: 20))
-            guard let latest = recent.first(where: { $0.trigger != .preview }), latest.status == .blocked else { continue }
+            guard let latest = try await store.latestJob(app: app.name), latest.status == .blocked else { continue }
             queued.append(try await store.enqueue(app: app.name, ref: latest.ref, commit: latest.commit, trigger: latest.trigger,
                                                   message: "retry of blocked job \(latest.id): '\(deployed.app)' deployed \(deployed.commit.prefix(12))"))
         }

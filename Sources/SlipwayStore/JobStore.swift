@@ -40,7 +40,7 @@ public protocol JobStore: AnyObject, Sendable {
     func job(id: JobID) async throws(StoreError) -> Job?
     /// A page of jobs, newest first.
     func jobs(_ query: JobQuery) async throws(StoreError) -> [Job]
-    /// The newest job of an app, whatever its trigger.
+    /// The newest job of an app that deploys (push, poll, manual, self-heal; not a preview).
     func latestJob(app: String) async throws(StoreError) -> Job?
     /// Whether any job of the app that deploys is (or was) for this commit (previews do not count).
     func hasJob(app: String, commit: String) async throws(StoreError) -> Bool

@@ -115,7 +115,7 @@ extension PostgresJobStore {
     }
 
     public func latestJob(app: String) async throws(StoreError) -> Job? {
-        try await jobs("SELECT \(unescaped: StoreSQL.jobColumns) FROM jobs WHERE app = \(app) ORDER BY id DESC LIMIT 1", "read the jobs of \(app)").first
+        try await jobs("SELECT \(unescaped: StoreSQL.jobColumns) FROM jobs WHERE app = \(app) AND trigger <> 'preview' ORDER BY id DESC LIMIT 1", "read the jobs of \(app)").first
     }
 
     public func hasJob(app: String, commit: String) async throws(StoreError) -> Bool {

@@ -19,10 +19,10 @@ extension SQLiteJobStore {
 
     /// The newest job of an app, whatever its trigger.
     public func latestJob(app: String) async throws(StoreError) -> Job? {
-        try await read { db in try Row.fetchOne(db, sql: "SELECT \(StoreSQL.jobColumns) FROM jobs WHERE app = ? ORDER BY id DESC LIMIT 1", arguments: [app]).map(Self.job(from:)) }
+        try await read { db in try Row.fetchOne(db, sql: "SELECT \(StoreSQL.jobColumns) FROM jobs WHERE app = ? AND trigger <> 'preview' ORDER BY id DESC LIMIT 1", arguments: [app]).map(Self.job(from:)) }
     }
 
-    /// Whether any job of the app is (or was) for this commit.
+    /// Whether any job of the app that deploys is (or was) for this commit.
     public func hasJob(app: String, commit: String) async throws(StoreError) -> Bool {
         try await read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM jobs WHERE app = ? AND commit_sha = ? AND trigger <> 'preview')", arguments: [app, commit]) ?? false }
     }

@@ -179,7 +179,8 @@ public struct JobRow: Sendable {
         message = job.message.map { String($0.split(separator: "\n", maxSplits: 1).first ?? "") }
         author = job.author
         ref = job.ref
-        trigger = job.trigger.rawValue
+        // A preview names its pull request, and whether it came from a fork (no secrets, no steps).
+        trigger = job.pullRequest.map { "\(job.trigger.rawValue) of pull request #\($0)\(job.fromFork ? " (fork)" : "")" } ?? job.trigger.rawValue
         status = job.status.rawValue
         statusClass = StatusStyle.cssClass(job.status.rawValue)
         reason = job.reason

@@ -257,8 +257,9 @@ import Testing
             #expect(try await store.enqueue(preview: Self.pullRequest(7, head: "c", delivery: "pr-1"), app: "shop", now: clock) == .existing(pr7a))
             let pr8 = try await store.enqueue(preview: Self.pullRequest(8, head: "e", delivery: "pr-3"), app: "shop", now: clock).job
             let pr7b = try await store.enqueue(preview: Self.pullRequest(7, head: "d", delivery: "pr-4"), app: "shop", now: clock).job
-            // A preview is not a deploy of its commit.
+            // A preview is not a deploy of its commit, nor the app's last job.
             #expect(try await store.hasJob(app: "shop", commit: pr7a.commit) == false)
+            #expect(try await store.latestJob(app: "shop")?.id == deploy.id)
 
             // The deploy queue is oldest: its job runs, no preview superseded.
             let first = try #require(try await store.claim(replica: "r", leaseFor: .seconds(30), now: clock, excludingApps: []))
