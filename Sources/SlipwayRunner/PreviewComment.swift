@@ -40,15 +40,16 @@ struct PreviewComment {
     func markdown(_ objects: [DeployPreview.ObjectChange], masker: SecretMasker) -> String {
         var parts = [heading, "**\(Self.summary(objects))** · [job \(job.id)](\(link))"]
         if job.fromFork { parts.append("_From a fork: rendered without the app's secrets; no pipeline steps ran._") }
-        var length = parts.reduce(0) { $0 + $1.count }
+        // Each part and the blank line after it.
+        var length = parts.reduce(0) { $0 + $1.count + 2 }
         let shown = objects.filter { $0.action != .unchanged }
         for (index, object) in shown.enumerated() {
             let section = self.section(object)
-            guard length + section.count < Self.limit else {
+            guard length + section.count + 2 < Self.limit else {
                 parts.append("… and \(shown.count - index) more object(s): see [the job's log](\(link)).")
                 break
             }
-            length += section.count
+            length += section.count + 2
             parts.append(section)
         }
         return masker.masking(parts.joined(separator: "\n\n")) + "\n"

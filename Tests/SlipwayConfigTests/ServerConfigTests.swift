@@ -55,6 +55,27 @@ import Testing
         #expect(config.apps.first?.webhookSecrets.map(\.value) == ["n", "o"])
     }
 
+    @Test func previewsAreOnByDefaultTurnedOffOrGivenStages() throws {
+        func app(_ preview: String) -> String {
+            """
+            apps:
+              - name: shop
+                repo: https://git.example.com/a/shop.git
+                forge: github
+                webhook_secrets: [{env: S}]
+            \(preview)
+            """
+        }
+        func parse(_ text: String) throws(ConfigError) -> ServerConfig { try Self.parse(text, env: ["S": "secret"]) }
+        #expect(try parse(app("")).apps[0].preview == PreviewSettings(enabled: true, stages: []))
+        #expect(try parse(app("    preview: false")).apps[0].preview.enabled == false)
+        #expect(try parse(app("    preview: {stages: [build, test]}")).apps[0].preview.stages == [.build, .test])
+        let deploy = Self.error(app("    preview: {stages: [test, deploy]}"), env: ["S": "secret"])
+        #expect(deploy?.description.contains("a preview never deploys") == true, "\(String(describing: deploy))")
+        #expect(deploy?.description.contains("slipway.yaml:6") == true, "\(String(describing: deploy))")
+        #expect(Self.error(app("    preview: {stage: [test]}"), env: ["S": "secret"]) != nil, "unknown keys are refused")
+    }
+
     @Test func errorsNameFileLineAndWhatWasExpected() {
         let unknown = Self.error("""
             listen:

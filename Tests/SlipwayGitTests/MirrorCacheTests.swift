@@ -228,3 +228,44 @@ import Testing
         }
     }
 }
+
+/// A pull request's head, from the ref the forge publishes it under.
+@Suite struct PullRequestHeadTests {
+    @Test func aRequestsHeadRefIsFetchedAndAShortHashIsResolved() async throws {
+        let repository = try GitRepository.make(files: ["app.txt": "v1\n"])
+        defer { repository.directory.remove() }
+        let cacheDir = try TemporaryDirectory()
+        defer { cacheDir.remove() }
+        let cache = MirrorCache(root: cacheDir.path)
+        _ = try await cache.fetch(repository.url)
+
+        // Only under refs/pull/5/head (as GitHub publishes it): a branch fetch does not bring it.
+        _ = try repository.git("checkout", "-q", "-b", "feature")
+        let head = try repository.commit(files: ["app.txt": "v2\n"], message: "feature")
+        _ = try repository.git("update-ref", "refs/pull/5/head", head)
+        _ = try repository.git("checkout", "-q", "main")
+        _ = try repository.git("branch", "-q", "-D", "feature")
+        let fetched = try await cache.ensure(pullRequestHead: head, ref: "refs/pull/5/head", in: repository.url)
+        #expect(fetched.commit == head && fetched.report != nil)
+        #expect(try await cache.ensure(pullRequestHead: head, ref: "refs/pull/5/head", in: repository.url).report == nil, "already there")
+
+        // Bitbucket Cloud: the source branch, and a 12-character hash.
+        _ = try repository.git("checkout", "-q", "-b", "topic")
+        let topic = try repository.commit(files: ["app.txt": "v3\n"], message: "topic")
+        _ = try repository.git("checkout", "-q", "main")
+        let short = try await cache.ensure(pullRequestHead: String(topic.prefix(12)), ref: "refs/heads/topic", in: repository.url)
+        #expect(short.commit == topic)
+        // The branch moved on since the delivery: a clear error, not another commit previewed.
+        await #expect(throws: GitError.self) {
+            try await cache.ensure(pullRequestHead: String(head.prefix(12)), ref: "refs/heads/topic", in: repository.url)
+        }
+        // A head that is nowhere.
+        let missing = String(repeating: "e", count: 40)
+        do {
+            _ = try await cache.ensure(pullRequestHead: missing, ref: "refs/pull/6/head", in: repository.url)
+            Issue.record("expected commitNotFound")
+        } catch {
+            #expect(error.kind == .commitNotFound)
+        }
+    }
+}
