@@ -133,7 +133,8 @@ struct WebhookRoutes: Sendable {
     /// A job queued (202) or found already queued for the same delivery or revision (200).
     private func answer(_ result: EnqueueResult, delivery: String, base: String) async -> (Response, String) {
         switch result {
-        case .created(let job):
+        case .created(let job, let superseded):
+            for older in superseded { await outbox.note(older, .cancelled, reason: older.reason, now: now()) }
             logger.info("job queued", metadata: ["app": "\(job.app)", "job-id": "\(job.id)", "trigger": "\(job.trigger.rawValue)",
                                                  "commit": "\(job.commit)", "delivery": "\(delivery)"])
             await outbox.note(job, .queued, now: now())
@@ -151,8 +152,9 @@ struct WebhookRoutes: Sendable {
         var anyCreated = false
         var jobs: [JSONValue] = []
         for (name, result) in outcome.queued {
-            if case .created(let job) = result {
+            if case .created(let job, let superseded) = result {
                 anyCreated = true
+                for older in superseded { await outbox.note(older, .cancelled, reason: older.reason, now: now()) }
                 await outbox.note(job, .queued, now: now())
                 logger.info("job queued", metadata: ["app": "\(name)", "job-id": "\(job.id)", "commit": "\(job.commit)", "delivery": "\(push.deliveryID)"])
             }

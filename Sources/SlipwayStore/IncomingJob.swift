@@ -50,6 +50,9 @@ struct IncomingJob: Sendable {
         fromFork = request.fromFork
     }
 
+    /// Its queue among the app's (`StoreSQL.laneKey`): the deploys', or its pull request's.
+    var lane: String { trigger == .preview ? ref : "" }
+
     func changedPathsJSON() throws(StoreError) -> String? {
         guard let changedPaths else { return nil }
         do { return try SlipwayJSON.string(.array(changedPaths.map(JSONValue.string))) } catch { throw .unavailable("\(error)") }

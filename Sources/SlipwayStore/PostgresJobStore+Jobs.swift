@@ -54,7 +54,13 @@ extension PostgresJobStore {
                 """, logger: logger))
             guard let row = inserted.first else { throw StoreError.unavailable("the new job was not returned") }
             let job = try Self.job(row)
-            return .created(job)
+            // The queued job of its queue is superseded now (see SQLiteJobStore).
+            let superseded = try await Self.rows(connection.query("""
+                UPDATE jobs SET status = 'superseded', reason = \("superseded by job \(job.id)"), finished_at = \(now.timeIntervalSince1970)
+                WHERE app = \(app) AND status = 'queued' AND \(unescaped: StoreSQL.laneKey) = \(incoming.lane) AND id < \(job.id)
+                RETURNING \(unescaped: StoreSQL.jobFields), NULL::bigint AS retried_as
+                """, logger: logger)).map(Self.job).sorted { $0.id < $1.id }
+            return .created(job, superseded: superseded)
         }
     }
 

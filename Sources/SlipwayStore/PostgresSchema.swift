@@ -176,6 +176,9 @@ enum PostgresSchema {
             )
             """,
         ]),
+        ("v7-claim-order-index", [
+            "CREATE INDEX jobs_by_app_started ON jobs(app, started_at)",
+        ]),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

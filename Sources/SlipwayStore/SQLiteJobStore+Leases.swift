@@ -29,18 +29,17 @@ extension SQLiteJobStore {
                 """, arguments: [app, lane]) else {
                 return nil
             }
-            let older = try Int64.fetchAll(db, sql: """
-                SELECT id FROM jobs WHERE app = ? AND status = 'queued' AND \(StoreSQL.laneKey) = ? AND id < ? ORDER BY id
-                """, arguments: [app, lane, newest])
-            try db.execute(sql: """
+            // The superseded rows come back from the update itself (a queued job has no retry yet).
+            let superseded = try Row.fetchAll(db, sql: """
                 UPDATE jobs SET status = 'superseded', reason = ?, finished_at = ?
                 WHERE app = ? AND status = 'queued' AND \(StoreSQL.laneKey) = ? AND id < ?
-                """, arguments: ["superseded by job \(newest)", now.timeIntervalSince1970, app, lane, newest])
+                RETURNING \(StoreSQL.jobFields), NULL AS retried_as
+                """, arguments: ["superseded by job \(newest)", now.timeIntervalSince1970, app, lane, newest]).map(Self.job(from:))
             try db.execute(sql: """
                 UPDATE jobs SET status = 'running', started_at = ?, lease_owner = ?, lease_expires_at = ? WHERE id = ? AND status = 'queued'
                 """, arguments: [now.timeIntervalSince1970, replica, now.addingTimeInterval(leaseFor.seconds).timeIntervalSince1970, newest])
             guard let job = try Self.fetchJob(db, id: newest) else { return nil }
-            return Claim(job: job, superseded: try older.compactMap { try Self.fetchJob(db, id: $0) })
+            return Claim(job: job, superseded: superseded.sorted { $0.id < $1.id })
         }
     }
 

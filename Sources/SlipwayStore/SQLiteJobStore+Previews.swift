@@ -27,6 +27,11 @@ extension SQLiteJobStore {
                 );
                 """)
         }
+        migrator.registerMigration("v10-claim-order-index") { db in
+            // The claim orders apps by their last start: without this index, MAX(started_at)
+            // read every job the app ever had, on every claim.
+            try db.execute(sql: "CREATE INDEX jobs_by_app_started ON jobs(app, started_at)")
+        }
     }
 
     public func queuePreviewComment(app: String, pullRequest: Int, jobID: JobID, body: String, now: Date) async throws(StoreError) {

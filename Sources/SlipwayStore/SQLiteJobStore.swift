@@ -6,6 +6,8 @@ public import SlipwayCore
 /// survives a crash of the process or the machine. For one server process.
 public final class SQLiteJobStore: JobStore {
     private let pool: DatabasePool
+    /// Queues jobs for deliveries, many per transaction under load.
+    private let intake: GroupCommit<IntakeEntry, EnqueueResult>
     public let path: String
     public var location: String { path }
 
@@ -28,6 +30,7 @@ public final class SQLiteJobStore: JobStore {
         } catch {
             throw .unavailable("cannot open \(path): \(error)")
         }
+        intake = GroupCommit { [pool] entries in await Self.enqueue(entries, in: pool) }
     }
 
     /// Lets SQLite free its page caches once no access runs (after a large deploy or drift
@@ -57,38 +60,85 @@ public final class SQLiteJobStore: JobStore {
         try await enqueue(IncomingJob(preview: preview), app: app, now: now)
     }
 
+    /// One delivery in a group commit.
+    struct IntakeEntry: Sendable {
+        var incoming: IncomingJob
+        var app: String
+        var now: Date
+    }
+
     private func enqueue(_ incoming: IncomingJob, app: String, now: Date) async throws(StoreError) -> EnqueueResult {
-        try await write { db in
-            // Cached statements: compiling one runs GRDB's authorizer over every column it reads
-            // (12 % of the server's CPU at full intake before), preparing a cached one does not.
-            if let jobID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT job_id FROM deliveries WHERE app = ? AND delivery_id = ?"),
-                                              arguments: [app, incoming.deliveryID]),
-               let job = try Self.fetchJob(db, id: jobID) {
-                return .existing(job)
-            }
-            if let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT \(StoreSQL.jobColumns) FROM jobs WHERE app = ? AND ref = ? AND commit_sha = ? AND trigger IN (?, ?)
-                ORDER BY id DESC LIMIT 1
-                """), arguments: [app, incoming.ref, incoming.commit, incoming.sameRevision.0, incoming.sameRevision.1]) {
-                let job = try Self.job(from: row)
-                try Self.recordDelivery(db, app: app, incoming: incoming, outcome: "duplicate", jobID: job.id, now: now)
-                return .existing(job)
-            }
-            // RETURNING: the new row comes back from the insert itself (no job retries a new one).
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-                INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at,
-                                  pull_request, from_fork)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                RETURNING *, NULL AS retried_as
-                """), arguments: [app, incoming.forge.rawValue, incoming.deliveryID, incoming.trigger.rawValue, incoming.ref, incoming.before,
-                                  incoming.commit, incoming.message, incoming.author, try incoming.changedPathsJSON(), JobStatus.queued.rawValue,
-                                  now.timeIntervalSince1970, incoming.pullRequest, incoming.fromFork]) else {
-                throw StoreError.unavailable("the new job was not returned")
-            }
-            let job = try Self.job(from: row)
-            try Self.recordDelivery(db, app: app, incoming: incoming, outcome: "queued", jobID: job.id, now: now)
-            return .created(job)
+        try await intake.submit(IntakeEntry(incoming: incoming, app: app, now: now)).get()
+    }
+
+    /// A batch of deliveries in one transaction, each checked against the ones before it in the
+    /// batch. Should one fail, the batch is written again with each delivery in a savepoint of
+    /// its own, so that it fails alone (a savepoint for every delivery took about a sixth of the
+    /// intake benchmark's distinct-commit rate: 8,500 → 10,100 pushes/s).
+    private static func enqueue(_ entries: [IntakeEntry], in pool: DatabasePool) async -> [Result<EnqueueResult, StoreError>] {
+        if let results = try? await pool.write({ db in
+            try entries.map { entry -> Result<EnqueueResult, StoreError> in .success(try enqueue(entry.incoming, app: entry.app, now: entry.now, in: db)) }
+        }) {
+            return results
         }
+        do {
+            return try await pool.write { db in
+                entries.map { entry in
+                    var result: Result<EnqueueResult, StoreError> = .failure(.unavailable("not written"))
+                    do {
+                        try db.inSavepoint {
+                            result = .success(try enqueue(entry.incoming, app: entry.app, now: entry.now, in: db))
+                            return .commit
+                        }
+                    } catch {
+                        result = .failure(storeError(error))
+                    }
+                    return result
+                }
+            }
+        } catch {
+            return entries.map { _ in .failure(storeError(error)) }
+        }
+    }
+
+    private static func enqueue(_ incoming: IncomingJob, app: String, now: Date, in db: Database) throws -> EnqueueResult {
+        // Cached statements: compiling one runs GRDB's authorizer over every column it reads
+        // (12 % of the server's CPU at full intake before), preparing a cached one does not.
+        if let jobID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT job_id FROM deliveries WHERE app = ? AND delivery_id = ?"),
+                                          arguments: [app, incoming.deliveryID]),
+           let job = try fetchJob(db, id: jobID) {
+            return .existing(job)
+        }
+        if let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT \(StoreSQL.jobColumns) FROM jobs WHERE app = ? AND ref = ? AND commit_sha = ? AND trigger IN (?, ?)
+            ORDER BY id DESC LIMIT 1
+            """), arguments: [app, incoming.ref, incoming.commit, incoming.sameRevision.0, incoming.sameRevision.1]) {
+            let job = try job(from: row)
+            try recordDelivery(db, app: app, incoming: incoming, outcome: "duplicate", jobID: job.id, now: now)
+            return .existing(job)
+        }
+        // RETURNING: the new row comes back from the insert itself (no job retries a new one).
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at,
+                              pull_request, from_fork)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            RETURNING \(StoreSQL.jobFields), NULL AS retried_as
+            """), arguments: [app, incoming.forge.rawValue, incoming.deliveryID, incoming.trigger.rawValue, incoming.ref, incoming.before,
+                              incoming.commit, incoming.message, incoming.author, try incoming.changedPathsJSON(), JobStatus.queued.rawValue,
+                              now.timeIntervalSince1970, incoming.pullRequest, incoming.fromFork]) else {
+            throw StoreError.unavailable("the new job was not returned")
+        }
+        let job = try job(from: row)
+        try recordDelivery(db, app: app, incoming: incoming, outcome: "queued", jobID: job.id, now: now)
+        // The queued job of its queue is superseded now, not when the runner next claims: a
+        // flood of pushes while a long job runs leaves one queued job, not a backlog that one
+        // claim would have to supersede in a single long transaction.
+        let superseded = try Row.fetchAll(db.cachedStatement(sql: """
+            UPDATE jobs SET status = 'superseded', reason = ?, finished_at = ?
+            WHERE app = ? AND status = 'queued' AND \(StoreSQL.laneKey) = ? AND id < ?
+            RETURNING \(StoreSQL.jobFields), NULL AS retried_as
+            """), arguments: ["superseded by job \(job.id)", now.timeIntervalSince1970, app, incoming.lane, job.id]).map(Self.job(from:))
+        return .created(job, superseded: superseded)
     }
 
     /// Remembers a verified delivery that created no job (ping, other branch, other event).
@@ -185,7 +235,7 @@ public final class SQLiteJobStore: JobStore {
         do { return try await pool.write(body) } catch { throw Self.storeError(error) }
     }
 
-    private static func storeError(_ error: any Error) -> StoreError {
+    static func storeError(_ error: any Error) -> StoreError {
         if let error = error as? StoreError { return error }
         if let error = error as? DatabaseError { return .unavailable(error.message ?? "\(error.resultCode)") }
         return .unavailable("\(error)")
@@ -195,23 +245,24 @@ public final class SQLiteJobStore: JobStore {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(StoreSQL.jobColumns) FROM jobs WHERE id = ?"), arguments: [id]).map(job(from:))
     }
 
+    /// A row of `StoreSQL.jobColumns` (or `jobFields` and a `retried_as`), read by position.
     static func job(from row: Row) throws -> Job {
-        func date(_ column: String) -> Date? {
-            (row[column] as Double?).map { Date(timeIntervalSince1970: $0) }
+        func date(_ index: Int) -> Date? {
+            (row[index] as Double?).map { Date(timeIntervalSince1970: $0) }
         }
-        let statusText: String = row["status"]
-        let triggerText: String = row["trigger"]
+        let statusText: String = row[10]
+        let triggerText: String = row[4]
         guard let status = JobStatus(rawValue: statusText), let trigger = JobTrigger(rawValue: triggerText) else {
-            throw StoreError.unavailable("job \(row["id"] as Int64) has an unknown status '\(statusText)' or trigger '\(triggerText)'")
+            throw StoreError.unavailable("job \(row[0] as Int64) has an unknown status '\(statusText)' or trigger '\(triggerText)'")
         }
         return Job(
-            id: row["id"], app: row["app"], forge: (row["forge"] as String?).flatMap(Forge.init(rawValue:)),
-            deliveryID: row["delivery_id"], trigger: trigger, ref: row["ref"], before: row["before_sha"],
-            commit: row["commit_sha"], message: row["message"], author: row["author"], status: status,
-            reason: row["reason"], createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
-            startedAt: date("started_at"), finishedAt: date("finished_at"),
-            attempt: row["attempt"] ?? 1, retryOf: row["retry_of"], retriedAs: row["retried_as"],
-            pullRequest: row["pull_request"], fromFork: row["from_fork"] ?? false
+            id: row[0], app: row[1], forge: (row[2] as String?).flatMap(Forge.init(rawValue:)),
+            deliveryID: row[3], trigger: trigger, ref: row[5], before: row[6],
+            commit: row[7], message: row[8], author: row[9], status: status,
+            reason: row[11], createdAt: date(12) ?? Date(timeIntervalSince1970: 0),
+            startedAt: date(13), finishedAt: date(14),
+            attempt: row[15] ?? 1, retryOf: row[16], retriedAs: row[19],
+            pullRequest: row[17], fromFork: row[18] ?? false
         )
     }
 }

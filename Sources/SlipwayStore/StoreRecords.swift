@@ -32,15 +32,21 @@ public struct LogChunk: Sendable, Hashable, Codable {
 
 /// The result of offering a push to the queue.
 public enum EnqueueResult: Sendable, Hashable {
-    /// A new job was committed.
-    case created(Job)
+    /// A new job was committed; the queued jobs of its queue it superseded at once.
+    case created(Job, superseded: [Job])
     /// The delivery, or the same revision of the same app, was seen before: no new job.
     case existing(Job)
 
     public var job: Job {
         switch self {
-        case .created(let job), .existing(let job): job
+        case .created(let job, _), .existing(let job): job
         }
+    }
+
+    /// The queued jobs the new one superseded (none for a duplicate).
+    public var superseded: [Job] {
+        if case .created(_, let superseded) = self { return superseded }
+        return []
     }
 }
 

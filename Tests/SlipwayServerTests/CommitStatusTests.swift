@@ -80,6 +80,30 @@ import Testing
         await fake.stop()
     }
 
+    /// A push supersedes the queued job of its app as it is queued: that job's commit hears so
+    /// at once, not when the runner next claims.
+    @Test func aPushSupersedesTheQueuedJobAndItsCommitHears() async throws {
+        let fake = try await FakeForgeAPI.start(.github)
+        let repository = try GitRepository.make(files: [".slipway.yaml": "stages:\n  build:\n    - {name: slow, run: sleep 2}\n"])
+        defer { repository.directory.remove() }
+        try await Self.withReportingServer(.github, fake: fake, repository: repository) { server, app in
+            let c1 = try repository.head()
+            let c2 = try repository.commit(files: ["a": "2"], message: "2")
+            let c3 = try repository.commit(files: ["a": "3"], message: "3")
+            let first = try await server.push(app: app, commit: c1)
+            try await waitFor(timeout: .seconds(10)) { try await server.store.job(id: first)?.status == .running }
+            let second = try await server.push(app: app, commit: c2)
+            let third = try await server.push(app: app, commit: c3)
+            #expect(try await server.store.job(id: second)?.status == .superseded, "superseded as the third was queued")
+            try await waitFor(timeout: .seconds(10)) { await fake.taken().filter { $0.commit == c2 }.count >= 2 }
+            let middle = await fake.taken().filter { $0.commit == c2 }
+            #expect(middle.map(\.state) == ["pending", "error"], "\(middle)")
+            #expect(middle.last?.description.hasPrefix("cancelled: superseded by job \(third)") == true)
+            #expect(try await server.waitForEnd(of: third).status == .succeeded)
+        }
+        await fake.stop()
+    }
+
     @Test func aForgeDownForAWhileGetsEverythingLaterInOrder() async throws {
         let fake = try await FakeForgeAPI.start(.github)
         await fake.answerNext([(503, [], "unavailable"), (502, [], "bad gateway"), (429, [("Retry-After", "1")], #"{"message":"slow down"}"#)])

@@ -28,7 +28,7 @@ import Testing
 
     @Test(arguments: StoreKind.available) func enqueueIsIdempotentByDeliveryAndRevision(kind: StoreKind) async throws {
         try await Self.with(kind) { _, store in
-            guard case .created(let job) = try await store.enqueue(push: Self.push(delivery: "d1"), app: "shop") else {
+            guard case .created(let job, let superseded) = try await store.enqueue(push: Self.push(delivery: "d1"), app: "shop"), superseded.isEmpty else {
                 Issue.record("expected a new job"); return
             }
             #expect(job.status == .queued)
@@ -81,7 +81,9 @@ import Testing
             #expect(try await store.jobs(JobQuery(app: "even")).map(\.id) == [5, 3, 1])
             #expect(try await store.jobs(JobQuery(limit: 2)).map(\.id) == [5, 4])
             #expect(try await store.jobs(JobQuery(before: 4, limit: 2)).map(\.id) == [3, 2])
-            #expect(try await store.jobs(JobQuery(app: "odd", status: .queued, before: 4)).map(\.id) == [2])
+            // A push supersedes the queued job of its app at once: only the newest of each app waits.
+            #expect(try await store.jobs(JobQuery(app: "odd", status: .queued)).map(\.id) == [4])
+            #expect(try await store.jobs(JobQuery(app: "odd", status: .superseded, before: 4)).map(\.id) == [2])
             #expect(try await store.jobs(JobQuery(status: .running)).isEmpty)
             #expect(try await store.latestJob(app: "odd")?.id == 4)
             #expect(try await store.hasJob(app: "even", commit: String(repeating: "2", count: 40)))
@@ -144,8 +146,9 @@ import Testing
 
     @Test(arguments: StoreKind.available) func aJobsLifeStepsAndSupersede(kind: StoreKind) async throws {
         try await Self.with(kind) { _, store in
-            let older = try await store.enqueue(push: Self.push(delivery: "a", after: String(repeating: "1", count: 40)), app: "shop").job
-            let newer = try await store.enqueue(push: Self.push(delivery: "b", after: String(repeating: "2", count: 40)), app: "shop").job
+            // Jobs no delivery announced (a manual sync, a poll) are superseded when the runner claims one.
+            let older = try await store.enqueue(app: "shop", ref: "refs/heads/main", commit: String(repeating: "1", count: 40), trigger: .manual)
+            let newer = try await store.enqueue(app: "shop", ref: "refs/heads/main", commit: String(repeating: "2", count: 40), trigger: .poll)
             #expect(try await store.queuedJobs().map(\.id) == [older.id, newer.id])
             #expect(try await store.queueDepth() == 2)
             #expect(try await store.supersede([older.id], by: newer.id, now: Date()) == [older.id])
@@ -248,7 +251,7 @@ import Testing
         try await Self.with(kind) { _, store in
             let clock = Date(timeIntervalSince1970: 1_800_000_000)
             let deploy = try await store.enqueue(push: Self.push(delivery: "push-1"), app: "shop", now: clock).job
-            guard case .created(let pr7a) = try await store.enqueue(preview: Self.pullRequest(7, head: "c", delivery: "pr-1", fork: true), app: "shop", now: clock) else {
+            guard case .created(let pr7a, _) = try await store.enqueue(preview: Self.pullRequest(7, head: "c", delivery: "pr-1", fork: true), app: "shop", now: clock) else {
                 Issue.record("expected a preview"); return
             }
             #expect(pr7a.trigger == .preview && pr7a.pullRequest == 7 && pr7a.fromFork && pr7a.ref == "refs/pull/7/head" && pr7a.message == "PR 7")
@@ -256,7 +259,12 @@ import Testing
             #expect(try await store.enqueue(preview: Self.pullRequest(7, head: "c", delivery: "pr-2"), app: "shop", now: clock) == .existing(pr7a))
             #expect(try await store.enqueue(preview: Self.pullRequest(7, head: "c", delivery: "pr-1"), app: "shop", now: clock) == .existing(pr7a))
             let pr8 = try await store.enqueue(preview: Self.pullRequest(8, head: "e", delivery: "pr-3"), app: "shop", now: clock).job
-            let pr7b = try await store.enqueue(preview: Self.pullRequest(7, head: "d", delivery: "pr-4"), app: "shop", now: clock).job
+            // A newer push to request 7 supersedes its queued preview at once; request 8's stays.
+            let pushed = try await store.enqueue(preview: Self.pullRequest(7, head: "d", delivery: "pr-4"), app: "shop", now: clock)
+            let pr7b = pushed.job
+            #expect(pushed.superseded.map(\.id) == [pr7a.id])
+            #expect(try await store.job(id: pr7a.id)?.reason == "superseded by job \(pr7b.id)")
+            #expect(try await store.job(id: pr8.id)?.status == .queued)
             // A preview is not a deploy of its commit, nor the app's last job.
             #expect(try await store.hasJob(app: "shop", commit: pr7a.commit) == false)
             #expect(try await store.latestJob(app: "shop")?.id == deploy.id)
@@ -265,13 +273,11 @@ import Testing
             let first = try #require(try await store.claim(replica: "r", leaseFor: .seconds(30), now: clock, excludingApps: []))
             #expect(first.job.id == deploy.id && first.superseded.isEmpty)
             try await store.finish(deploy.id, status: .succeeded, reason: nil, now: clock)
-            // Then request 7's queue: its newest preview runs, its older one is superseded.
+            // Then the oldest queue: request 8's, then request 7's.
             let second = try #require(try await store.claim(replica: "r", leaseFor: .seconds(30), now: clock, excludingApps: []))
-            #expect(second.job.id == pr7b.id)
-            #expect(second.superseded.map(\.id) == [pr7a.id])
-            #expect(try await store.job(id: pr8.id)?.status == .queued, "another request's preview is not superseded")
-            try await store.finish(pr7b.id, status: .succeeded, reason: nil, now: clock)
-            #expect(try await store.claim(replica: "r", leaseFor: .seconds(30), now: clock, excludingApps: [])?.job.id == pr8.id)
+            #expect(second.job.id == pr8.id && second.superseded.isEmpty)
+            try await store.finish(pr8.id, status: .succeeded, reason: nil, now: clock)
+            #expect(try await store.claim(replica: "r", leaseFor: .seconds(30), now: clock, excludingApps: [])?.job.id == pr7b.id)
         }
     }
 
