@@ -83,9 +83,10 @@ struct WebhookRoutes: Sendable {
         } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "the body is larger than the limit of \(config.maxBodyBytes) bytes")
         }
-        let delivery = WebhookRequest(
+        var delivery = WebhookRequest(
             headers: request.headers.map { (name: $0.name.canonicalName, value: $0.value) },
             body: Data(buffer: buffer, byteTransferStrategy: .noCopy))
+        delivery.wantsChangedPaths = monorepo.concerns(app)
 
         let decision: IntakeDecision
         do {

@@ -19,7 +19,7 @@ public struct GitHubAdapter: ForgeAdapter {
         let delivery = request[header: "x-github-delivery"] ?? SignatureCheck.bodyDigestID(request.body)
         switch request[header: "x-github-event"] ?? "" {
         case "push":
-            let payload = try PayloadDecoding.decode(GitHubPushPayload.self, from: json)
+            let payload = try PayloadDecoding.decode(GitHubPushPayload.self, from: json, changedPaths: request.wantsChangedPaths)
             return .push([payload.pushEvent(forge: forge, deliveryID: delivery)])
         case "pull_request":
             return .pullRequest(try PayloadDecoding.decode(GitHubPullRequestPayload.self, from: json).event(forge: forge, deliveryID: delivery))
@@ -94,6 +94,26 @@ struct GitHubPushPayload: Decodable {
     var commits: [Commit]?
     /// Gitea and Forgejo say how many commits the push has (the list may hold fewer).
     var total_commits: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case ref, before, after, created, deleted, forced, repository, head_commit, commits, total_commits
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        ref = try container.decode(String.self, forKey: .ref)
+        before = try container.decode(String.self, forKey: .before)
+        after = try container.decode(String.self, forKey: .after)
+        created = try container.decodeIfPresent(Bool.self, forKey: .created)
+        deleted = try container.decodeIfPresent(Bool.self, forKey: .deleted)
+        forced = try container.decodeIfPresent(Bool.self, forKey: .forced)
+        repository = try container.decode(Repository.self, forKey: .repository)
+        head_commit = try container.decodeIfPresent(Commit.self, forKey: .head_commit)
+        // Without changed paths wanted, the commit list is not read (nil: "not listed").
+        let wanted = decoder.userInfo[PayloadDecoding.changedPathsKey] as? Bool ?? true
+        commits = wanted ? try container.decodeIfPresent([Commit].self, forKey: .commits) : nil
+        total_commits = try container.decodeIfPresent(Int.self, forKey: .total_commits)
+    }
 
     func pushEvent(forge: Forge, deliveryID: String) -> PushEvent {
         let paths = PayloadDecoding.changedPaths(commits, total: total_commits, created: created ?? PayloadDecoding.isZero(before),

@@ -31,7 +31,7 @@ public struct GiteaAdapter: ForgeAdapter {
         let delivery = header("delivery", in: request) ?? SignatureCheck.bodyDigestID(request.body)
         switch header("event", in: request) ?? "" {
         case "push":
-            let payload = try PayloadDecoding.decode(GitHubPushPayload.self, from: request.body)
+            let payload = try PayloadDecoding.decode(GitHubPushPayload.self, from: request.body, changedPaths: request.wantsChangedPaths)
             return .push([payload.pushEvent(forge: forge, deliveryID: delivery)])
         // Gitea names a pull request's new commits `pull_request_sync` in its event-type header;
         // the event header says `pull_request` for every pull-request action.

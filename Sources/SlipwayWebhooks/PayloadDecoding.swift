@@ -2,9 +2,14 @@ import Foundation
 
 /// JSON decoding of payload bodies with errors that say which field was wrong.
 enum PayloadDecoding {
-    static func decode<T: Decodable>(_ type: T.Type, from body: Data) throws(WebhookError) -> T {
+    /// Tells a payload whether to read each commit's file lists (`WebhookRequest.wantsChangedPaths`).
+    static let changedPathsKey = CodingUserInfoKey(rawValue: "slipway.changedPaths")!
+
+    static func decode<T: Decodable>(_ type: T.Type, from body: Data, changedPaths: Bool = true) throws(WebhookError) -> T {
         do {
-            return try JSONDecoder().decode(type, from: body)
+            let decoder = JSONDecoder()
+            if !changedPaths { decoder.userInfo[changedPathsKey] = false }
+            return try decoder.decode(type, from: body)
         } catch let error as DecodingError {
             throw .malformedPayload(describe(error))
         } catch {

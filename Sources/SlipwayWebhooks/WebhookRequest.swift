@@ -5,6 +5,10 @@ public struct WebhookRequest: Sendable {
     /// Header names lower-cased; a repeated header keeps its first value.
     public let headers: [String: String]
     public let body: Data
+    /// Whether a push's changed files are read from the payload: only path filters and
+    /// repositories several apps share need them, and reading every commit's file lists was
+    /// the largest part of decoding a GitHub push.
+    public var wantsChangedPaths = true
 
     public init(headers: [(name: String, value: String)], body: Data) {
         var map: [String: String] = [:]

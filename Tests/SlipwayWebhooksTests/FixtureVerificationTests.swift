@@ -97,6 +97,20 @@ import Testing
         #expect(push.changedPaths == ["deploy/cart-deployment.yaml", "deploy/kustomization.yaml", "src/cart/main.go"])
     }
 
+    /// An app without path filters in a repository of its own does not need the changed files:
+    /// the commit list is not read, and everything else is the same.
+    @Test(arguments: ["github-push", "gitea-push"]) func changedPathsAreReadOnlyWhenWanted(fixture: String) throws {
+        let forge: Forge = fixture.hasPrefix("gitea") ? .gitea : .github
+        var request = try WebhookFixture.request(fixture)
+        guard case .enqueue(let full) = try WebhookIntake().decide(request, for: Self.app(forge), now: Date()) else { Issue.record("no push"); return }
+        request.wantsChangedPaths = false
+        guard case .enqueue(var lean) = try WebhookIntake().decide(request, for: Self.app(forge), now: Date()) else { Issue.record("no push"); return }
+        #expect(full.changedPaths?.isEmpty == false)
+        #expect(lean.changedPaths == nil)
+        lean.changedPaths = full.changedPaths
+        #expect(lean == full)
+    }
+
     @Test func appOnAnotherBranchIgnoresMainPushes() throws {
         var app = Self.app(.github)
         app.branch = "production"
