@@ -152,7 +152,8 @@ public final class FakeForgeAPI: Sendable {
                 ("^/api/v1/repos/\(repository)/statuses/([0-9a-f]{40})$", header("Authorization") == "token \(token)",
                  ["pending", "success", "error", "failure", "warning"], "context", "target_url")
             case .bitbucketCloud:
-                ("^/2.0/repositories/\(repository)/commit/([0-9a-f]{40})/statuses/build$", header("Authorization") == "Bearer \(token)",
+                // Bitbucket Cloud also takes the short hashes its own pull-request payloads carry.
+                ("^/2.0/repositories/\(repository)/commit/([0-9a-f]{12,40})/statuses/build$", header("Authorization") == "Bearer \(token)",
                  ["INPROGRESS", "SUCCESSFUL", "FAILED", "STOPPED"], "name", "url")
             case .bitbucketServer:
                 ("^/rest/build-status/1.0/commits/([0-9a-f]{40})$", header("Authorization") == "Bearer \(token)",
@@ -162,7 +163,9 @@ public final class FakeForgeAPI: Sendable {
                 await book.refuse("\(path): wrong authentication headers")
                 return Self.json(401, #"{"message":"Bad credentials"}"#)
             }
-            guard let match = path.range(of: pattern, options: .regularExpression) != nil ? path.split(separator: "/").first(where: { $0.count == 40 }) : nil else {
+            let expression = try NSRegularExpression(pattern: pattern)
+            guard let found = expression.firstMatch(in: path, range: NSRange(path.startIndex..., in: path)),
+                  let range = Range(found.range(at: 1), in: path) else {
                 await book.refuse("\(path): not this forge's status path for \(repository)")
                 return Self.json(404, #"{"message":"Not Found"}"#)
             }
@@ -178,7 +181,7 @@ public final class FakeForgeAPI: Sendable {
                 await book.refuse("description longer than 140 characters")
                 return Self.json(422, #"{"message":"Validation Failed"}"#)
             }
-            await book.take(Status(commit: String(match), state: state, context: context, targetURL: link, description: description))
+            await book.take(Status(commit: String(path[range]), state: state, context: context, targetURL: link, description: description))
             return Self.json(201, #"{"id":1}"#)
         }
 
