@@ -106,6 +106,18 @@ public actor MirrorCache {
         return try await onMirrorQueue(url) { mirror throws(GitError) in try mirror.changedPaths(from: before, to: after) }
     }
 
+    /// The files a pull request changes: the diff from where its head left `targetBranch` (the
+    /// merge base) to its head, fetched from `ref` when the mirror lacks it. Commits that
+    /// reached the target branch since are not the request's.
+    public func pullRequestChanges(head: String, ref: String, targetBranch: String, in url: String,
+                                   credentials: RepositoryAuth = .none) async throws(GitError) -> [String] {
+        let full = try await ensure(pullRequestHead: head, ref: ref, in: url, credentials: credentials).commit
+        return try await onMirrorQueue(url) { mirror throws(GitError) in
+            let base = try mirror.mergeBase(try mirror.head(of: targetBranch), full)
+            return try mirror.changedPaths(from: base, to: full)
+        }
+    }
+
     /// Checks `commit` out of the mirror into `directory`.
     public func checkout(_ url: String, commit: String, into directory: String) async throws(GitError) {
         try await onMirrorQueue(url) { mirror throws(GitError) in try mirror.checkout(commit: commit, into: directory) }

@@ -40,4 +40,21 @@ extension MirrorRepository {
         }
         return paths.sorted()
     }
+
+    /// The best common ancestor of two commits: where a pull request's branch left its target.
+    func mergeBase(_ one: String, _ other: String) throws(GitError) -> String {
+        _ = LibGit2.initialised
+        var repository: OpaquePointer?
+        try LibGit2.check(git_repository_open_bare(&repository, path), "cannot open the mirror at \(path)")
+        defer { git_repository_free(repository) }
+        var a = git_oid()
+        var b = git_oid()
+        var base = git_oid()
+        guard git_oid_fromstr(&a, one) == 0, git_oid_fromstr(&b, other) == 0, git_merge_base(&base, repository, &a, &b) == 0 else {
+            throw GitError(.commitNotFound, "\(one.prefix(12)) and \(other.prefix(12)) have no common ancestor in \(url)")
+        }
+        var buffer = [CChar](repeating: 0, count: 41)
+        git_oid_tostr(&buffer, 41, &base)
+        return String(cString: buffer)
+    }
 }

@@ -67,6 +67,50 @@ struct MonorepoIntake: Sendable {
         return outcome
     }
 
+    /// A pull request to a branch several apps share (or to an app with path filters): a
+    /// preview for each app with a cluster and previews on whose `paths` the request's changes
+    /// match (from the mirror: the request's head against where it left the branch).
+    func enqueue(_ request: PullRequestEvent, receivedBy app: AppConfig, now: Date) async throws(StoreError) -> Outcome {
+        var changed: [String]?
+        var askedMirror = false
+        var outcome = Outcome()
+        for target in apps(sharing: app) {
+            guard target.target != nil, target.preview.enabled else {
+                outcome.skipped.append((target.name, target.target == nil ? "app '\(target.name)' has no cluster to preview against"
+                                                                         : "previews are turned off for app '\(target.name)'"))
+                continue
+            }
+            if !target.paths.isEmpty {
+                if !askedMirror {
+                    changed = await requestDiff(request, app: target)
+                    askedMirror = true
+                }
+                if let changed, !target.paths.matchesAny(changed) {
+                    try await store.recordIgnoredDelivery(app: target.name, forge: request.forge, deliveryID: request.deliveryID, outcome: "ignored",
+                                                          now: now)
+                    outcome.skipped.append((target.name, "no file pull request #\(request.number) changes matches the paths of app '\(target.name)' "
+                                            + "(\(changed.count) changed)"))
+                    continue
+                }
+            }
+            outcome.queued.append((target.name, try await store.enqueue(preview: request, app: target.name, now: now)))
+        }
+        return outcome
+    }
+
+    /// The request's changed files; nil (every app concerned) when the mirror cannot tell.
+    private func requestDiff(_ request: PullRequestEvent, app: AppConfig) async -> [String]? {
+        guard let mirrors else { return nil }
+        do {
+            return try await mirrors.pullRequestChanges(head: request.headCommit, ref: request.headRef, targetBranch: request.targetBranch,
+                                                        in: app.repoURL, credentials: app.repositoryAuth)
+        } catch {
+            logger.warning("cannot read the pull request's changed files from the mirror; it concerns every app of the repository",
+                           metadata: ["app": "\(app.name)", "pull-request": "\(request.number)", "error": "\(error)"])
+            return nil
+        }
+    }
+
     /// The mirror's diff; nil (every app concerned) when the mirror cannot tell.
     private func mirrorDiff(_ push: PushEvent, app: AppConfig) async -> [String]? {
         guard let mirrors else { return nil }

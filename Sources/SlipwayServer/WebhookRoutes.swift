@@ -116,7 +116,10 @@ struct WebhookRoutes: Sendable {
     private func record(_ decision: IntakeDecision, app: AppConfig, base: String) async throws(StoreError) -> (Response, String) {
         switch decision {
         case .enqueue(let push) where monorepo.concerns(app):
-            return try await fanOut(push, app: app, base: base)
+            return try await fanOut(try await monorepo.enqueue(push, receivedBy: app, now: now()), delivery: push.deliveryID, app: app, base: base)
+        case .preview(let pullRequest) where monorepo.concerns(app):
+            return try await fanOut(try await monorepo.enqueue(pullRequest, receivedBy: app, now: now()), delivery: pullRequest.deliveryID,
+                                    app: app, base: base)
         case .enqueue(let push):
             return await answer(try await store.enqueue(push: push, app: app.name, now: now()), delivery: push.deliveryID, base: base)
         case .preview(let pullRequest):
@@ -146,10 +149,9 @@ struct WebhookRoutes: Sendable {
         }
     }
 
-    /// A push several apps share (or filtered by paths): the answer names every job and every
-    /// app the push did not concern; it is 202 when a job was queued.
-    private func fanOut(_ push: PushEvent, app: AppConfig, base: String) async throws(StoreError) -> (Response, String) {
-        let outcome = try await monorepo.enqueue(push, receivedBy: app, now: now())
+    /// A push or pull request several apps share (or filtered by paths): the answer names every
+    /// job and every app the delivery did not concern; it is 202 when a job was queued.
+    private func fanOut(_ outcome: MonorepoIntake.Outcome, delivery: String, app: AppConfig, base: String) async throws(StoreError) -> (Response, String) {
         var anyCreated = false
         var jobs: [JSONValue] = []
         for (name, result) in outcome.queued {
@@ -157,7 +159,8 @@ struct WebhookRoutes: Sendable {
                 anyCreated = true
                 for older in superseded { await outbox.note(older, .cancelled, reason: older.reason, now: now()) }
                 await outbox.note(job, .queued, now: now())
-                logger.info("job queued", metadata: ["app": "\(name)", "job-id": "\(job.id)", "commit": "\(job.commit)", "delivery": "\(push.deliveryID)"])
+                logger.info("job queued", metadata: ["app": "\(name)", "job-id": "\(job.id)", "trigger": "\(job.trigger.rawValue)",
+                                                     "commit": "\(job.commit)", "delivery": "\(delivery)"])
             }
             jobs.append(.object(["app": .string(name), "job": .int(result.job.id), "status": .string(Self.isNew(result) ? "queued" : "duplicate"),
                                  "status_url": .string("\(base)/api/v1/jobs/\(result.job.id)")]))
@@ -166,7 +169,7 @@ struct WebhookRoutes: Sendable {
         let skipped = JSONValue.array(outcome.skipped.map { .object(["app": .string($0.app), "reason": .string($0.reason)]) })
         guard let primary = outcome.queued.first(where: { $0.app == app.name }) ?? outcome.queued.first else {
             let reason = outcome.skipped.map(\.reason).joined(separator: "; ")
-            return (JSONBody.response(.ok, .object(["status": "ignored", "delivery": .string(push.deliveryID), "reason": .string(reason), "skipped": skipped])),
+            return (JSONBody.response(.ok, .object(["status": "ignored", "delivery": .string(delivery), "reason": .string(reason), "skipped": skipped])),
                     "ignored")
         }
         var answer = Self.accepted(anyCreated ? "queued" : "duplicate", job: primary.result.job.id, base: base)

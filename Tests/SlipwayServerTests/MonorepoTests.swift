@@ -21,9 +21,10 @@ import Testing
             """#.utf8)
     }
 
-    static func post(_ server: LiveServer, app: String, _ body: Data) async throws -> (Int, [String: Any]) {
+    static func post(_ server: LiveServer, app: String, _ body: Data, event: String = "push") async throws -> (Int, [String: Any]) {
         let (status, answer) = try await server.withClient(token: nil) { api in
-            try await api.send(.POST, "/hooks/\(app)", headers: GitHubSigning.headers(body: body, secret: WebhookFixture.secret), body: body, authorized: false)
+            try await api.send(.POST, "/hooks/\(app)", headers: GitHubSigning.headers(body: body, secret: WebhookFixture.secret, event: event), body: body,
+                               authorized: false)
         }
         return (status, (try JSONSerialization.jsonObject(with: answer) as? [String: Any]) ?? [:])
     }
@@ -34,6 +35,49 @@ import Testing
 
     static func skippedApps(_ answer: [String: Any]) -> [String] {
         ((answer["skipped"] as? [[String: Any]]) ?? []).compactMap { $0["app"] as? String }
+    }
+
+    /// A GitHub `pull_request` payload (same repository) for request `number` at `head`.
+    static func pullRequest(number: Int, head: String) -> Data {
+        Data(#"""
+            {"action":"opened","number":\#(number),"repository":{"full_name":"acme/mono"},
+             "pull_request":{"number":\#(number),"title":"t","user":{"login":"dev"},
+               "head":{"ref":"feature","sha":"\#(head)","repo":{"full_name":"acme/mono"}},
+               "base":{"ref":"main","sha":"0000000000000000000000000000000000000000","repo":{"full_name":"acme/mono"}}}}
+            """#.utf8)
+    }
+
+    /// A pull request in a monorepo previews the apps its changes touch, measured from where
+    /// its branch left `main` (what reached `main` since is not the request's).
+    @Test func pullRequestsPreviewOnlyTheAppsTheyTouch() async throws {
+        let repository = try GitRepository.make(files: ["services/api/main.go": "1\n", "services/web/index.html": "1\n"])
+        defer { repository.directory.remove() }
+        try await withLiveServer(configure: { config in
+            let secrets = [SecretValue(WebhookFixture.secret)]
+            var api = AppConfig(name: "api", repoURL: repository.url, forge: .github, webhookSecrets: secrets)
+            api.paths = PathFilter(["services/api/**"])
+            api.target = DeployTarget(cluster: "none", namespace: "api")
+            var web = AppConfig(name: "web", repoURL: repository.url, forge: .github, webhookSecrets: secrets)
+            web.paths = PathFilter(["services/web/**"])
+            web.target = DeployTarget(cluster: "none", namespace: "web")
+            var docs = AppConfig(name: "docs", repoURL: repository.url, forge: .github, webhookSecrets: secrets)
+            docs.target = DeployTarget(cluster: "none", namespace: "docs")
+            docs.preview.enabled = false
+            config.apps = [web, api, docs]
+        }) { server in
+            // The request changes api; main meanwhile changes web.
+            _ = try repository.git("checkout", "-q", "-b", "feature")
+            let head = try repository.commit(files: ["services/api/main.go": "2\n"], message: "api change")
+            _ = try repository.git("update-ref", "refs/pull/9/head", head)
+            _ = try repository.git("checkout", "-q", "main")
+            try repository.commit(files: ["services/web/index.html": "2\n"], message: "web on main")
+            let (status, answer) = try await Self.post(server, app: "web", Self.pullRequest(number: 9, head: head), event: "pull_request")
+            #expect(status == 202, "\(answer)")
+            #expect(Self.jobApps(answer) == ["api"], "\(answer)")
+            #expect(Set(Self.skippedApps(answer)) == ["web", "docs"], "\(answer)")
+            let jobs = try await server.store.jobs(JobQuery(app: "api"))
+            #expect(jobs.map(\.trigger) == [.preview] && jobs.first?.pullRequest == 9)
+        }
     }
 
     @Test func pushesReachOnlyTheAppsTheyTouch() async throws {
