@@ -48,6 +48,13 @@ public struct PreviewCommentRequest: Sendable, Equatable {
         }
     }
 
+    /// Bitbucket Data Center: reading the comment, for the version an edit must name after
+    /// someone else edited it (`GET …/comments/{id}`).
+    public static func current(api: ForgeAPI, pullRequest: Int, commentID: String) -> (url: String, headers: [(String, String)]) {
+        let edit = make(forge: .bitbucketServer, api: api, pullRequest: pullRequest, commentID: commentID, commentVersion: nil, text: "")
+        return (edit.url, edit.headers)
+    }
+
     /// The comment's id (and Data Center's version) from the forge's answer.
     public static func created(from answer: Data) -> (id: String, version: Int?)? {
         guard let object = (try? JSONSerialization.jsonObject(with: answer)) as? [String: Any] else { return nil }

@@ -128,9 +128,21 @@ public struct StatusReporter: Service {
         let what = "the comment on pull request #\(record.pullRequest)"
         do {
             let answer = try await send(HTTPMethod(rawValue: request.method), request.url, headers: request.headers, body: request.body, http)
-            if record.commentID != nil, answer.code == 404 || (answer.code == 409 && app.forge == .bitbucketServer) {
-                // Deleted by someone (404), or edited by someone on Data Center (409, a stale version): a new comment.
-                try await store.previewCommentRetry(record, retryAt: now(), error: "\(answer.code) \(Self.message(answer.body))", forgetComment: true)
+            if let commentID = record.commentID, answer.code == 409, app.forge == .bitbucketServer {
+                // Someone edited it on Data Center: the edit must name its current version.
+                let current = PreviewCommentRequest.current(api: api, pullRequest: record.pullRequest, commentID: commentID)
+                let read = try await send(.GET, current.url, headers: current.headers, body: Data(), http)
+                let version = read.code == 200 ? PreviewCommentRequest.created(from: Data(read.body.utf8))?.version : nil
+                let settled = version != nil || read.code == 404
+                try await store.previewCommentRetry(record, retryAt: settled ? now() : now().addingTimeInterval(Self.backoff(attempts: record.attempts)),
+                                                    error: "\(answer.code) \(Self.message(answer.body))",
+                                                    forgetComment: read.code == 404, commentVersion: version)
+                return false
+            }
+            if record.commentID != nil, answer.code == 404 {
+                // Deleted by someone: a new comment.
+                try await store.previewCommentRetry(record, retryAt: now(), error: "\(answer.code) \(Self.message(answer.body))", forgetComment: true,
+                                                    commentVersion: nil)
                 logger.notice("pull-request comment is created again", metadata: ["app": "\(app.name)", "status": "\(answer.code)"])
                 return false
             }
@@ -139,14 +151,16 @@ public struct StatusReporter: Service {
                 let created = PreviewCommentRequest.created(from: Data(answer.body.utf8))
                 guard let id = created?.id ?? record.commentID else {
                     try await store.previewCommentRetry(record, retryAt: now().addingTimeInterval(Self.backoff(attempts: record.attempts)),
-                                                        error: "the forge's answer has no comment id", forgetComment: false)
+                                                        error: "the forge's answer has no comment id", forgetComment: false,
+                                                        commentVersion: nil)
                     return false
                 }
                 try await store.previewCommentSent(record, commentID: id, commentVersion: created?.version, now: now())
                 logger.debug("pull-request comment sent", metadata: ["app": "\(app.name)", "pull-request": "\(record.pullRequest)"])
                 return true
             case .retry(let at):
-                try await store.previewCommentRetry(record, retryAt: at, error: "\(answer.code) \(Self.message(answer.body))", forgetComment: false)
+                try await store.previewCommentRetry(record, retryAt: at, error: "\(answer.code) \(Self.message(answer.body))", forgetComment: false,
+                                                    commentVersion: nil)
                 logger.notice("pull-request comment postponed", metadata: ["app": "\(app.name)", "status": "\(answer.code)", "retry-at": "\(at)"])
             case .refused:
                 let message = "the forge refused \(what): \(answer.code) \(Self.message(answer.body)); check apps[].forge_api of '\(app.name)'"
@@ -156,7 +170,7 @@ public struct StatusReporter: Service {
             }
         } catch {
             let at = now().addingTimeInterval(Self.backoff(attempts: record.attempts))
-            try? await store.previewCommentRetry(record, retryAt: at, error: "\(error)", forgetComment: false)
+            try? await store.previewCommentRetry(record, retryAt: at, error: "\(error)", forgetComment: false, commentVersion: nil)
             logger.notice("pull-request comment postponed", metadata: ["app": "\(app.name)", "error": "\(error)"])
         }
         return false

@@ -164,8 +164,10 @@ public protocol JobStore: AnyObject, Sendable {
     /// The forge has `revision` of the text, under the comment `commentID` (Bitbucket Data
     /// Center's edits also need the comment's `version`).
     func previewCommentSent(_ record: PreviewCommentRecord, commentID: String, commentVersion: Int?, now: Date) async throws(StoreError)
-    /// Try again at `retryAt`; with `forgetComment` the comment is created anew (it was deleted).
-    func previewCommentRetry(_ record: PreviewCommentRecord, retryAt: Date, error: String, forgetComment: Bool) async throws(StoreError)
+    /// Try again at `retryAt`; with `forgetComment` the comment is created anew (it was deleted);
+    /// with `commentVersion`, the edit names that version (Data Center: someone edited it).
+    func previewCommentRetry(_ record: PreviewCommentRecord, retryAt: Date, error: String, forgetComment: Bool,
+                             commentVersion: Int?) async throws(StoreError)
     /// The forge will not take it: not tried again until a newer preview's text.
     func previewCommentRefused(_ record: PreviewCommentRecord, error: String, now: Date) async throws(StoreError)
 

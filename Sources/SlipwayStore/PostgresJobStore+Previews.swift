@@ -50,11 +50,12 @@ extension PostgresJobStore {
             """, "record a sent pull-request comment")
     }
 
-    public func previewCommentRetry(_ record: PreviewCommentRecord, retryAt: Date, error: String, forgetComment: Bool) async throws(StoreError) {
+    public func previewCommentRetry(_ record: PreviewCommentRecord, retryAt: Date, error: String, forgetComment: Bool,
+                                    commentVersion: Int?) async throws(StoreError) {
         _ = try await rows("""
             UPDATE preview_comments SET next_attempt_at = \(retryAt.timeIntervalSince1970), leased_until = NULL, attempts = attempts + 1,
                 last_error = \(error), comment_id = CASE WHEN \(forgetComment) THEN NULL ELSE comment_id END,
-                comment_version = CASE WHEN \(forgetComment) THEN NULL ELSE comment_version END
+                comment_version = CASE WHEN \(forgetComment) THEN NULL ELSE COALESCE(\(commentVersion.map(Int32.init))::integer, comment_version) END
             WHERE app = \(record.app) AND pull_request = \(Int64(record.pullRequest))
             """, "put a pull-request comment back")
     }

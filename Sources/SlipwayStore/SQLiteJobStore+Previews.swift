@@ -73,13 +73,15 @@ extension SQLiteJobStore {
         }
     }
 
-    public func previewCommentRetry(_ record: PreviewCommentRecord, retryAt: Date, error: String, forgetComment: Bool) async throws(StoreError) {
+    public func previewCommentRetry(_ record: PreviewCommentRecord, retryAt: Date, error: String, forgetComment: Bool,
+                                    commentVersion: Int?) async throws(StoreError) {
         try await write { db in
             try db.execute(sql: """
                 UPDATE preview_comments SET next_attempt_at = ?, leased_until = NULL, attempts = attempts + 1, last_error = ?,
-                    comment_id = CASE WHEN ? THEN NULL ELSE comment_id END, comment_version = CASE WHEN ? THEN NULL ELSE comment_version END
+                    comment_id = CASE WHEN ? THEN NULL ELSE comment_id END,
+                    comment_version = CASE WHEN ? THEN NULL ELSE COALESCE(?, comment_version) END
                 WHERE app = ? AND pull_request = ?
-                """, arguments: [retryAt.timeIntervalSince1970, error, forgetComment, forgetComment, record.app, record.pullRequest])
+                """, arguments: [retryAt.timeIntervalSince1970, error, forgetComment, forgetComment, commentVersion, record.app, record.pullRequest])
         }
     }
 

@@ -96,6 +96,14 @@ import Testing
         #expect(comments.count == 1)
         #expect(comments.first?.body == "v4")
         #expect(comments.first?.edits == 2)
+
+        // Someone edits it on the forge: Slipway's next edit is refused as stale (409), reads the
+        // current version, and edits the same comment instead of adding one.
+        await fake.editByHand(try #require(comments.first?.id), body: "a reviewer's edit")
+        try await first.queuePreviewComment(app: "shop", pullRequest: 3, jobID: job.id, body: "v5", now: clock.now)
+        for _ in 0..<3 { _ = await reporters[0].deliverDue(http) }
+        comments = await fake.comments()
+        #expect(comments.map(\.body) == ["v5"], "\(comments)")
         let refusals = await fake.refusals()
         #expect(refusals.isEmpty, "\(refusals)")
         await first.close()

@@ -85,7 +85,7 @@ public final class FakeForgeAPI: Sendable {
         let book = Book()
         let router = Router()
         let server = Validator(forge: forge, token: token, repository: repository)
-        for method in [HTTPRequest.Method.post, .patch, .put] {
+        for method in [HTTPRequest.Method.get, .post, .patch, .put] {
             router.on("**", method: method) { request, _ in try await server.answer(request, book) }
         }
         var logger = Logger(label: "fake-forge")
@@ -111,6 +111,8 @@ public final class FakeForgeAPI: Sendable {
     public func comments() async -> [Comment] { await book.comments }
     /// Someone deletes a comment on the forge.
     public func deleteComment(_ id: Int) async { await book.delete(id: id) }
+    /// Someone edits a comment on the forge (Data Center moves its version on).
+    public func editByHand(_ id: Int, body: String) async { _ = await book.edit(id: id, pullRequest: nil, body: body) }
     /// Every call, taken or not.
     public func calls() async -> Int { await book.calls }
     /// Calls the fake found wrong for this forge's API (a test expects none).
@@ -138,6 +140,17 @@ public final class FakeForgeAPI: Sendable {
             }
             let path = request.uri.path
             let header = { (name: String) in request.headers[HTTPField.Name(name)!] }
+            if request.method == .get {
+                // Reading one comment: Data Center, for its version.
+                guard forge == .bitbucketServer, let route = commentRoute(.put, path), let id = route.comment else {
+                    return Self.json(404, #"{"message":"Not Found"}"#)
+                }
+                guard authenticated(header) else { return Self.json(401, #"{"message":"Bad credentials"}"#) }
+                guard let comment = await book.comment(id: id) else { return Self.json(404, #"{"errors":[{"message":"No such comment"}]}"#) }
+                let text = String(data: try JSONSerialization.data(withJSONObject: ["id": comment.id, "version": comment.version, "text": comment.body]),
+                                  encoding: .utf8) ?? "{}"
+                return Self.json(200, text)
+            }
             if let route = commentRoute(request.method, path) {
                 return await answerComment(route, authenticated: authenticated(header), fields: fields, data: data, path: path, book)
             }
