@@ -57,6 +57,11 @@ extension JobRunner {
         case .failure(let problem): return await end(.failed, problem.reason)
         }
         guard let deploy = pipeline.deploy else { return await end(.failed, "the pipeline of \(commit.prefix(12)) has no deploy block: nothing to preview") }
+        // A fork's render command is code from outside: it runs confined or not at all.
+        if job.fromFork, deploy.render != nil, executor.sandbox.settings.mode != .bubblewrap {
+            return await end(.failed, "the deploy block renders with a command, and a pull request from a fork runs commands only in the "
+                             + "sandbox; runner.sandbox.mode is '\(executor.sandbox.settings.mode.rawValue)', so its preview is refused")
+        }
 
         // 2. The plan: the opted-in stages' steps (none for a fork), then the dry-run.
         var plan: [PlannedStep] = []

@@ -212,4 +212,22 @@ import Testing
         }
         await kube.stop()
     }
+
+    /// Without the sandbox, a fork's render command does not run at all.
+    @Test func aForksRenderCommandNeedsTheSandbox() async throws {
+        let pipeline = "deploy:\n  render: cat deploy.yaml\n"
+        let repository = try GitRepository.make(files: [".slipway.yaml": pipeline])
+        defer { repository.directory.remove() }
+        try await withLiveServer(runner: true, configure: { config in
+            config.apps[0].repoURL = repository.url
+            config.apps[0].target = DeployTarget(cluster: "test", namespace: "shop")
+            config.sandbox.mode = .none
+        }) { server in
+            let head = try Self.pushToRequest(repository, number: 21, files: ["README.md": "fork"], message: "from a fork")
+            let forked = try await Self.pullRequest(server, app: "github", number: 21, action: "opened", head: head, fork: true)
+            let job = try await server.waitForEnd(of: try #require(forked.job))
+            #expect(job.status == .failed)
+            #expect(job.reason?.contains("runs commands only in the sandbox") == true, "\(job.reason ?? "")")
+        }
+    }
 }
