@@ -138,15 +138,21 @@ struct WebhookRoutes: Sendable {
     private func answer(_ result: EnqueueResult, delivery: String, base: String) async -> (Response, String) {
         switch result {
         case .created(let job, let superseded):
-            for older in superseded { await outbox.note(older, .cancelled, reason: older.reason, now: now()) }
-            logger.info("job queued", metadata: ["app": "\(job.app)", "job-id": "\(job.id)", "trigger": "\(job.trigger.rawValue)",
-                                                 "commit": "\(job.commit)", "delivery": "\(delivery)"])
-            await outbox.note(job, .queued, now: now())
+            await queued(job, superseded: superseded, delivery: delivery)
             jobsChanged()
             return (JSONBody.response(.accepted, Self.accepted("queued", job: job.id, base: base)), "queued")
         case .existing(let job):
             return (JSONBody.response(.ok, Self.accepted("duplicate", job: job.id, base: base)), "duplicate")
         }
+    }
+
+    /// Tells the forge (where the app reports) that `job` is queued and the jobs it superseded
+    /// are not, and logs it.
+    private func queued(_ job: Job, superseded: [Job], delivery: String) async {
+        for older in superseded { await outbox.note(older, .cancelled, reason: older.reason, now: now()) }
+        await outbox.note(job, .queued, now: now())
+        logger.info("job queued", metadata: ["app": "\(job.app)", "job-id": "\(job.id)", "trigger": "\(job.trigger.rawValue)",
+                                             "commit": "\(job.commit)", "delivery": "\(delivery)"])
     }
 
     /// A push or pull request several apps share (or filtered by paths): the answer names every
@@ -157,10 +163,7 @@ struct WebhookRoutes: Sendable {
         for (name, result) in outcome.queued {
             if case .created(let job, let superseded) = result {
                 anyCreated = true
-                for older in superseded { await outbox.note(older, .cancelled, reason: older.reason, now: now()) }
-                await outbox.note(job, .queued, now: now())
-                logger.info("job queued", metadata: ["app": "\(name)", "job-id": "\(job.id)", "trigger": "\(job.trigger.rawValue)",
-                                                     "commit": "\(job.commit)", "delivery": "\(delivery)"])
+                await queued(job, superseded: superseded, delivery: delivery)
             }
             jobs.append(.object(["app": .string(name), "job": .int(result.job.id), "status": .string(Self.isNew(result) ? "queued" : "duplicate"),
                                  "status_url": .string("\(base)/api/v1/jobs/\(result.job.id)")]))
