@@ -55,6 +55,42 @@ import Testing
         await fake.stop()
     }
 
+    /// A forge that refuses (401) is told once, in the job's log, and not asked again until a
+    /// newer preview; one that says "later" (429 with Retry-After) is asked again then.
+    @Test func aRefusalIsLoggedOnceAndALaterAnswerWaits() async throws {
+        let fake = try await FakeForgeAPI.start(.gitlab)
+        let place = try await StoreUnderTest(.sqlite)
+        defer { place.remove() }
+        let config = Self.config(.gitlab, fake)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let clock = TestClock(Date())
+        let store = try await place.open()
+        let job = try await store.enqueue(app: "shop", ref: "refs/merge-requests/4/head", commit: String(repeating: "c", count: 40), trigger: .manual, message: nil)
+        _ = try await store.start(job.id)
+        let reporter = StatusReporter(config: config, store: store, logger: Logger(label: "t"), now: { clock.now })
+
+        await fake.answerAlways((401, #"{"message":"401 Unauthorized"}"#))
+        try await store.queuePreviewComment(app: "shop", pullRequest: 4, jobID: job.id, body: "preview", now: clock.now)
+        for _ in 0..<3 { _ = await reporter.deliverDue(http) }
+        #expect(await fake.calls() == 1, "refused once, not asked again")
+        let log = try await store.logChunks(jobID: job.id, limit: .max).map(\.text).joined()
+        #expect(log.components(separatedBy: "[forge]").count == 2, "\(log)")
+        #expect(log.contains("the forge refused the comment on pull request #4: 401 401 Unauthorized"), "\(log)")
+
+        // A newer preview tries again; the forge asks to wait a second.
+        await fake.answerAlways(nil)
+        await fake.answerNext([(429, [("Retry-After", "1")], #"{"message":"slow down"}"#)])
+        try await store.queuePreviewComment(app: "shop", pullRequest: 4, jobID: job.id, body: "newer preview", now: clock.now)
+        #expect(await reporter.deliverDue(http) == 0)
+        #expect(await reporter.deliverDue(http) == 0, "not before Retry-After")
+        clock.advance(by: 1.5)
+        #expect(await reporter.deliverDue(http) == 1)
+        #expect(await fake.comments().map(\.body) == ["newer preview"])
+        await store.close()
+        try await http.shutdown()
+        await fake.stop()
+    }
+
     @Test(arguments: StoreKind.available) func aForgeDownARestartAndTwoReplicasStillMakeOneComment(kind: StoreKind) async throws {
         let fake = try await FakeForgeAPI.start(.bitbucketServer)
         let place = try await StoreUnderTest(kind)
