@@ -32,6 +32,10 @@ public struct AppConfig: Sendable, Hashable {
     /// Whether pull requests to the app's branch get a preview job, and which stages it runs.
     public var preview = PreviewSettings()
 
+    /// Every secret value of the app (its own and its webhook secrets): masked wherever a job
+    /// writes text a user reads.
+    public var secretValues: [String] { secrets.values.map(\.value) + webhookSecrets.map(\.value) }
+
     public init(
         name: String, repoURL: String, branch: String = "main", forge: Forge, webhookSecrets: [SecretValue],
         pipelinePath: String = ".slipway.yaml", secrets: [String: SecretValue] = [:], passEnvironment: [String] = [],

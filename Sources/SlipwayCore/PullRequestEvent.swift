@@ -40,10 +40,6 @@ public struct PullRequestEvent: Sendable, Hashable, Codable {
     /// mirror fetches: forks' commits included, except on Bitbucket Cloud, which publishes
     /// none (there only a same-repository request's source branch can be fetched).
     public var headRef: String {
-        Self.headRef(forge: forge, number: number, sourceBranch: sourceBranch)
-    }
-
-    public static func headRef(forge: Forge, number: Int, sourceBranch: String) -> String {
         switch forge {
         case .github, .gitea, .forgejo: "refs/pull/\(number)/head"
         case .gitlab: "refs/merge-requests/\(number)/head"

@@ -1,17 +1,8 @@
 public import Foundation
 public import SlipwayCore
 
-/// One commit status as the app's forge wants it: method, URL, headers and JSON body, from
-/// each forge's published API.
-public struct CommitStatusRequest: Sendable, Equatable {
-    public var url: String
-    public var headers: [(String, String)]
-    public var body: Data
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.url == b.url && a.body == b.body && a.headers.map { "\($0.0): \($0.1)" } == b.headers.map { "\($0.0): \($0.1)" }
-    }
-
+/// One commit status as the app's forge wants it, from each forge's published API.
+public enum CommitStatusRequest {
     /// What forges show next to the status (GitHub cuts at 140 characters).
     static func describe(_ state: CommitState, reason: String?) -> String {
         let text: String = switch state {
@@ -43,7 +34,7 @@ public struct CommitStatusRequest: Sendable, Equatable {
     /// `preview`: the status of a pull request's preview, under a context of its own
     /// (`slipway/APP/preview`) so it never stands for the app's deploy.
     public static func make(forge: Forge, api: ForgeAPI, app: String, preview: Bool = false, commit: String, state: CommitState, reason: String?,
-                            link: String) -> CommitStatusRequest {
+                            link: String) -> ForgeRequest {
         let context = preview ? "slipway/\(app)/preview" : "slipway/\(app)"
         let description = preview && state == .succeeded ? describePreview(reason) : describe(state, reason: reason)
         let headers = authentication(forge: forge, api: api)
@@ -54,31 +45,31 @@ public struct CommitStatusRequest: Sendable, Equatable {
         case .github:
             // POST /repos/{owner}/{repo}/statuses/{sha}
             let value = switch state { case .queued, .running: "pending"; case .succeeded: "success"; case .failed: "failure"; case .cancelled: "error" }
-            return CommitStatusRequest(
+            return ForgeRequest(
                 url: "\(api.url)/repos/\(api.repository)/statuses/\(commit)", headers: headers,
                 body: json(["state": value, "target_url": link, "description": description, "context": context]))
         case .gitlab:
             // POST /projects/{id or url-encoded path}/statuses/{sha}
             let value = switch state { case .queued: "pending"; case .running: "running"; case .succeeded: "success"; case .failed: "failed"; case .cancelled: "canceled" }
-            return CommitStatusRequest(
+            return ForgeRequest(
                 url: "\(api.url)/projects/\(projectPath(api))/statuses/\(commit)", headers: headers,
                 body: json(["state": value, "name": context, "target_url": link, "description": description]))
         case .gitea, .forgejo:
             // POST /repos/{owner}/{repo}/statuses/{sha}
             let value = switch state { case .queued, .running: "pending"; case .succeeded: "success"; case .failed: "failure"; case .cancelled: "error" }
-            return CommitStatusRequest(
+            return ForgeRequest(
                 url: "\(api.url)/repos/\(api.repository)/statuses/\(commit)", headers: headers,
                 body: json(["state": value, "target_url": link, "description": description, "context": context]))
         case .bitbucketCloud:
             // POST /2.0/repositories/{workspace}/{repo_slug}/commit/{commit}/statuses/build
             let value = switch state { case .queued, .running: "INPROGRESS"; case .succeeded: "SUCCESSFUL"; case .failed: "FAILED"; case .cancelled: "STOPPED" }
-            return CommitStatusRequest(
+            return ForgeRequest(
                 url: "\(api.url)/repositories/\(api.repository)/commit/\(commit)/statuses/build", headers: headers,
                 body: json(["key": context.replacingOccurrences(of: "/", with: "-"), "state": value, "name": context, "url": link, "description": description]))
         case .bitbucketServer:
             // POST /rest/build-status/1.0/commits/{commitId}
             let value = switch state { case .queued, .running: "INPROGRESS"; case .succeeded: "SUCCESSFUL"; case .failed, .cancelled: "FAILED" }
-            return CommitStatusRequest(
+            return ForgeRequest(
                 url: "\(api.url)/rest/build-status/1.0/commits/\(commit)", headers: headers,
                 body: json(["key": context.replacingOccurrences(of: "/", with: "-"), "state": value, "name": context, "url": link, "description": description]))
         }

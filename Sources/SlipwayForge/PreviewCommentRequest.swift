@@ -5,18 +5,9 @@ public import SlipwayCore
 /// takes it: GitHub and Gitea/Forgejo (issue comments), GitLab (merge request notes),
 /// Bitbucket Cloud and Data Center (pull-request comments; Data Center edits name the
 /// comment's version).
-public struct PreviewCommentRequest: Sendable, Equatable {
-    public var method: String
-    public var url: String
-    public var headers: [(String, String)]
-    public var body: Data
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.method == b.method && a.url == b.url && a.body == b.body && a.headers.map { "\($0.0): \($0.1)" } == b.headers.map { "\($0.0): \($0.1)" }
-    }
-
+public enum PreviewCommentRequest {
     /// Creates the comment when `commentID` is nil, else edits it.
-    public static func make(forge: Forge, api: ForgeAPI, pullRequest: Int, commentID: String?, commentVersion: Int?, text: String) -> PreviewCommentRequest {
+    public static func make(forge: Forge, api: ForgeAPI, pullRequest: Int, commentID: String?, commentVersion: Int?, text: String) -> ForgeRequest {
         let headers = CommitStatusRequest.authentication(forge: forge, api: api)
         let editing = commentID != nil
         let id = commentID ?? ""
@@ -27,15 +18,15 @@ public struct PreviewCommentRequest: Sendable, Equatable {
         case .github, .gitea, .forgejo:
             // POST /repos/{owner}/{repo}/issues/{number}/comments; PATCH /repos/{owner}/{repo}/issues/comments/{id}
             let url = editing ? "\(api.url)/repos/\(api.repository)/issues/comments/\(id)" : "\(api.url)/repos/\(api.repository)/issues/\(pullRequest)/comments"
-            return PreviewCommentRequest(method: editing ? "PATCH" : "POST", url: url, headers: headers, body: json(["body": text]))
+            return ForgeRequest(method: editing ? "PATCH" : "POST", url: url, headers: headers, body: json(["body": text]))
         case .gitlab:
             // POST /projects/{id}/merge_requests/{iid}/notes; PUT /projects/{id}/merge_requests/{iid}/notes/{note_id}
             let base = "\(api.url)/projects/\(CommitStatusRequest.projectPath(api))/merge_requests/\(pullRequest)/notes"
-            return PreviewCommentRequest(method: editing ? "PUT" : "POST", url: editing ? "\(base)/\(id)" : base, headers: headers, body: json(["body": text]))
+            return ForgeRequest(method: editing ? "PUT" : "POST", url: editing ? "\(base)/\(id)" : base, headers: headers, body: json(["body": text]))
         case .bitbucketCloud:
             // POST /2.0/repositories/{workspace}/{repo_slug}/pullrequests/{id}/comments; PUT …/comments/{comment_id}
             let base = "\(api.url)/repositories/\(api.repository)/pullrequests/\(pullRequest)/comments"
-            return PreviewCommentRequest(method: editing ? "PUT" : "POST", url: editing ? "\(base)/\(id)" : base, headers: headers,
+            return ForgeRequest(method: editing ? "PUT" : "POST", url: editing ? "\(base)/\(id)" : base, headers: headers,
                                          body: json(["content": ["raw": text]]))
         case .bitbucketServer:
             // POST /rest/api/1.0/projects/{key}/repos/{slug}/pull-requests/{id}/comments; PUT …/comments/{id} with the version
@@ -44,15 +35,15 @@ public struct PreviewCommentRequest: Sendable, Equatable {
             let base = "\(api.url)/rest/api/1.0/projects/\(key)/repos/\(slug)/pull-requests/\(pullRequest)/comments"
             var body: [String: Any] = ["text": text]
             if editing { body["version"] = commentVersion ?? 0 }
-            return PreviewCommentRequest(method: editing ? "PUT" : "POST", url: editing ? "\(base)/\(id)" : base, headers: headers, body: json(body))
+            return ForgeRequest(method: editing ? "PUT" : "POST", url: editing ? "\(base)/\(id)" : base, headers: headers, body: json(body))
         }
     }
 
     /// Bitbucket Data Center: reading the comment, for the version an edit must name after
     /// someone else edited it (`GET …/comments/{id}`).
-    public static func current(api: ForgeAPI, pullRequest: Int, commentID: String) -> (url: String, headers: [(String, String)]) {
+    public static func current(api: ForgeAPI, pullRequest: Int, commentID: String) -> ForgeRequest {
         let edit = make(forge: .bitbucketServer, api: api, pullRequest: pullRequest, commentID: commentID, commentVersion: nil, text: "")
-        return (edit.url, edit.headers)
+        return ForgeRequest(method: "GET", url: edit.url, headers: edit.headers, body: Data())
     }
 
     /// The comment's id (and Data Center's version) from the forge's answer.

@@ -71,13 +71,13 @@ public struct StatusReporter: Service {
         var body: String
     }
 
-    private func send(_ method: HTTPMethod, _ url: String, headers: [(String, String)], body: Data, _ http: HTTPClient) async throws -> Answer {
-        var outgoing = HTTPClientRequest(url: url)
-        outgoing.method = method
+    private func send(_ request: ForgeRequest, _ http: HTTPClient) async throws -> Answer {
+        var outgoing = HTTPClientRequest(url: request.url)
+        outgoing.method = HTTPMethod(rawValue: request.method)
         outgoing.headers.add(name: "User-Agent", value: "slipway")
         outgoing.headers.add(name: "Content-Type", value: "application/json")
-        for (name, value) in headers { outgoing.headers.add(name: name, value: value) }
-        outgoing.body = .bytes(ByteBuffer(data: body))
+        for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
+        outgoing.body = .bytes(ByteBuffer(data: request.body))
         let response = try await http.execute(outgoing, timeout: .seconds(30))
         let text = String(buffer: try await response.body.collect(upTo: 256 * 1024))
         return Answer(code: Int(response.status.code), headers: response.headers, body: text)
@@ -92,7 +92,7 @@ public struct StatusReporter: Service {
         let request = CommitStatusRequest.make(forge: app.forge, api: api, app: app.name, preview: record.isPreview, commit: record.commit,
                                                state: record.state, reason: record.description, link: link)
         do {
-            let answer = try await send(.POST, request.url, headers: request.headers, body: request.body, http)
+            let answer = try await send(request, http)
             switch Self.verdict(code: answer.code, headers: answer.headers, attempts: record.attempts, now: now()) {
             case .sent:
                 try await store.commitStatusSent(record.id, now: now())
@@ -127,11 +127,10 @@ public struct StatusReporter: Service {
                                                  commentVersion: record.commentVersion, text: record.body)
         let what = "the comment on pull request #\(record.pullRequest)"
         do {
-            let answer = try await send(HTTPMethod(rawValue: request.method), request.url, headers: request.headers, body: request.body, http)
+            let answer = try await send(request, http)
             if let commentID = record.commentID, answer.code == 409, app.forge == .bitbucketServer {
                 // Someone edited it on Data Center: the edit must name its current version.
-                let current = PreviewCommentRequest.current(api: api, pullRequest: record.pullRequest, commentID: commentID)
-                let read = try await send(.GET, current.url, headers: current.headers, body: Data(), http)
+                let read = try await send(PreviewCommentRequest.current(api: api, pullRequest: record.pullRequest, commentID: commentID), http)
                 let version = read.code == 200 ? PreviewCommentRequest.created(from: Data(read.body.utf8))?.version : nil
                 let settled = version != nil || read.code == 404
                 try await store.previewCommentRetry(record, retryAt: settled ? now() : now().addingTimeInterval(Self.backoff(attempts: record.attempts)),
@@ -151,16 +150,14 @@ public struct StatusReporter: Service {
                 let created = PreviewCommentRequest.created(from: Data(answer.body.utf8))
                 guard let id = created?.id ?? record.commentID else {
                     try await store.previewCommentRetry(record, retryAt: now().addingTimeInterval(Self.backoff(attempts: record.attempts)),
-                                                        error: "the forge's answer has no comment id", forgetComment: false,
-                                                        commentVersion: nil)
+                                                        error: "the forge's answer has no comment id")
                     return false
                 }
                 try await store.previewCommentSent(record, commentID: id, commentVersion: created?.version, now: now())
                 logger.debug("pull-request comment sent", metadata: ["app": "\(app.name)", "pull-request": "\(record.pullRequest)"])
                 return true
             case .retry(let at):
-                try await store.previewCommentRetry(record, retryAt: at, error: "\(answer.code) \(Self.message(answer.body))", forgetComment: false,
-                                                    commentVersion: nil)
+                try await store.previewCommentRetry(record, retryAt: at, error: "\(answer.code) \(Self.message(answer.body))")
                 logger.notice("pull-request comment postponed", metadata: ["app": "\(app.name)", "status": "\(answer.code)", "retry-at": "\(at)"])
             case .refused:
                 let message = "the forge refused \(what): \(answer.code) \(Self.message(answer.body)); check apps[].forge_api of '\(app.name)'"
@@ -170,7 +167,7 @@ public struct StatusReporter: Service {
             }
         } catch {
             let at = now().addingTimeInterval(Self.backoff(attempts: record.attempts))
-            try? await store.previewCommentRetry(record, retryAt: at, error: "\(error)", forgetComment: false, commentVersion: nil)
+            try? await store.previewCommentRetry(record, retryAt: at, error: "\(error)")
             logger.notice("pull-request comment postponed", metadata: ["app": "\(app.name)", "error": "\(error)"])
         }
         return false

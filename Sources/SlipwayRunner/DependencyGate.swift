@@ -24,7 +24,7 @@ struct DependencyGate: Sendable {
         let short = job.commit.prefix(12)
         for name in app.dependsOn {
             // Previews deploy nothing: only the app's deploys count.
-            let jobs = try await store.jobs(JobQuery(app: name, limit: 50)).filter { $0.trigger != .preview }
+            let jobs = try await store.jobs(JobQuery(app: name, deploysOnly: true, limit: 50))
             if jobs.contains(where: { $0.commit == job.commit && !$0.status.isFinal }) {
                 return .wait("app '\(name)' has not deployed \(short) yet")
             }

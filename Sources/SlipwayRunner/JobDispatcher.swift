@@ -161,8 +161,7 @@ public actor JobDispatcher: Service {
             metrics?.queueDepth(try await store.queueDepth())
             for (id, job) in running where stopping[id] == nil && job.trigger != .preview && config.app(named: job.app)?.cancelRunningOnPush == true {
                 // A preview queued meanwhile is no newer push.
-                if let newer = try await store.jobs(JobQuery(app: job.app, status: .queued, limit: 20)).first(where: { $0.trigger != .preview }),
-                   newer.id > id {
+                if let newer = try await store.jobs(JobQuery(app: job.app, status: .queued, deploysOnly: true, limit: 1)).first, newer.id > id {
                     stopping[id] = .cancelled
                     logger.info("running job cancelled by a newer push", metadata: ["job-id": "\(id)", "by": "\(newer.id)"])
                 }

@@ -11,8 +11,8 @@ import SlipwayStore
 extension JobRunner {
     func preview(_ job: Job, app: AppConfig, log: LogSink, stopRequested: @escaping @Sendable () async -> StopReason?) async -> RunResult {
         // A fork's request never sees the app's secrets: not in steps (none run), not in the render.
-        let secrets = job.fromFork ? [] : app.secrets.values.map(\.value) + app.webhookSecrets.map(\.value)
-        let masker = SecretMasker(secrets: app.secrets.values.map(\.value) + app.webhookSecrets.map(\.value))
+        let secrets = job.fromFork ? [] : app.secretValues
+        let masker = SecretMasker(secrets: app.secretValues)
         func say(_ text: String) async { await log.line("slipway", masker.masking(text)) }
         let number = job.pullRequest.map { "#\($0)" } ?? "(no number)"
         let comment = PreviewComment(app: app, job: job, link: "\(baseURL)/jobs/\(job.id)")

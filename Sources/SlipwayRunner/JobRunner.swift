@@ -50,7 +50,7 @@ struct JobRunner: Sendable {
     }
 
     private func run(_ job: Job, app: AppConfig, log: LogSink, stopRequested: @escaping @Sendable () async -> StopReason?) async -> RunResult {
-        let secrets = app.secrets.values.map(\.value) + app.webhookSecrets.map(\.value)
+        let secrets = app.secretValues
         let masker = SecretMasker(secrets: secrets)
         // Slipway's own lines are masked too: error messages may quote a URL with a token.
         func say(_ text: String) async {

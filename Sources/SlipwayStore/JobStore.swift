@@ -268,6 +268,11 @@ extension JobStore {
         try await leftoverProcesses(host: host, bootID: bootID, leaseExpiredAt: nil)
     }
 
+    /// Try the comment again at `retryAt`, as it is.
+    public func previewCommentRetry(_ record: PreviewCommentRecord, retryAt: Date, error: String) async throws(StoreError) {
+        try await previewCommentRetry(record, retryAt: retryAt, error: error, forgetComment: false, commentVersion: nil)
+    }
+
     public func recordStepProcess(_ process: StepProcess) async throws(StoreError) {
         try await recordStepProcess(process, now: Date())
     }

@@ -108,6 +108,7 @@ extension PostgresJobStore {
         var binds = PostgresBindings()
         if let app = query.app { binds.append(app); clauses.append("app = $\(binds.count)") }
         if let status = query.status { binds.append(status.rawValue); clauses.append("status = $\(binds.count)") }
+        if query.deploysOnly { clauses.append("trigger <> 'preview'") }
         if let before = query.before { binds.append(before); clauses.append("id < $\(binds.count)") }
         let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         binds.append(max(1, min(query.limit, 500)))

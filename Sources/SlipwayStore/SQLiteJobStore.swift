@@ -168,6 +168,7 @@ public final class SQLiteJobStore: JobStore {
             var arguments: StatementArguments = []
             if let app = query.app { clauses.append("app = ?"); arguments += [app] }
             if let status = query.status { clauses.append("status = ?"); arguments += [status.rawValue] }
+            if query.deploysOnly { clauses.append("trigger <> 'preview'") }
             if let before = query.before { clauses.append("id < ?"); arguments += [before] }
             let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
             arguments += [max(1, min(query.limit, 500))]

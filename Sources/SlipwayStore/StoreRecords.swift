@@ -7,12 +7,15 @@ public struct JobQuery: Sendable, Hashable {
     public var status: JobStatus?
     /// Only jobs with an id below this one (the previous page's last id).
     public var before: JobID?
+    /// Only jobs that deploy (no pull-request previews).
+    public var deploysOnly: Bool
     public var limit: Int
 
-    public init(app: String? = nil, status: JobStatus? = nil, before: JobID? = nil, limit: Int = 50) {
+    public init(app: String? = nil, status: JobStatus? = nil, before: JobID? = nil, deploysOnly: Bool = false, limit: Int = 50) {
         self.app = app
         self.status = status
         self.before = before
+        self.deploysOnly = deploysOnly
         self.limit = limit
     }
 }

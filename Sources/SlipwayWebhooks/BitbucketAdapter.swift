@@ -116,6 +116,8 @@ struct BitbucketServerPushPayload: Decodable {
         var slug: String
         var project: Project
         var links: Links?
+        /// `key/slug`, the key lower-cased: how Slipway names a Data Center repository.
+        var path: String { "\(project.key.lowercased())/\(slug)" }
     }
     struct Change: Decodable {
         var refId: String
@@ -131,7 +133,7 @@ struct BitbucketServerPushPayload: Decodable {
         changes.map { change in
             PushEvent(
                 forge: .bitbucketServer, deliveryID: deliveryID,
-                repository: "\(repository.project.key.lowercased())/\(repository.slug)",
+                repository: repository.path,
                 ref: change.refId, before: change.fromHash, after: change.toHash,
                 created: change.type == "ADD", deleted: change.type == "DELETE", forced: false,
                 cloneURL: repository.links?.clone?.first { $0.name == "http" }?.href,

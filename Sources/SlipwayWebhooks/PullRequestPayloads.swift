@@ -6,7 +6,7 @@ import SlipwayCore
 /// GitHub `pull_request`, and Gitea/Forgejo's copy of it (which says `synchronized` where
 /// GitHub says `synchronize`).
 struct GitHubPullRequestPayload: Decodable {
-    struct Repository: Decodable { var full_name: String }
+    typealias Repository = GitHubPushPayload.Repository
     struct Side: Decodable {
         var ref: String
         var sha: String
@@ -45,7 +45,7 @@ struct GitHubPullRequestPayload: Decodable {
 
 /// GitLab `Merge Request Hook`.
 struct GitLabMergeRequestPayload: Decodable {
-    struct Project: Decodable { var path_with_namespace: String }
+    typealias Project = GitLabPushPayload.Project
     struct User: Decodable { var username: String? }
     struct Attributes: Decodable {
         struct Commit: Decodable { var id: String }
@@ -84,7 +84,7 @@ struct GitLabMergeRequestPayload: Decodable {
 
 /// Bitbucket Cloud `pullrequest:created` / `pullrequest:updated`.
 struct BitbucketCloudPullRequestPayload: Decodable {
-    struct Repository: Decodable { var full_name: String }
+    typealias Repository = BitbucketCloudPushPayload.Repository
     struct Side: Decodable {
         struct Branch: Decodable { var name: String }
         struct Commit: Decodable { var hash: String }
@@ -118,12 +118,7 @@ struct BitbucketCloudPullRequestPayload: Decodable {
 
 /// Bitbucket Data Center `pr:opened` / `pr:from_ref_updated`.
 struct BitbucketServerPullRequestPayload: Decodable {
-    struct Repository: Decodable {
-        struct Project: Decodable { var key: String }
-        var slug: String
-        var project: Project
-        var path: String { "\(project.key.lowercased())/\(slug)" }
-    }
+    typealias Repository = BitbucketServerPushPayload.Repository
     struct Ref: Decodable {
         var id: String
         var displayId: String
