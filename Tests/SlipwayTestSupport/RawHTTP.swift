@@ -16,8 +16,10 @@ public enum RawHTTP {
     }
 
     /// Opens a TLS connection to the server, sends `parts` one after another (pausing
-    /// `pause` between them), then reads until the server closes or `wait` passes.
-    public static func exchange(port: Int, certificatePath: String, parts: [Data], pause: Duration = .zero, wait: Duration,
+    /// `pause` and awaiting `between` after each), then reads until the server closes or `wait`
+    /// passes.
+    public static func exchange(port: Int, certificatePath: String, parts: [Data], pause: Duration = .zero,
+                                between: @escaping @Sendable () async -> Void = {}, wait: Duration,
                                 stopReading: @escaping @Sendable (String) -> Bool = { _ in false }) async throws -> Outcome {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(certificatePath)
@@ -37,6 +39,7 @@ public enum RawHTTP {
                         // The server may answer and close before everything is sent.
                         do { try await outbound.write(ByteBuffer(bytes: part)) } catch { return nil }
                         if pause > .zero { try await Task.sleep(for: pause) }
+                        await between()
                     }
                     return nil
                 }
