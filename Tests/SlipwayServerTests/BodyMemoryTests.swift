@@ -21,6 +21,8 @@ import Testing
             $0.maxBodyBytes = 1 << 20
             $0.bodyMemory = 1 << 20
             $0.storeBusyTimeout = .seconds(1)
+            // The slow sender is idle while the test asks; a loaded machine may take a while.
+            $0.idleTimeout = .seconds(120)
         }) { server in
             // A slow sender announces the largest body, so it holds the whole budget until the
             // test lets its last bytes go.

@@ -23,7 +23,7 @@ struct PostgresServerTests {
             config.apps[0].repoURL = repository.url
         }) { server in
             let first = try repository.head()
-            let id = try await server.push(app: "github", commit: first)
+            let id = try await server.pushRedelivering(app: "github", commit: first)
             let job = try await server.waitForEnd(of: id)
             #expect(job.status == .succeeded)
             #expect(try await server.log(of: id).contains("[build/hello] hello from postgres"))
@@ -41,8 +41,8 @@ struct PostgresServerTests {
             try await place.setReachable(true)
             try await waitFor(timeout: .seconds(20)) { try await server.withClient { try await $0.send(.GET, "/readyz").status } == 200 }
             // The same revision again maps to its job; the refused one is taken now.
-            #expect(try await server.push(app: "github", commit: first) == id)
-            let second = try await server.push(app: "github", commit: try repository.head())
+            #expect(try await server.pushRedelivering(app: "github", commit: first) == id)
+            let second = try await server.pushRedelivering(app: "github", commit: try repository.head())
             #expect(try await server.waitForEnd(of: second).status == .succeeded)
         }
     }

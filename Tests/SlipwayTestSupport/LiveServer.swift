@@ -170,6 +170,19 @@ extension LiveServer {
         return accepted.job
     }
 
+    /// `push`, sent again after a 503 as a forge's redelivery would be, for up to `timeout`:
+    /// on a loaded machine a store that just came back can still be busy for a moment.
+    public func pushRedelivering(app: String, commit: String, timeout: Duration = .seconds(30)) async throws -> JobID {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            do {
+                return try await push(app: app, commit: commit)
+            } catch let refused as PushRefused where refused.status == 503 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
     /// Waits until the job reaches a final status and returns it.
     public func waitForEnd(of id: JobID, timeout: Duration = .seconds(60)) async throws -> Job {
         var job: Job?
