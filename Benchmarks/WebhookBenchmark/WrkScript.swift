@@ -22,10 +22,11 @@ enum WrkScript {
         }
         lua += """
             }
-            local threads = 0
+            local threads = {}
             function setup(thread)
-              thread:set("id", threads)
-              threads = threads + 1
+              thread:set("id", #threads)
+              thread:set("wrapped", 0)
+              table.insert(threads, thread)
             end
             function init(args)
               step = tonumber(os.getenv("WRK_THREADS") or "2")
@@ -34,8 +35,20 @@ enum WrkScript {
             function request()
               local r = requests[next_index]
               next_index = next_index + step
-              if next_index > #requests then next_index = id + 1 end
+              if next_index > #requests then
+                next_index = id + 1
+                wrapped = wrapped + 1
+              end
               return r
+            end
+            function done(summary, latency, requests)
+              -- A wrap sends the same deliveries again: duplicates, not the pushes asked for.
+              for _, thread in ipairs(threads) do
+                if thread:get("wrapped") > 0 then
+                  io.stderr:write("wrk-script: the pushes ran out and started again; write more (COUNT)\\n")
+                  return
+                end
+              end
             end
 
             """
