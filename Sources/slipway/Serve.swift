@@ -24,6 +24,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         FreeMemory.mapLargeBlocksSeparately()
+        FreeMemory.keepFreeHeapTop()
         var logger = Logger(label: "slipway")
         logger.logLevel = logLevel
         let serverConfig: ServerConfig
