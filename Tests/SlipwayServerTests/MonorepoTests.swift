@@ -153,13 +153,15 @@ import Testing
             config.apps = [api, web]
         }) { server in
             // Neither app has a job: the diff runs from nothing, so both are concerned once.
-            try await waitFor(timeout: .seconds(20)) {
+            // (Generous waits: polls are every second, but a loaded CI machine runs this
+            // beside 199 other tests.)
+            try await waitFor(timeout: .seconds(60)) {
                 let api = try await server.store.hasJob(app: "api", commit: head)
                 let web = try await server.store.hasJob(app: "web", commit: head)
                 return api && web
             }
             let next = try repository.commit(files: ["services/api/main.go": "3\n"], message: "api again")
-            try await waitFor(timeout: .seconds(20)) { try await server.store.hasJob(app: "api", commit: next) }
+            try await waitFor(timeout: .seconds(60)) { try await server.store.hasJob(app: "api", commit: next) }
             try await Task.sleep(for: .seconds(3))
             #expect(try await !server.store.hasJob(app: "web", commit: next), "web's files did not change")
         }
