@@ -50,6 +50,14 @@ struct IncomingJob: Sendable {
         fromFork = request.fromFork
     }
 
+    /// The job row its insert writes, as a read of that row gives it back (the creation time
+    /// goes through the stored seconds since 1970, so it compares equal to a later read).
+    func queuedJob(id: JobID, app: String, now: Date) -> Job {
+        Job(id: id, app: app, forge: forge, deliveryID: deliveryID, trigger: trigger, ref: ref, before: before, commit: commit,
+            message: message, author: author, status: .queued, reason: nil, createdAt: Date(timeIntervalSince1970: now.timeIntervalSince1970),
+            startedAt: nil, finishedAt: nil, pullRequest: pullRequest, fromFork: fromFork)
+    }
+
     /// Its queue among the app's (`StoreSQL.laneKey`): the deploys', or its pull request's.
     var lane: String { trigger == .preview ? ref : "" }
 
