@@ -82,6 +82,11 @@ struct GitHubPushPayload: Decodable {
         var removed: [String]?
         var modified: [String]?
     }
+    /// The head commit gives the job its message and author; its file lists are not read.
+    struct HeadCommit: Decodable {
+        var message: String?
+        var author: Person?
+    }
 
     var ref: String
     var before: String
@@ -90,7 +95,7 @@ struct GitHubPushPayload: Decodable {
     var deleted: Bool?
     var forced: Bool?
     var repository: Repository
-    var head_commit: Commit?
+    var head_commit: HeadCommit?
     var commits: [Commit]?
     /// Gitea and Forgejo say how many commits the push has (the list may hold fewer).
     var total_commits: Int?
@@ -108,7 +113,7 @@ struct GitHubPushPayload: Decodable {
         deleted = try container.decodeIfPresent(Bool.self, forKey: .deleted)
         forced = try container.decodeIfPresent(Bool.self, forKey: .forced)
         repository = try container.decode(Repository.self, forKey: .repository)
-        head_commit = try container.decodeIfPresent(Commit.self, forKey: .head_commit)
+        head_commit = try container.decodeIfPresent(HeadCommit.self, forKey: .head_commit)
         // Without changed paths wanted, the commit list is not read (nil: "not listed").
         let wanted = decoder.userInfo[PayloadDecoding.changedPathsKey] as? Bool ?? true
         commits = wanted ? try container.decodeIfPresent([Commit].self, forKey: .commits) : nil
