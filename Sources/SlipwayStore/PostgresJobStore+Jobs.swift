@@ -55,13 +55,21 @@ extension PostgresJobStore {
             guard let row = inserted.first else { throw StoreError.unavailable("the new job was not returned") }
             let job = try Self.job(row)
             // The queued job of its queue is superseded now (see SQLiteJobStore).
-            let superseded = try await Self.rows(connection.query("""
-                UPDATE jobs SET status = 'superseded', reason = \("superseded by job \(job.id)"), finished_at = \(now.timeIntervalSince1970)
-                WHERE app = \(app) AND status = 'queued' AND \(unescaped: StoreSQL.laneKey) = \(incoming.lane) AND id < \(job.id)
-                RETURNING \(unescaped: StoreSQL.jobFields), NULL::bigint AS retried_as
-                """, logger: logger)).map(Self.job).sorted { $0.id < $1.id }
-            return .created(job, superseded: superseded)
+            return .created(job, superseded: try await Self.supersedeQueued(connection, app: app, lane: incoming.lane, olderThan: job.id,
+                                                                            now: now, logger: logger))
         }
+    }
+
+    /// Supersedes the queued jobs of `app`'s queue `lane` older than `newest`, as a delivery or
+    /// a claim does; returns them, oldest first, from the update itself (a queued job has no
+    /// retry yet, so no `retried_as`).
+    static func supersedeQueued(_ connection: PostgresConnection, app: String, lane: String, olderThan newest: JobID, now: Date,
+                                logger: Logger) async throws -> [Job] {
+        try await rows(connection.query("""
+            UPDATE jobs SET status = 'superseded', reason = \("superseded by job \(newest)"), finished_at = \(now.timeIntervalSince1970)
+            WHERE app = \(app) AND status = 'queued' AND \(unescaped: StoreSQL.laneKey) = \(lane) AND id < \(newest)
+            RETURNING \(unescaped: StoreSQL.jobFields), NULL::bigint AS retried_as
+            """, logger: logger)).map(job).sorted { $0.id < $1.id }
     }
 
     private static func recordDelivery(_ connection: PostgresConnection, app: String, incoming: IncomingJob, outcome: String, jobID: Int64,

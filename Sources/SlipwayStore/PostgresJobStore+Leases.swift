@@ -42,19 +42,12 @@ extension PostgresJobStore {
                     SELECT id FROM jobs WHERE app = \(app) AND status = 'queued' AND \(unescaped: StoreSQL.laneKey) = \(lane)
                     ORDER BY id DESC LIMIT 1 FOR UPDATE SKIP LOCKED
                     """, logger: logger)).first?["id"].decode(Int64.self) else { continue }
-                let older = try await Self.rows(connection.query("""
-                    UPDATE jobs SET status = 'superseded', reason = \("superseded by job \(newest)"), finished_at = \(now.timeIntervalSince1970)
-                    WHERE app = \(app) AND status = 'queued' AND \(unescaped: StoreSQL.laneKey) = \(lane) AND id < \(newest) RETURNING id
-                    """, logger: logger)).map { try $0["id"].decode(Int64.self) }.sorted()
+                let superseded = try await Self.supersedeQueued(connection, app: app, lane: lane, olderThan: newest, now: now, logger: logger)
                 try await connection.query("""
                     UPDATE jobs SET status = 'running', started_at = \(now.timeIntervalSince1970), lease_owner = \(replica), lease_expires_at = \(until)
                     WHERE id = \(newest) AND status = 'queued'
                     """, logger: logger)
                 guard let job = try await Self.fetchJob(connection, id: newest, logger: logger) else { return nil }
-                var superseded: [Job] = []
-                for id in older {
-                    if let job = try await Self.fetchJob(connection, id: id, logger: logger) { superseded.append(job) }
-                }
                 return Claim(job: job, superseded: superseded)
             }
             return nil

@@ -29,17 +29,12 @@ extension SQLiteJobStore {
                 """, arguments: [app, lane]) else {
                 return nil
             }
-            // The superseded rows come back from the update itself (a queued job has no retry yet).
-            let superseded = try Row.fetchAll(db, sql: """
-                UPDATE jobs SET status = 'superseded', reason = ?, finished_at = ?
-                WHERE app = ? AND status = 'queued' AND \(StoreSQL.laneKey) = ? AND id < ?
-                RETURNING \(StoreSQL.jobFields), NULL AS retried_as
-                """, arguments: ["superseded by job \(newest)", now.timeIntervalSince1970, app, lane, newest]).map(Self.job(from:))
+            let superseded = try Self.supersedeQueued(db, app: app, lane: lane, olderThan: newest, now: now)
             try db.execute(sql: """
                 UPDATE jobs SET status = 'running', started_at = ?, lease_owner = ?, lease_expires_at = ? WHERE id = ? AND status = 'queued'
                 """, arguments: [now.timeIntervalSince1970, replica, now.addingTimeInterval(leaseFor.seconds).timeIntervalSince1970, newest])
             guard let job = try Self.fetchJob(db, id: newest) else { return nil }
-            return Claim(job: job, superseded: superseded.sorted { $0.id < $1.id })
+            return Claim(job: job, superseded: superseded)
         }
     }
 

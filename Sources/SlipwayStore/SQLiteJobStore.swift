@@ -135,12 +135,18 @@ public final class SQLiteJobStore: JobStore {
         // The queued job of its queue is superseded now, not when the runner next claims: a
         // flood of pushes while a long job runs leaves one queued job, not a backlog that one
         // claim would have to supersede in a single long transaction.
-        let superseded = try Row.fetchAll(db.cachedStatement(sql: """
+        return .created(job, superseded: try supersedeQueued(db, app: app, lane: incoming.lane, olderThan: job.id, now: now))
+    }
+
+    /// Supersedes the queued jobs of `app`'s queue `lane` older than `newest`, as a delivery or
+    /// a claim does; returns them, oldest first, from the update itself (a queued job has no
+    /// retry yet, so no `retried_as`).
+    static func supersedeQueued(_ db: Database, app: String, lane: String, olderThan newest: JobID, now: Date) throws -> [Job] {
+        try Row.fetchAll(db.cachedStatement(sql: """
             UPDATE jobs SET status = 'superseded', reason = ?, finished_at = ?
             WHERE app = ? AND status = 'queued' AND \(StoreSQL.laneKey) = ? AND id < ?
             RETURNING \(StoreSQL.jobFields), NULL AS retried_as
-            """), arguments: ["superseded by job \(job.id)", now.timeIntervalSince1970, app, incoming.lane, job.id]).map(Self.job(from:))
-        return .created(job, superseded: superseded)
+            """), arguments: ["superseded by job \(newest)", now.timeIntervalSince1970, app, lane, newest]).map(job(from:)).sorted { $0.id < $1.id }
     }
 
     /// Remembers a verified delivery that created no job (ping, other branch, other event).
