@@ -117,20 +117,18 @@ public final class SQLiteJobStore: JobStore {
             try recordDelivery(db, app: app, incoming: incoming, outcome: "duplicate", jobID: job.id, now: now)
             return .existing(job)
         }
-        // Only the id comes back: the rest of the row is what was just written, and decoding
-        // a whole row (GRDB's column-name index, a generic decode per column) was 3 % of the
-        // server's CPU at full intake.
-        guard let id = try Int64.fetchOne(db.cachedStatement(sql: """
+        // Only the id is read: the rest of the row is what was just written, and decoding a
+        // whole row (GRDB's column-name index, a generic decode per column) was 3 % of the
+        // server's CPU at full intake. The id is the new row id, not a `RETURNING` (for which
+        // SQLite builds a temporary table each time).
+        try db.cachedStatement(sql: """
             INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at,
                               pull_request, from_fork)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            RETURNING id
-            """), arguments: [app, incoming.forge.rawValue, incoming.deliveryID, incoming.trigger.rawValue, incoming.ref, incoming.before,
-                              incoming.commit, incoming.message, incoming.author, try incoming.changedPathsJSON(), JobStatus.queued.rawValue,
-                              now.timeIntervalSince1970, incoming.pullRequest, incoming.fromFork]) else {
-            throw StoreError.unavailable("the new job was not returned")
-        }
-        let job = incoming.queuedJob(id: id, app: app, now: now)
+            """).execute(arguments: [app, incoming.forge.rawValue, incoming.deliveryID, incoming.trigger.rawValue, incoming.ref, incoming.before,
+                                     incoming.commit, incoming.message, incoming.author, try incoming.changedPathsJSON(), JobStatus.queued.rawValue,
+                                     now.timeIntervalSince1970, incoming.pullRequest, incoming.fromFork])
+        let job = incoming.queuedJob(id: db.lastInsertedRowID, app: app, now: now)
         try recordDelivery(db, app: app, incoming: incoming, outcome: "queued", jobID: job.id, now: now)
         // The queued job of its queue is superseded now, not when the runner next claims: a
         // flood of pushes while a long job runs leaves one queued job, not a backlog that one
@@ -139,14 +137,27 @@ public final class SQLiteJobStore: JobStore {
     }
 
     /// Supersedes the queued jobs of `app`'s queue `lane` older than `newest`, as a delivery or
-    /// a claim does; returns them, oldest first, from the update itself (a queued job has no
-    /// retry yet, so no `retried_as`).
+    /// a claim does, and returns them, oldest first (a queued job has no retry yet, so no
+    /// `retried_as`).
+    ///
+    /// Read, then updated with the same condition, in the caller's transaction: an
+    /// `UPDATE … RETURNING` makes SQLite build a temporary table (and its page cache) for every
+    /// delivery, and GRDB copies each returned row; read through a cursor, no row is copied.
     static func supersedeQueued(_ db: Database, app: String, lane: String, olderThan newest: JobID, now: Date) throws -> [Job] {
-        try Row.fetchAll(db.cachedStatement(sql: """
-            UPDATE jobs SET status = 'superseded', reason = ?, finished_at = ?
-            WHERE app = ? AND status = 'queued' AND \(StoreSQL.laneKey) = ? AND id < ?
-            RETURNING \(StoreSQL.jobFields), NULL AS retried_as
-            """), arguments: ["superseded by job \(newest)", now.timeIntervalSince1970, app, lane, newest]).map(job(from:)).sorted { $0.id < $1.id }
+        let condition = "app = ? AND status = 'queued' AND \(StoreSQL.laneKey) = ? AND id < ?"
+        let jobs = try Array(Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT \(StoreSQL.jobFields), NULL AS retried_as FROM jobs WHERE \(condition) ORDER BY id
+            """), arguments: [app, lane, newest]).map { row in
+            var job = try job(from: row)
+            job.status = .superseded
+            job.reason = "superseded by job \(newest)"
+            job.finishedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970)  // as stored
+            return job
+        })
+        guard !jobs.isEmpty else { return [] }
+        try db.cachedStatement(sql: "UPDATE jobs SET status = 'superseded', reason = ?, finished_at = ? WHERE \(condition)")
+            .execute(arguments: ["superseded by job \(newest)", now.timeIntervalSince1970, app, lane, newest])
+        return jobs
     }
 
     /// Remembers a verified delivery that created no job (ping, other branch, other event).
