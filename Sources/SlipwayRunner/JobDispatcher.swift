@@ -261,7 +261,7 @@ public actor JobDispatcher: Service {
     /// the ticker's rounds bring it within about a second of the last job's end. Once per job
     /// cost every request of a push flood a page fault in three (glibc re-faulting trimmed
     /// heaps, SQLite reopening its closed readers): intake benchmark, alternating runs,
-    /// 126 → 117 µs of CPU per distinct push, page faults 0.33 → 0.02 per push.
+    /// 128–137 → 115–122 µs of CPU per distinct push, page faults 0.29–0.36 → 0.03 per push.
     private func releaseMemoryIfDue() {
         guard memoryToRelease, ContinuousClock.now - memoryReleasedAt >= Self.memoryReleaseSpacing else { return }
         memoryToRelease = false

@@ -145,18 +145,19 @@ public final class SQLiteJobStore: JobStore {
     /// delivery, and GRDB copies each returned row; read through a cursor, no row is copied.
     static func supersedeQueued(_ db: Database, app: String, lane: String, olderThan newest: JobID, now: Date) throws -> [Job] {
         let condition = "app = ? AND status = 'queued' AND \(StoreSQL.laneKey) = ? AND id < ?"
+        let reason = "superseded by job \(newest)"
         let jobs = try Array(Row.fetchCursor(db.cachedStatement(sql: """
             SELECT \(StoreSQL.jobFields), NULL AS retried_as FROM jobs WHERE \(condition) ORDER BY id
             """), arguments: [app, lane, newest]).map { row in
             var job = try job(from: row)
             job.status = .superseded
-            job.reason = "superseded by job \(newest)"
+            job.reason = reason
             job.finishedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970)  // as stored
             return job
         })
         guard !jobs.isEmpty else { return [] }
         try db.cachedStatement(sql: "UPDATE jobs SET status = 'superseded', reason = ?, finished_at = ? WHERE \(condition)")
-            .execute(arguments: ["superseded by job \(newest)", now.timeIntervalSince1970, app, lane, newest])
+            .execute(arguments: [reason, now.timeIntervalSince1970, app, lane, newest])
         return jobs
     }
 
