@@ -29,7 +29,7 @@ public enum FreeMemory {
     /// shrink a TLB flush on every core and each regrowth page faults. With 1 MiB the intake
     /// benchmark's distinct pushes went from 11,419/10,720 to 12,700/13,192 per second in
     /// alternating runs. What stays is bounded by the heaps (one per busy thread) and given
-    /// back by `release()` after every job.
+    /// back by `release()` once jobs or reconciles end.
     public static func keepFreeHeapTop(upTo bytes: Int = 1 << 20) {
         #if os(Linux)
         _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, Int32(bytes))

@@ -107,15 +107,25 @@ public actor Reconciler: Service {
     public func refresh(_ app: String) async -> AppStatus? {
         guard let config = config.app(named: app) else { return nil }
         await takeTurn(config, unlessReconciledSince: nil)
+        releaseMemory()
         return await status(of: app)
     }
 
     private func reconcileDue() async {
-        for name in schedule.due(now: now()) {
+        let due = schedule.due(now: now())
+        for name in due {
             guard let app = config.app(named: name) else { continue }
             let halfInterval = ReconcileSchedule.seconds(app.reconcileInterval) / 2
             await takeTurn(app, unlessReconciledSince: now().addingTimeInterval(-halfInterval))
         }
+        if !due.isEmpty { releaseMemory() }
+    }
+
+    /// Hands back what the reconciles of a tick freed (their JSON trees), once for the tick
+    /// rather than once per app: each hand-back makes the intake fault the pages in again.
+    private func releaseMemory() {
+        store.releaseMemory()
+        FreeMemory.release()
     }
 
     /// Reconciles an app if it is this replica's turn: restores the stored back-off first,
@@ -200,8 +210,6 @@ public actor Reconciler: Service {
         statuses[app.name] = status
         metrics?.reconciled(app: app.name, sync: status.sync.rawValue, health: status.health, drifted: status.drifted.count,
                             duration: ContinuousClock.now - started)
-        store.releaseMemory()
-        FreeMemory.release()
     }
 
     private func detectDrift(app: AppConfig, target: DeployTarget, status: inout AppStatus) async {
