@@ -66,3 +66,10 @@ struct IncomingJob: Sendable {
         do { return try SlipwayJSON.string(.array(changedPaths.map(JSONValue.string))) } catch { throw .unavailable("\(error)") }
     }
 }
+
+/// One delivery in a group commit (`GroupCommit`): the job it brings and the app it is for.
+struct IntakeEntry: Sendable {
+    var incoming: IncomingJob
+    var app: String
+    var now: Date
+}

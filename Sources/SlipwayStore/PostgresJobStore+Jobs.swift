@@ -14,50 +14,61 @@ extension PostgresJobStore {
     }
 
     private func enqueue(_ incoming: IncomingJob, app: String, now: Date) async throws(StoreError) -> EnqueueResult {
-        let logger = logger
-        let paths = try incoming.changedPathsJSON()
-        let (sameA, sameB) = incoming.sameRevision
-        return try await transaction("queue a job for delivery \(incoming.deliveryID)") { connection in
+        try await intake.submit(IntakeEntry(incoming: incoming, app: app, now: now)).get()
+    }
+
+    /// A batch of deliveries in one transaction (one commit, and a lock, a duplicate check and
+    /// an insert per delivery instead of a transaction each), each checked against the ones
+    /// before it in the batch. Should the batch fail, it is written again with each delivery in
+    /// a savepoint of its own, so that a delivery fails alone (as `SQLiteJobStore` does).
+    static func enqueue(_ entries: [IntakeEntry], client: PostgresClient, logger: Logger, timeout: Duration) async
+        -> [Result<EnqueueResult, StoreError>] {
+        let doing = entries.count == 1 ? "queue a job for delivery \(entries[0].incoming.deliveryID)" : "queue jobs for \(entries.count) deliveries"
+        if let results = try? await transaction(client: client, logger: logger, timeout: timeout, doing, { connection in
             // Two replicas that get the same delivery (or the same revision) take turns here.
-            try await Self.lockApp(connection, app, logger: logger)
-            // Both duplicate checks in one round trip: the delivery id's job, else the newest
-            // job of the same revision.
-            if let row = try await Self.rows(connection.query("""
-                WITH delivered AS (SELECT job_id FROM deliveries WHERE app = \(app) AND delivery_id = \(incoming.deliveryID) AND job_id IS NOT NULL)
-                SELECT \(unescaped: StoreSQL.jobColumns), EXISTS (SELECT 1 FROM delivered) AS same_delivery FROM jobs
-                WHERE id = COALESCE((SELECT job_id FROM delivered),
-                                    (SELECT id FROM jobs WHERE app = \(app) AND ref = \(incoming.ref) AND commit_sha = \(incoming.commit)
-                                     AND trigger IN (\(sameA), \(sameB)) ORDER BY id DESC LIMIT 1))
-                """, logger: logger)).first {
-                let job = try Self.job(row)
-                if try !row["same_delivery"].decode(Bool.self) {
-                    try await Self.recordDelivery(connection, app: app, incoming: incoming, outcome: "duplicate", jobID: job.id, now: now, logger: logger)
-                }
-                return .existing(job)
-            }
-            // The job and its delivery in one statement; the new row comes back from the insert.
-            let inserted = try await Self.rows(connection.query("""
-                WITH job AS (
-                    INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, author, changed_paths, status, created_at,
-                                      pull_request, from_fork)
-                    VALUES (\(app), \(incoming.forge.rawValue), \(incoming.deliveryID), \(incoming.trigger.rawValue), \(incoming.ref), \(incoming.before),
-                            \(incoming.commit), \(incoming.message), \(incoming.author), \(paths), \(JobStatus.queued.rawValue),
-                            \(now.timeIntervalSince1970), \(incoming.pullRequest.map(Int64.init)), \(incoming.fromFork))
-                    RETURNING *
-                ), delivery AS (
-                    INSERT INTO deliveries (app, delivery_id, forge, received_at, outcome, job_id)
-                    SELECT app, \(incoming.deliveryID), forge, \(now.timeIntervalSince1970), 'queued', id FROM job
-                    ON CONFLICT (app, delivery_id) DO UPDATE SET forge = EXCLUDED.forge, received_at = EXCLUDED.received_at,
-                        outcome = EXCLUDED.outcome, job_id = EXCLUDED.job_id
-                )
-                SELECT *, NULL::bigint AS retried_as FROM job
-                """, logger: logger))
-            guard let row = inserted.first else { throw StoreError.unavailable("the new job was not returned") }
-            let job = try Self.job(row)
-            // The queued job of its queue is superseded now (see SQLiteJobStore).
-            return .created(job, superseded: try await Self.supersedeQueued(connection, app: app, lane: incoming.lane, olderThan: job.id,
-                                                                            now: now, logger: logger))
+            try await lockApps(connection, entries.map(\.app), logger: logger)
+            var results: [Result<EnqueueResult, StoreError>] = []
+            for entry in entries { results.append(.success(try await enqueue(entry, in: connection, logger: logger))) }
+            return results
+        }) {
+            return results
         }
+        do {
+            return try await transaction(client: client, logger: logger, timeout: timeout, doing) { connection in
+                try await lockApps(connection, entries.map(\.app), logger: logger)
+                var results: [Result<EnqueueResult, StoreError>] = []
+                for entry in entries {
+                    try await connection.query("SAVEPOINT delivery", logger: logger)
+                    do {
+                        results.append(.success(try await enqueue(entry, in: connection, logger: logger)))
+                        try await connection.query("RELEASE SAVEPOINT delivery", logger: logger)
+                    } catch {
+                        results.append(.failure(storeError(error, doing: "queue a job for delivery \(entry.incoming.deliveryID)")))
+                        try await connection.query("ROLLBACK TO SAVEPOINT delivery", logger: logger)
+                    }
+                }
+                return results
+            }
+        } catch {
+            return entries.map { _ in .failure(error) }
+        }
+    }
+
+    /// Queues one delivery's job, its app locked by the caller's transaction: one prepared
+    /// statement (`PostgresIntakeStatement`), so one round trip per delivery in a batch.
+    private static func enqueue(_ entry: IntakeEntry, in connection: PostgresConnection, logger: Logger) async throws -> EnqueueResult {
+        var existing: Job?, created: Job?
+        var superseded: [Job] = []
+        for try await row in try await connection.execute(PostgresIntakeStatement(entry: entry), logger: logger) {
+            switch try row["part"].decode(String.self) {
+            case "existing": existing = try job(row)
+            case "created": created = try job(row)
+            default: superseded.append(try job(row))
+            }
+        }
+        if let existing { return .existing(existing) }
+        guard let created else { throw StoreError.unavailable("the new job was not returned") }
+        return .created(created, superseded: superseded.sorted { $0.id < $1.id })
     }
 
     /// Supersedes the queued jobs of `app`'s queue `lane` older than `newest`, as a delivery or
@@ -70,16 +81,6 @@ extension PostgresJobStore {
             WHERE app = \(app) AND status = 'queued' AND \(unescaped: StoreSQL.laneKey) = \(lane) AND id < \(newest)
             RETURNING \(unescaped: StoreSQL.jobFields), NULL::bigint AS retried_as
             """, logger: logger)).map(job).sorted { $0.id < $1.id }
-    }
-
-    private static func recordDelivery(_ connection: PostgresConnection, app: String, incoming: IncomingJob, outcome: String, jobID: Int64,
-                                       now: Date, logger: Logger) async throws {
-        try await connection.query("""
-            INSERT INTO deliveries (app, delivery_id, forge, received_at, outcome, job_id)
-            VALUES (\(app), \(incoming.deliveryID), \(incoming.forge.rawValue), \(now.timeIntervalSince1970), \(outcome), \(jobID))
-            ON CONFLICT (app, delivery_id) DO UPDATE SET forge = EXCLUDED.forge, received_at = EXCLUDED.received_at,
-                outcome = EXCLUDED.outcome, job_id = EXCLUDED.job_id
-            """, logger: logger)
     }
 
     public func recordIgnoredDelivery(app: String, forge: Forge, deliveryID: String, outcome: String, now: Date) async throws(StoreError) {

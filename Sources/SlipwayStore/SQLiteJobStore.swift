@@ -60,13 +60,6 @@ public final class SQLiteJobStore: JobStore {
         try await enqueue(IncomingJob(preview: preview), app: app, now: now)
     }
 
-    /// One delivery in a group commit.
-    struct IntakeEntry: Sendable {
-        var incoming: IncomingJob
-        var app: String
-        var now: Date
-    }
-
     private func enqueue(_ incoming: IncomingJob, app: String, now: Date) async throws(StoreError) -> EnqueueResult {
         try await intake.submit(IntakeEntry(incoming: incoming, app: app, now: now)).get()
     }

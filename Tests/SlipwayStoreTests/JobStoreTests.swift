@@ -69,6 +69,78 @@ import Testing
         }
     }
 
+    @Test(arguments: StoreKind.available) func aDeliveryTheDatabaseRefusesFailsAloneInItsBatch(kind: StoreKind) async throws {
+        try await Self.with(kind) { place, store in
+            try await place.execute(
+                sqlite: "CREATE TRIGGER refuse_job BEFORE INSERT ON jobs WHEN NEW.message = 'refuse me' BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END",
+                postgres: "ALTER TABLE jobs ADD CONSTRAINT refuse_job CHECK (message IS DISTINCT FROM 'refuse me')")
+            // Deliveries that arrive together share transactions; the database refuses two of them.
+            let refused: Set<Int> = [7, 23]
+            func push(_ index: Int) -> PushEvent {
+                var push = Self.push(delivery: "d\(index)", after: String(repeating: "0", count: 32) + String(format: "%08x", index))
+                if refused.contains(index) { push.headCommitMessage = "refuse me" }
+                return push
+            }
+            let results = await withTaskGroup(of: (Int, Result<EnqueueResult, any Error>).self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        do { return (index, .success(try await store.enqueue(push: push(index), app: "app\(index % 4)"))) } catch { return (index, .failure(error)) }
+                    }
+                }
+                return await group.reduce(into: [Int: Result<EnqueueResult, any Error>]()) { $0[$1.0] = $1.1 }
+            }
+            for index in 0..<40 {
+                switch results[index] {
+                case .success(let result)?:
+                    #expect(!refused.contains(index))
+                    #expect(result.job.deliveryID == "d\(index)")
+                case .failure(let error)?:
+                    #expect(refused.contains(index), "delivery \(index): \(error)")
+                    #expect(error is StoreError && "\(error)".contains("refuse"), "\(error)")
+                case nil:
+                    Issue.record("no answer for delivery \(index)")
+                }
+            }
+            let jobs = try await store.jobs(JobQuery(limit: 100))
+            #expect(Set(jobs.compactMap(\.deliveryID)) == Set((0..<40).filter { !refused.contains($0) }.map { "d\($0)" }))
+            // Each app's queue is one job long: its newest.
+            for app in 0..<4 {
+                let queued = try await store.jobs(JobQuery(app: "app\(app)", status: .queued))
+                #expect(queued.map(\.id) == [jobs.filter { $0.app == "app\(app)" }.map(\.id).max()].compactMap { $0 })
+            }
+            // A refused delivery left nothing behind: once the database takes it, it makes a job.
+            try await place.execute(sqlite: "DROP TRIGGER refuse_job", postgres: "ALTER TABLE jobs DROP CONSTRAINT refuse_job")
+            guard case .created(let job, _) = try await store.enqueue(push: push(7), app: "app3") else {
+                Issue.record("expected a new job for the delivery refused before"); return
+            }
+            #expect(job.message == "refuse me")
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func replicasQueueingForTheSameAppsAtOnceAllSucceed(kind: StoreKind) async throws {
+        try await Self.with(kind) { place, store in
+            // Two replicas, each with batches of deliveries for the same apps, met in opposite orders:
+            // each batch locks its apps in one order, and a batch that fails is written again one
+            // delivery at a time, so none of them fails.
+            let second = try await place.open()
+            let results = await withTaskGroup(of: Result<EnqueueResult, any Error>.self) { group in
+                for index in 0..<120 {
+                    let target = index % 2 == 0 ? store : second
+                    let app = index % 2 == 0 ? "app\(index % 5)" : "app\(4 - index % 5)"
+                    let push = Self.push(delivery: "d\(index)", after: String(repeating: "0", count: 32) + String(format: "%08x", index))
+                    group.addTask {
+                        do { return .success(try await target.enqueue(push: push, app: app)) } catch { return .failure(error) }
+                    }
+                }
+                return await group.reduce(into: [Result<EnqueueResult, any Error>]()) { $0.append($1) }
+            }
+            await second.close()
+            for case .failure(let error) in results { Issue.record("a delivery failed: \(error)") }
+            #expect(try await store.jobs(JobQuery(limit: 200)).count == 120)
+            for app in 0..<5 { #expect(try await store.jobs(JobQuery(app: "app\(app)", status: .queued)).count == 1) }
+        }
+    }
+
     @Test(arguments: StoreKind.available) func jobsSurviveReopeningAndListNewestFirst(kind: StoreKind) async throws {
         try await Self.with(kind) { place, first in
             for index in 0..<5 {

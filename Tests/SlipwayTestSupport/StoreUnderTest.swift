@@ -1,4 +1,5 @@
 public import Foundation
+import GRDB
 import Logging
 import PostgresNIO
 public import SlipwayStore
@@ -65,6 +66,20 @@ public final class StoreUnderTest: Sendable {
                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)'"])
     }
 
+    /// Runs a statement on the store's own database (behind the store's back): `sqlite` on a
+    /// SQLite store, `postgres` on a PostgreSQL one.
+    public func execute(sqlite: String, postgres: String) async throws {
+        switch kind {
+        case .sqlite:
+            let queue = try DatabaseQueue(path: location)
+            try await queue.write { db in try db.execute(sql: sqlite) }
+            try queue.close()
+        case .postgres:
+            guard let name = URLComponents(string: location)?.path.dropFirst() else { return }
+            try await Self.administer([postgres], in: String(name))
+        }
+    }
+
     /// Creates `slipway_test_<random>` in the test cluster and returns its URL.
     static func createDatabase() async throws -> String {
         guard let server = StoreKind.postgresURL, var parts = URLComponents(string: server) else {
@@ -77,14 +92,14 @@ public final class StoreUnderTest: Sendable {
         return parts.string ?? server
     }
 
-    /// Runs statements as the cluster's superuser, in its maintenance database.
-    static func administer(_ statements: [String]) async throws {
+    /// Runs statements as the cluster's superuser, in its maintenance database or `database`.
+    static func administer(_ statements: [String], in database: String? = nil) async throws {
         guard let server = StoreKind.postgresURL, let parts = URLComponents(string: server) else {
             throw StoreTestSetupError("SLIPWAY_TEST_POSTGRES_URL is not set: run the suite with script/test (or script/with-postgres swift test)")
         }
         let configuration = PostgresConnection.Configuration(host: parts.host ?? "127.0.0.1", port: parts.port ?? 5432,
                                                              username: parts.user ?? "slipway", password: parts.password,
-                                                             database: String(parts.path.dropFirst()), tls: .disable)
+                                                             database: database ?? String(parts.path.dropFirst()), tls: .disable)
         let logger = Logger(label: "slipway-test-postgres")
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
         do {
