@@ -8,6 +8,10 @@ public import SlipwayCore
 /// rate or on absence work before the first event; each carries a HELP line.
 public final class SlipwayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
+    /// The delivery counters of the configured apps' forges, by forge and result: counted on
+    /// every delivery, where the registry's lookup (a lock, the labels hashed) was 0.7 % of
+    /// the server's CPU at full intake.
+    private let deliveryCounters: [String: [String: Counter]]
 
     static let secondsBuckets: [Duration] = [.milliseconds(10), .milliseconds(50), .milliseconds(250), .seconds(1), .seconds(5),
                                              .seconds(15), .seconds(60), .seconds(300), .seconds(900), .seconds(3600)]
@@ -23,11 +27,15 @@ public final class SlipwayMetrics: Sendable {
     /// - Parameter apps: the configured apps (name and forge), whose series start at zero.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), apps: [(name: String, forge: Forge)] = []) {
         self.registry = registry
+        var deliveryCounters: [String: [String: Counter]] = [:]
+        for forge in Set(apps.map(\.forge)).sorted(by: { $0.rawValue < $1.rawValue }) {
+            for result in Self.deliveryResults {
+                deliveryCounters[forge.rawValue, default: [:]][result] = Self.deliveries(registry, forge: forge.rawValue, result: result)
+            }
+        }
+        self.deliveryCounters = deliveryCounters
         registry.makeGauge(descriptor: Self.name("build_info", help: "Always 1; the version and commit of this binary"),
                            labels: [("version", BuildInfo.version), ("commit", BuildInfo.commit)]).set(to: 1)
-        for forge in Set(apps.map(\.forge)).sorted(by: { $0.rawValue < $1.rawValue }) {
-            for result in Self.deliveryResults { _ = deliveries(forge: forge.rawValue, result: result) }
-        }
         for status in JobStatus.allCases where status.isFinal { _ = jobs(status: status.rawValue) }
         _ = jobDuration
         for stage in StageName.allCases.map(\.rawValue) + HookPoint.allCases.map(\.rawValue) { _ = stageDuration(stage) }
@@ -40,7 +48,7 @@ public final class SlipwayMetrics: Sendable {
         }
     }
 
-    private func deliveries(forge: String, result: String) -> Counter {
+    private static func deliveries(_ registry: PrometheusCollectorRegistry, forge: String, result: String) -> Counter {
         registry.makeCounter(descriptor: Self.name("webhook_deliveries_total", help: "Webhook deliveries by forge and result"),
                              labels: [("forge", forge), ("result", result)])
     }
@@ -88,7 +96,7 @@ public final class SlipwayMetrics: Sendable {
 
     /// A verified (or refused) webhook delivery; `result` is one of `deliveryResults`.
     public func delivery(forge: String, result: String) {
-        deliveries(forge: forge, result: result).increment()
+        (deliveryCounters[forge]?[result] ?? Self.deliveries(registry, forge: forge, result: result)).increment()
     }
 
     /// A job reached a final status after `duration` (nil when it never ran).
