@@ -17,21 +17,24 @@ extension PostgresJobStore {
         try await intake.submit(IntakeEntry(incoming: incoming, app: app, now: now)).get()
     }
 
-    /// A batch of deliveries in one transaction (one commit, and a lock, a duplicate check and
-    /// an insert per delivery instead of a transaction each), each checked against the ones
-    /// before it in the batch. Should the batch fail, it is written again with each delivery in
-    /// a savepoint of its own, so that a delivery fails alone (as `SQLiteJobStore` does).
+    /// A batch of deliveries in one transaction (one commit, and one statement per delivery
+    /// instead of a transaction each), each checked against the ones before it in the batch.
+    /// Should a batch of several fail, it is written again with each delivery in a savepoint of
+    /// its own, so that a delivery fails alone (as `SQLiteJobStore` does).
     static func enqueue(_ entries: [IntakeEntry], client: PostgresClient, logger: Logger, timeout: Duration) async
         -> [Result<EnqueueResult, StoreError>] {
         let doing = entries.count == 1 ? "queue a job for delivery \(entries[0].incoming.deliveryID)" : "queue jobs for \(entries.count) deliveries"
-        if let results = try? await transaction(client: client, logger: logger, timeout: timeout, doing, { connection in
-            // Two replicas that get the same delivery (or the same revision) take turns here.
-            try await lockApps(connection, entries.map(\.app), logger: logger)
-            var results: [Result<EnqueueResult, StoreError>] = []
-            for entry in entries { results.append(.success(try await enqueue(entry, in: connection, logger: logger))) }
-            return results
-        }) {
-            return results
+        do {
+            return try await transaction(client: client, logger: logger, timeout: timeout, doing) { connection in
+                // Two replicas that get the same delivery (or the same revision) take turns here.
+                try await lockApps(connection, entries.map(\.app), logger: logger)
+                var results: [Result<EnqueueResult, StoreError>] = []
+                for entry in entries { results.append(.success(try await enqueue(entry, in: connection, logger: logger))) }
+                return results
+            }
+        } catch {
+            // A lone delivery has failed alone already (and a second try would wait as long again).
+            if entries.count == 1 { return [.failure(error)] }
         }
         do {
             return try await transaction(client: client, logger: logger, timeout: timeout, doing) { connection in
@@ -71,8 +74,8 @@ extension PostgresJobStore {
         return .created(created, superseded: superseded.sorted { $0.id < $1.id })
     }
 
-    /// Supersedes the queued jobs of `app`'s queue `lane` older than `newest`, as a delivery or
-    /// a claim does; returns them, oldest first, from the update itself (a queued job has no
+    /// Supersedes the queued jobs of `app`'s queue `lane` older than `newest`, as a claim does
+    /// (a delivery does the same in `PostgresIntakeStatement`); returns them, oldest first, from the update itself (a queued job has no
     /// retry yet, so no `retried_as`).
     static func supersedeQueued(_ connection: PostgresConnection, app: String, lane: String, olderThan newest: JobID, now: Date,
                                 logger: Logger) async throws -> [Job] {

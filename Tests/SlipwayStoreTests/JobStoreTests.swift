@@ -108,6 +108,8 @@ import Testing
                 let queued = try await store.jobs(JobQuery(app: "app\(app)", status: .queued))
                 #expect(queued.map(\.id) == [jobs.filter { $0.app == "app\(app)" }.map(\.id).max()].compactMap { $0 })
             }
+            // Alone, too, it fails with the database's reason.
+            await #expect(throws: StoreError.self) { try await store.enqueue(push: push(23), app: "app3") }
             // A refused delivery left nothing behind: once the database takes it, it makes a job.
             try await place.execute(sqlite: "DROP TRIGGER refuse_job", postgres: "ALTER TABLE jobs DROP CONSTRAINT refuse_job")
             guard case .created(let job, _) = try await store.enqueue(push: push(7), app: "app3") else {
