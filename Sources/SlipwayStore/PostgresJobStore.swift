@@ -33,11 +33,6 @@ public final class PostgresJobStore: JobStore {
         }
         configuration.options.maximumConnections = max(2, pool)
         configuration.options.connectTimeout = .seconds(5)
-        // The intake's prepared statement is planned for each delivery's values. A generic plan
-        // (PostgreSQL's choice after five runs) is made while the tables are still small and
-        // kept as they grow: it found a revision by scanning all of an app's jobs, and the intake
-        // benchmark ran at 540-590 pushes/s instead of 1,370-1,490. PostgreSQL 12 or newer.
-        configuration.options.additionalStartupParameters = [("plan_cache_mode", "force_custom_plan")]
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
