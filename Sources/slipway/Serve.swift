@@ -25,7 +25,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         FreeMemory.mapLargeBlocksSeparately()
         FreeMemory.keepFreeHeapTop()
-        var logger = Logger(label: "slipway")
+        var logger = Logger(label: "slipway") { ServerLogHandler(label: $0) }
         logger.logLevel = logLevel
         let serverConfig: ServerConfig
         do {
