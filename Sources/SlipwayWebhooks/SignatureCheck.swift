@@ -63,14 +63,18 @@ enum Hex {
     static func decode(_ text: String) -> Data? {
         let bytes = Array(text.utf8)
         guard bytes.count % 2 == 0 else { return nil }
-        var out = Data(capacity: bytes.count / 2)
+        // Into an array, then one Data: appending to a Data a byte at a time went through its
+        // storage's general replace for every byte (1.25 % of the server's CPU at full intake,
+        // for one 64-digit signature per delivery).
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count / 2)
         var index = 0
         while index < bytes.count {
             guard let high = nibble(bytes[index]), let low = nibble(bytes[index + 1]) else { return nil }
             out.append(high << 4 | low)
             index += 2
         }
-        return out
+        return Data(out)
     }
 
     private static func nibble(_ c: UInt8) -> UInt8? {
