@@ -2,8 +2,9 @@ import PostgresNIO
 import SlipwayCore
 
 /// Queues one delivery's job in one statement (see `PostgresJobStore.enqueue(_:in:logger:)`),
-/// prepared once per connection: parsing and planning this statement anew for each delivery
-/// took most of the database's CPU at full intake.
+/// prepared once per connection so PostgreSQL parses it once, not for every delivery (it is
+/// still planned for each delivery's values: see `PostgresJobStore.startIntake`). Unprepared,
+/// the intake benchmark ran at 1,105-1,178 pushes/s, prepared 1,377-1,470.
 ///
 /// It finds the job of the same delivery id, else the newest of the same revision, and records
 /// this delivery as its duplicate; else it inserts the job and its delivery and supersedes the

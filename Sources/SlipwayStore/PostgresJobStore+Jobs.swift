@@ -85,8 +85,8 @@ extension PostgresJobStore {
     }
 
     /// Supersedes the queued jobs of `app`'s queue `lane` older than `newest`, as a claim does
-    /// (a delivery does the same in `PostgresIntakeStatement`); returns them, oldest first, from the update itself (a queued job has no
-    /// retry yet, so no `retried_as`).
+    /// (a delivery does the same in `PostgresIntakeStatement`); returns them, oldest first, from
+    /// the update itself (a queued job has no retry yet, so no `retried_as`).
     static func supersedeQueued(_ connection: PostgresConnection, app: String, lane: String, olderThan newest: JobID, now: Date,
                                 logger: Logger) async throws -> [Job] {
         try await rows(connection.query("""

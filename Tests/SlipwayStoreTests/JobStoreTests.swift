@@ -122,8 +122,8 @@ import Testing
     @Test(arguments: StoreKind.available) func replicasQueueingForTheSameAppsAtOnceAllSucceed(kind: StoreKind) async throws {
         try await Self.with(kind) { place, store in
             // Two replicas, each with batches of deliveries for the same apps, met in opposite orders:
-            // each batch locks its apps in one order, and a batch that fails is written again one
-            // delivery at a time, so none of them fails.
+            // each batch locks its apps in one order, and a batch that fails is written again with
+            // a savepoint per delivery, so none of them fails.
             let second = try await place.open()
             let results = await withTaskGroup(of: Result<EnqueueResult, any Error>.self) { group in
                 for index in 0..<120 {
