@@ -18,14 +18,14 @@ public final class SQLiteJobStore: JobStore {
         self.path = path
         var configuration = GRDB.Configuration()
         configuration.busyMode = .timeout(busyTimeout.seconds)
-        configuration.prepareDatabase { db in
-            // FULL: a commit is on disk before it returns, not only in the OS cache.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
             try FileManager.default.createDirectory(
                 at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
             pool = try DatabasePool(path: path, configuration: configuration)
+            // FULL: a commit is on disk (the WAL synced) before it returns, not only in the OS
+            // cache. Set on the writer once the pool is open: GRDB sets NORMAL on it when it
+            // turns WAL on, after `prepareDatabase` has run, so a setting made there is undone.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try Schema.migrator.migrate(pool)
         } catch {
             throw .unavailable("cannot open \(path): \(error)")
@@ -37,6 +37,11 @@ public final class SQLiteJobStore: JobStore {
     /// check read big records): the memory comes back instead of staying with idle connections.
     public func releaseMemory() {
         pool.releaseMemoryEventually()
+    }
+
+    /// The writer's `PRAGMA synchronous` (2 is FULL: every commit synced).
+    func synchronousMode() async throws -> Int {
+        try await pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// Whether the database answers a read.
