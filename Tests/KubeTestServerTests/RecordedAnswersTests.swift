@@ -5,6 +5,7 @@ import NIOCore
 import NIOFoundationCompat
 import NIOSSL
 import SlipwayCore
+import SlipwayTestSupport
 import Testing
 
 /// Replays the requests recorded against a real kube-apiserver (Fixtures/kube/INDEX.tsv) and
@@ -48,6 +49,7 @@ import Testing
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(server.certificatePath)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        defer { client.shutdownEventually() }
         var lastResourceVersion: [String: String] = [:]
         for line in try Self.index() {
             var path = line.path

@@ -4,6 +4,7 @@ import KubeTestServer
 import NIOSSL
 import SlipwayCore
 import SlipwayKube
+import SlipwayTestSupport
 import Testing
 
 /// What Slipway sends must be readable by a real API server, which reads apply bodies as YAML
@@ -84,6 +85,7 @@ import Testing
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(server.certificatePath)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        defer { http.shutdownEventually() }
         let answer = try await WireRecordingTests.Session(server: server, client: http)
             .send("PATCH", path + "?fieldManager=slipway&force=true", body: body, contentType: "application/apply-patch+yaml")
         try await http.shutdown()

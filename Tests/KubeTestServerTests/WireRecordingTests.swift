@@ -5,6 +5,7 @@ import NIOCore
 import NIOFoundationCompat
 import NIOSSL
 import SlipwayCore
+import SlipwayTestSupport
 import Testing
 
 /// Replays the second recording (Fixtures/kube/wire: escapes, numbers, impersonation and RBAC,
@@ -90,6 +91,7 @@ import Testing
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(server.certificatePath)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        defer { client.shutdownEventually() }
         let session = Session(server: server, client: client)
         let serviceAccountToken = await server.cluster.serviceAccountToken(namespace: "wire", name: "deployer")
         var continueToken = ""

@@ -150,6 +150,7 @@ import Testing
         config.apps = [AppConfig(name: "shop", repoURL: "https://example.com/acme/shop.git", forge: .github, webhookSecrets: [SecretValue("s")])]
         config.apps[0].forgeAPI = ForgeAPI(url: fake.url, token: SecretValue(fake.token), repository: fake.repository)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { http.shutdownEventually() }
         let clock = TestClock(Date())
 
         let store = try await place.open()

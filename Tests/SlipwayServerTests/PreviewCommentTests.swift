@@ -25,6 +25,7 @@ import Testing
         defer { place.remove() }
         let config = Self.config(forge, fake)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { http.shutdownEventually() }
         let clock = TestClock(Date())
         let store = try await place.open()
         let job = try await store.enqueue(app: "shop", ref: "refs/pull/7/head", commit: String(repeating: "a", count: 40), trigger: .manual, message: nil)
@@ -63,6 +64,7 @@ import Testing
         defer { place.remove() }
         let config = Self.config(.gitlab, fake)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { http.shutdownEventually() }
         let clock = TestClock(Date())
         let store = try await place.open()
         let job = try await store.enqueue(app: "shop", ref: "refs/merge-requests/4/head", commit: String(repeating: "c", count: 40), trigger: .manual, message: nil)
@@ -97,6 +99,7 @@ import Testing
         defer { place.remove() }
         let config = Self.config(.bitbucketServer, fake)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { http.shutdownEventually() }
         let clock = TestClock(Date())
 
         let store = try await place.open()
