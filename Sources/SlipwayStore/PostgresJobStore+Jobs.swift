@@ -19,24 +19,21 @@ extension PostgresJobStore {
 
     /// A batch of deliveries in one transaction (one commit, and one statement per delivery
     /// instead of a transaction each), each checked against the ones before it in the batch.
-    /// Should a batch of several fail, it is written again with each delivery in a savepoint of
-    /// its own, so that a delivery fails alone (as `SQLiteJobStore` does).
-    static func enqueue(_ entries: [IntakeEntry], client: PostgresClient, logger: Logger, timeout: Duration) async
-        -> [Result<EnqueueResult, StoreError>] {
-        let doing = entries.count == 1 ? "queue a job for delivery \(entries[0].incoming.deliveryID)" : "queue jobs for \(entries.count) deliveries"
-        do {
-            return try await transaction(client: client, logger: logger, timeout: timeout, doing) { connection in
-                try await startIntake(connection, entries, logger: logger)
-                var results: [Result<EnqueueResult, StoreError>] = []
-                for entry in entries { results.append(.success(try await enqueue(entry, in: connection, logger: logger))) }
-                return results
-            }
-        } catch {
-            // A lone delivery has failed alone already (and a second try would wait as long again).
-            if entries.count == 1 { return [.failure(error)] }
+    static func enqueueTogether(_ entries: [IntakeEntry], client: PostgresClient, logger: Logger, timeout: Duration) async throws(StoreError)
+        -> [EnqueueResult] {
+        try await transaction(client: client, logger: logger, timeout: timeout, doing(entries)) { connection in
+            try await startIntake(connection, entries, logger: logger)
+            var results: [EnqueueResult] = []
+            for entry in entries { results.append(try await enqueue(entry, in: connection, logger: logger)) }
+            return results
         }
+    }
+
+    /// The same batch, each delivery in a savepoint of its own so that it fails alone.
+    static func enqueueOneByOne(_ entries: [IntakeEntry], client: PostgresClient, logger: Logger, timeout: Duration) async
+        -> [Result<EnqueueResult, StoreError>] {
         do {
-            return try await transaction(client: client, logger: logger, timeout: timeout, doing) { connection in
+            return try await transaction(client: client, logger: logger, timeout: timeout, doing(entries)) { connection in
                 try await startIntake(connection, entries, logger: logger)
                 var results: [Result<EnqueueResult, StoreError>] = []
                 for entry in entries {
@@ -54,6 +51,11 @@ extension PostgresJobStore {
         } catch {
             return entries.map { _ in .failure(error) }
         }
+    }
+
+    /// What an intake transaction does, for its errors.
+    private static func doing(_ entries: [IntakeEntry]) -> String {
+        entries.count == 1 ? "queue a job for delivery \(entries[0].incoming.deliveryID)" : "queue jobs for \(entries.count) deliveries"
     }
 
     /// Begins an intake transaction. Two replicas that get the same delivery (or the same
@@ -107,7 +109,7 @@ extension PostgresJobStore {
     public func enqueue(app: String, ref: String, commit: String, trigger: JobTrigger, message: String?, now: Date) async throws(StoreError) -> Job {
         let logger = logger
         return try await transaction("queue a \(trigger.rawValue) job for \(app)") { connection in
-            try await Self.lockApp(connection, app, logger: logger)
+            try await Self.lockApps(connection, [app], logger: logger)
             let inserted = try await Self.rows(connection.query("""
                 INSERT INTO jobs (app, forge, delivery_id, trigger, ref, before_sha, commit_sha, message, status, created_at)
                 VALUES (\(app), NULL, NULL, \(trigger.rawValue), \(ref), NULL, \(commit), \(message), 'queued', \(now.timeIntervalSince1970))

@@ -36,7 +36,9 @@ public final class PostgresJobStore: JobStore {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
-        intake = GroupCommit { entries in await Self.enqueue(entries, client: client, logger: logger, timeout: timeout) }
+        intake = GroupCommit(
+            together: { entries async throws(StoreError) in try await Self.enqueueTogether(entries, client: client, logger: logger, timeout: timeout) },
+            oneByOne: { entries in await Self.enqueueOneByOne(entries, client: client, logger: logger, timeout: timeout) })
         location = target.redacted
         running = Task { await client.run() }
         do {
@@ -178,13 +180,9 @@ public final class PostgresJobStore: JobStore {
         try await rows(connection.query("SELECT \(unescaped: StoreSQL.jobColumns) FROM jobs WHERE id = \(id)", logger: logger)).first.map(job)
     }
 
-    /// Serializes the transactions that touch one app's queue, across replicas.
-    static func lockApp(_ connection: PostgresConnection, _ app: String, logger: Logger) async throws {
-        try await connection.query("SELECT pg_advisory_xact_lock(1, hashtext(\(app)))", logger: logger)
-    }
-
-    /// `lockApp` for several apps at once (a batch of deliveries), taken in the order of their
-    /// lock keys: two replicas' batches that share apps wait for each other, never in a cycle.
+    /// Serializes the transactions that touch these apps' queues, across replicas. The locks are
+    /// taken in the order of their keys: two replicas' batches that share apps wait for each
+    /// other, never in a cycle.
     static func lockApps(_ connection: PostgresConnection, _ apps: [String], logger: Logger) async throws {
         try await connection.query("""
             SELECT pg_advisory_xact_lock(1, key) FROM (SELECT DISTINCT hashtext(app) AS key FROM unnest(\(apps)::text[]) AS app ORDER BY key) AS keys

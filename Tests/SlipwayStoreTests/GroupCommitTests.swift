@@ -11,12 +11,16 @@ import Testing
 
     @Test func concurrentEntriesShareTransactionsAndGetTheirOwnAnswers() async throws {
         let batches = Batches()
-        let group = GroupCommit<Int, Int>(limit: 16) { entries in
+        let group = GroupCommit<Int, Int>(limit: 16, together: { entries async throws(StoreError) in
             await batches.record(entries.count)
             try? await Task.sleep(for: .milliseconds(5))
-            // Odd entries fail alone; even ones come back doubled.
-            return entries.map { $0 % 2 == 0 ? .success($0 * 2) : .failure(.unavailable("odd \($0)")) }
-        }
+            // A batch with an odd entry fails as a whole...
+            if let odd = entries.first(where: { $0 % 2 == 1 }) { throw .unavailable("odd \(odd)") }
+            return entries.map { $0 * 2 }
+        }, oneByOne: { entries in
+            // ...and is written again one by one: odd entries fail alone, even ones come back doubled.
+            entries.map { $0 % 2 == 0 ? .success($0 * 2) : .failure(.unavailable("odd \($0)")) }
+        })
         // A lone entry is written at once, in a batch of its own.
         #expect(try await group.submit(2).get() == 4)
         #expect(await batches.sizes == [1])
