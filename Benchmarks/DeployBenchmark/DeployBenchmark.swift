@@ -117,7 +117,7 @@ struct DeployBenchmark {
         _ = try await setup.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "serve"]], fieldManager: "setup", force: true)
         await setup.shutdown()
         let server = try await ServerProcess.start(configPath: config, environment: environment)
-        defer { _ = server.terminate() }
+        defer { server.stop() }
         let pid = server.process.processIdentifier
         let api = try APIClient(baseURL: "https://localhost:\(server.port)", token: "bench-token", caFile: directory.path + "/serve-data/tls/server.crt")
         print("slipway serve idle: RSS \(memory("VmRSS:", pid: pid)) (its own memory \(memory("RssAnon:", pid: pid)), mapped files \(memory("RssFile:", pid: pid)))")

@@ -342,7 +342,7 @@ import Testing
         _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], fieldManager: "setup", force: true)
         await client.shutdown()
         let server = try await ServerProcess.start(configPath: config, environment: environment)
-        defer { _ = server.terminate() }
+        defer { server.stop() }
         let result = try await runSlipway(["diff", "shop", "--commit", try repository.head(), "--config", config, "--server", "https://localhost:\(server.port)"],
                                     environment: environment)
         #expect(result.status == 0, "\(result.output)")

@@ -23,7 +23,8 @@ struct ReplicaTests {
         var time: Double
     }
 
-    @Test func threeReplicasOneKilledEveryDeliveryAtMostOneJobEveryJobOnceNoAppTwiceAtOnce() async throws {
+    @Test(.timeLimit(.minutes(15)))
+    func threeReplicasOneKilledEveryDeliveryAtMostOneJobEveryJobOnceNoAppTwiceAtOnce() async throws {
         let dir = try TemporaryDirectory("slipway-replicas")
         defer { dir.remove() }
         let place = try await StoreUnderTest(.postgres)
@@ -68,7 +69,7 @@ struct ReplicaTests {
                 """)
             replicas.append(try await ServerProcess.start(configPath: config, environment: environment))
         }
-        defer { for replica in replicas.dropFirst() { _ = replica.terminate() } }
+        defer { for replica in replicas { replica.stop() } }
         let clients = try replicas.enumerated().map { index, replica in
             try APIClient(baseURL: "https://localhost:\(replica.port)", token: nil, caFile: "\(dir.path)/replica-\(index)/tls/server.crt")
         }
@@ -104,7 +105,7 @@ struct ReplicaTests {
                     // Half-way: kill replica 0 while one of its steps runs.
                     try await waitFor(timeout: .seconds(60)) { Self.runningOn(replicas[0].process.processIdentifier, marks: marks) }
                     await killed.kill(0)
-                    replicas[0].kill()
+                    await replicas[0].kill()
                 }
                 if next < Self.pushes { add() }
             }
@@ -132,7 +133,7 @@ struct ReplicaTests {
             before = last.id
         }
         let byID = Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, $0) })
-        for replica in replicas.dropFirst() { _ = replica.terminate() }
+        for replica in replicas.dropFirst() { _ = await replica.terminate() }
 
         // 1. Every delivery produced at most one job, and its 202 named that job.
         let deliveries = jobs.compactMap(\.deliveryID)

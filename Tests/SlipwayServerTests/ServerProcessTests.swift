@@ -32,12 +32,12 @@ import Testing
         let hooks = try APIClient(baseURL: "https://localhost:\(first.port)", token: nil, caFile: caFile)
         let (status, answer) = try await hooks.send(.POST, "/hooks/storefront", headers: headers.map { ($0.name, $0.value) }, body: body)
         // Killed the moment the 202 is in: nothing gets a chance to flush.
-        first.kill()
+        await first.kill()
         try await hooks.shutdown()
         #expect(status == 202, "\(String(decoding: answer, as: UTF8.self))")
 
         let second = try await ServerProcess.start(configPath: config, environment: Self.environment)
-        defer { _ = second.terminate() }
+        defer { second.stop() }
         let token = try String(contentsOfFile: dir.path + "/data/secrets/admin-token", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let api = try APIClient(baseURL: "https://localhost:\(second.port)", token: token, caFile: caFile)
@@ -63,7 +63,7 @@ import Testing
         defer { dir.remove() }
         let config = try Self.writeConfig(in: dir, repo: repository.url)
         let server = try await ServerProcess.start(configPath: config, environment: Self.environment)
-        defer { _ = server.terminate() }
+        defer { server.stop() }
         let url = "https://localhost:\(server.port)"
         let commit = try repository.head()
 
@@ -110,7 +110,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let server = try await ServerProcess.start(configPath: try Self.writeConfig(in: dir), environment: Self.environment)
-        #expect(server.terminate() == 0)
+        #expect(await server.terminate() == 0)
     }
 }
 
@@ -146,7 +146,7 @@ import Testing
         var api = try APIClient(baseURL: "https://localhost:\(first.port)", token: "admin", caFile: caFile)
         try await waitFor { try await api.job(1).status == .running }
         try await waitFor { stepProcesses(marker).count >= 2 }
-        first.kill()
+        await first.kill()
         try await api.shutdown()
         // The step dies with the server (its guard sees the server's pipe hang up), background
         // processes included, before anything could start it again.
@@ -168,10 +168,10 @@ import Testing
         #expect(lastLine.hasSuffix("[slipway] job interrupted (the server stopped while the job ran); continued by job 2 as attempt 2"), "\(lastLine)")
 
         // SIGTERM: no new jobs, a grace second for the running step, then it is interrupted.
-        #expect(second.terminate() == 0)
+        #expect(await second.terminate() == 0)
         try await api.shutdown()
         let third = try await ServerProcess.start(configPath: config, environment: environment)
-        defer { _ = third.terminate() }
+        defer { third.stop() }
         api = try APIClient(baseURL: "https://localhost:\(third.port)", token: "admin", caFile: caFile)
         let retry = try await api.job(2)
         #expect(retry.status == .interrupted)

@@ -31,7 +31,8 @@ public final class GitHTTPServer: Sendable {
                 return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Basic realm=\"git\""])
             }
             let body = try await request.body.collect(upTo: 64 << 20)
-            return try backend(request: request, body: Data(buffer: body), root: root)
+            let data = Data(buffer: body)
+            return try await onOwnThread { try backend(request: request, body: data, root: root) }
         }
         router.on("**", method: .get, use: handler)
         router.on("**", method: .post, use: handler)

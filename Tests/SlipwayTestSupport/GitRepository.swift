@@ -51,9 +51,7 @@ public struct GitRepository: Sendable {
     @discardableResult
     public func gitAsync(_ arguments: String...) async throws -> String {
         let path = self.path
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try Self.run(arguments, in: path) }) }
-        }
+        return try await onOwnThread { try Self.run(arguments, in: path) }
     }
 
     @discardableResult

@@ -6,6 +6,7 @@ public final class ServerProcess: @unchecked Sendable {
     public let process: Process
     public let port: Int
     public let configPath: String
+    private let exit: ProcessExit
 
     /// The `slipway` binary next to the test bundle (same build directory).
     public static var binary: URL {
@@ -31,6 +32,13 @@ public final class ServerProcess: @unchecked Sendable {
                 continuation.yield(String(decoding: data, as: UTF8.self))
             }
         }
+        // The exit is awaited, not waited for: a test blocking one of Swift's few cooperative
+        // threads until a server shuts down can starve everything else the test process runs.
+        let exit = ProcessExit()
+        process.terminationHandler = { ended in
+            let status = ended.terminationStatus
+            Task { await exit.ended(status) }
+        }
         try process.run()
         var seen = ""
         for await text in lines {
@@ -39,29 +47,52 @@ public final class ServerProcess: @unchecked Sendable {
                 let port = Int(seen[range].dropFirst(5))!
                 // Keep draining so the child never blocks on a full pipe.
                 Task { for await _ in lines {} }
-                return ServerProcess(process: process, port: port, configPath: configPath)
+                return ServerProcess(process: process, port: port, configPath: configPath, exit: exit)
             }
         }
         throw ServerProcessError.exited(output: seen)
     }
 
-    private init(process: Process, port: Int, configPath: String) {
+    private init(process: Process, port: Int, configPath: String, exit: ProcessExit) {
         self.process = process
         self.port = port
         self.configPath = configPath
+        self.exit = exit
     }
 
-    /// SIGKILL: no chance to flush or clean up.
-    public func kill() {
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+    /// SIGKILL: no chance to flush or clean up. Returns once the process is gone.
+    public func kill() async {
+        if await exit.status == nil { Foundation.kill(process.processIdentifier, SIGKILL) }
+        _ = await exit.wait()
     }
 
-    /// SIGTERM, then wait for the exit status.
-    public func terminate() -> Int32 {
-        process.terminate()
-        process.waitUntilExit()
-        return process.terminationStatus
+    /// SIGTERM, then the exit status.
+    public func terminate() async -> Int32 {
+        if await exit.status == nil { Foundation.kill(process.processIdentifier, SIGTERM) }
+        return await exit.wait()
+    }
+
+    /// SIGTERM without waiting, for a `defer` when a test ends early (the process exits on its
+    /// own; its exit is still reaped). Does nothing once the process has exited.
+    public func stop() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGTERM) }
+    }
+}
+
+/// A child process's exit status, once it has exited, for any number of waiters.
+private actor ProcessExit {
+    private(set) var status: Int32?
+    private var waiters: [CheckedContinuation<Int32, Never>] = []
+
+    func ended(_ status: Int32) {
+        self.status = status
+        for waiter in waiters { waiter.resume(returning: status) }
+        waiters = []
+    }
+
+    func wait() async -> Int32 {
+        if let status { return status }
+        return await withCheckedContinuation { waiters.append($0) }
     }
 }
 
@@ -76,16 +107,7 @@ public enum ServerProcessError: Error, CustomStringConvertible {
 }
 
 /// Runs the `slipway` CLI and returns its exit status and output. The waiting happens on a
-/// thread of its own: the CLI may talk to servers in this very process, which need Swift's
-/// few cooperative threads free.
+/// thread of its own: the CLI may talk to servers in this very process.
 public func runSlipway(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try runSlipwayBlocking(arguments, environment: environment) })
-        }
-    }
-}
-
-private func runSlipwayBlocking(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
-    try runChildProcess(ServerProcess.binary, arguments, environment: environment)
+    try await onOwnThread { try runChildProcess(ServerProcess.binary, arguments, environment: environment) }
 }
