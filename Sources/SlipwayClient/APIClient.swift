@@ -35,7 +35,7 @@ public final class APIClient: Sendable {
     }
 
     deinit {
-        try? http.syncShutdown()
+        _ = http.shutdown()
     }
 
     public func shutdown() async throws {

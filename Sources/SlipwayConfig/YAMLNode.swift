@@ -13,7 +13,11 @@ public struct YAMLNode {
     /// Parses `text`; an empty document reads as an empty mapping.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> YAMLNode {
         do {
-            guard let node = try Yams.compose(yaml: text) else {
+            // Values are read as text by the typed readers below, so scalars are not resolved
+            // to tags: Yams's default resolver tries seven ICU regular expressions on every
+            // plain scalar, and compiling them at start maps ICU's regex code and Unicode
+            // tables into the server (0.6 MiB of its idle RSS) for a result nothing reads.
+            guard let node = try Yams.compose(yaml: text, .basic) else {
                 return YAMLNode(node: Node.mapping([:]), file: file, path: "")
             }
             return YAMLNode(node: node, file: file, path: "")

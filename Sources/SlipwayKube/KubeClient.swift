@@ -74,7 +74,7 @@ public final class KubeClient: Sendable {
     }
 
     deinit {
-        if ownsConnections { try? http.syncShutdown() }
+        if ownsConnections { _ = http.shutdown() }
     }
 
     public func shutdown() async {

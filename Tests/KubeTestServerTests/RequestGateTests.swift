@@ -6,8 +6,10 @@ import Testing
 
 /// `max_in_flight`: however many requests Slipway makes at once, the cluster sees at most that many.
 @Suite struct RequestGateTests {
+    // Each request held 100 ms: long enough that on a loaded machine (a full CI run) the
+    // requests still overlap, so "at most three at once" is seen being enforced, not vacuous.
     @Test func theClusterNeverSeesMoreThanMaxInFlight() async throws {
-        let server = try await KubeTestServer.start(latency: .milliseconds(20))
+        let server = try await KubeTestServer.start(latency: .milliseconds(100))
         let path = server.kubeconfigPath
         try server.writeKubeconfig(to: path)
         let client = try KubeClient(access: try ClusterAccess.kubeconfig(path: path), maxInFlight: 3, logger: .init(label: "test"))
