@@ -6,11 +6,12 @@ public import SlipwayCore
 /// The commit status outbox, as `SQLiteJobStore` keeps it; rows are leased with
 /// `FOR UPDATE SKIP LOCKED` so replicas never send the same status.
 extension PostgresJobStore {
+    /// As `SQLiteJobStore`'s: nothing after a refusal, no "queued" after the job's end.
     public func queueCommitStatus(app: String, jobID: JobID, commit: String, state: CommitState, description: String?, now: Date) async throws(StoreError) {
         _ = try await rows("""
             INSERT INTO commit_statuses (app, job_id, commit_sha, state, description, created_at, next_attempt_at)
             SELECT \(app), \(jobID), \(commit), \(state.rawValue), \(description), \(now.timeIntervalSince1970), \(now.timeIntervalSince1970)
-            WHERE NOT EXISTS (SELECT 1 FROM commit_statuses WHERE job_id = \(jobID) AND refused IS NOT NULL)
+            WHERE NOT EXISTS (SELECT 1 FROM commit_statuses WHERE job_id = \(jobID) AND (refused IS NOT NULL OR (\(state == .queued) AND state IN ('succeeded', 'failed', 'cancelled'))))
             """, "queue a commit status for job \(jobID)")
     }
 

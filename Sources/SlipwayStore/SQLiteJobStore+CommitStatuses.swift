@@ -28,11 +28,17 @@ extension SQLiteJobStore {
 
     public func queueCommitStatus(app: String, jobID: JobID, commit: String, state: CommitState, description: String?, now: Date) async throws(StoreError) {
         try await write { db in
-            // After a refusal the forge is not asked again for this job.
+            // After a refusal the forge is not asked again for this job. A job's "queued" note
+            // can come after its end (a newer push's delivery noted it cancelled, or a short
+            // job ended, before the delivery's own note was written): sent last, it would leave
+            // the commit pending for good, so it is dropped. After "running" it is kept: the
+            // end follows it.
             try db.execute(sql: """
                 INSERT INTO commit_statuses (app, job_id, commit_sha, state, description, created_at, next_attempt_at)
-                SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM commit_statuses WHERE job_id = ? AND refused IS NOT NULL)
-                """, arguments: [app, jobID, commit, state.rawValue, description, now.timeIntervalSince1970, now.timeIntervalSince1970, jobID])
+                SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM commit_statuses WHERE job_id = ?
+                                  AND (refused IS NOT NULL OR (? AND state IN ('succeeded', 'failed', 'cancelled'))))
+                """, arguments: [app, jobID, commit, state.rawValue, description, now.timeIntervalSince1970, now.timeIntervalSince1970, jobID,
+                                 state == .queued])
         }
     }
 

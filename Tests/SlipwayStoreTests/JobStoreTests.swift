@@ -69,6 +69,67 @@ import Testing
         }
     }
 
+    /// Distinct commits arriving together (written in shared transactions): each queue keeps
+    /// only its newest job, and every job superseded is reported once, by a newer job of its
+    /// queue, so the forge hears of it once.
+    @Test(arguments: StoreKind.available) func pushesArrivingTogetherLeaveTheNewestJobOfEachQueue(kind: StoreKind) async throws {
+        try await Self.with(kind) { _, store in
+            let results = try await withThrowingTaskGroup(of: EnqueueResult.self) { group in
+                for index in 0..<60 {
+                    let commit = String(format: "%040x", index + 1)
+                    group.addTask {
+                        switch index % 3 {
+                        case 0: try await store.enqueue(push: Self.push(delivery: "shop-\(index)", after: commit), app: "shop")
+                        case 1: try await store.enqueue(push: Self.push(delivery: "cart-\(index)", after: commit), app: "cart")
+                        default: try await store.enqueue(preview: Self.pullRequest(7, head: Character(String(index % 10)), delivery: "pr-\(index)"), app: "shop", now: Date())
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let jobs = try await store.jobs(JobQuery(limit: 500))
+            let queued = jobs.filter { $0.status == .queued }
+            // One queued job per queue: shop's deploys, cart's deploys, shop's pull request 7.
+            #expect(queued.count == 3, "\(queued.map { ($0.app, $0.trigger, $0.id) })")
+            for job in queued {
+                let sameQueue = jobs.filter { $0.app == job.app && $0.trigger == job.trigger }
+                #expect(job.id == sameQueue.map(\.id).max(), "the queued job of \(job.app) \(job.trigger) is not its newest")
+            }
+            let reported = results.flatMap { result in result.superseded.map { (by: result.job.id, job: $0) } }
+            let superseded = jobs.filter { $0.status == .superseded }
+            #expect(superseded.count == jobs.count - 3)
+            #expect(reported.map(\.job.id).sorted() == superseded.map(\.id).sorted(), "each superseded job is reported exactly once")
+            for (by, job) in reported {
+                let newer = jobs.first { $0.id == by }
+                #expect(by > job.id && newer?.app == job.app && newer?.trigger == job.trigger)
+                #expect(try await store.job(id: job.id)?.reason == "superseded by job \(by)")
+            }
+        }
+    }
+
+    /// A job's "queued" note can reach the store after its end (a newer push superseded it, or
+    /// it ended, before the delivery's own note was written): it is not sent, so the commit
+    /// does not end up shown as pending. After "running" it still is, the end follows.
+    @Test(arguments: StoreKind.available) func aQueuedStatusNotedAfterALaterOneIsNotSent(kind: StoreKind) async throws {
+        try await Self.with(kind) { _, store in
+            let now = Date()
+            let superseded = try await store.enqueue(push: Self.push(delivery: "d1"), app: "shop").job
+            let fresh = try await store.enqueue(push: Self.push(delivery: "d2", after: String(repeating: "c", count: 40)), app: "shop").job
+            try await store.queueCommitStatus(app: "shop", jobID: superseded.id, commit: superseded.commit, state: .cancelled, description: "superseded", now: now)
+            try await store.queueCommitStatus(app: "shop", jobID: superseded.id, commit: superseded.commit, state: .queued, description: nil, now: now)
+            try await store.queueCommitStatus(app: "shop", jobID: fresh.id, commit: fresh.commit, state: .running, description: nil, now: now)
+            try await store.queueCommitStatus(app: "shop", jobID: fresh.id, commit: fresh.commit, state: .queued, description: nil, now: now)
+            var sent: [JobID: [CommitState]] = [:]
+            while case let due = try await store.claimCommitStatuses(now: now, leaseUntil: now.addingTimeInterval(60), limit: 10), !due.isEmpty {
+                for status in due {
+                    sent[status.jobID, default: []].append(status.state)
+                    try await store.commitStatusSent(status.id, now: now)
+                }
+            }
+            #expect(sent == [superseded.id: [.cancelled], fresh.id: [.running, .queued]])
+        }
+    }
+
     @Test(arguments: StoreKind.available) func aDeliveryTheDatabaseRefusesFailsAloneInItsBatch(kind: StoreKind) async throws {
         try await Self.with(kind) { place, store in
             try await place.execute(
