@@ -1,3 +1,5 @@
+import Foundation
+
 /// Hands memory the allocator holds but no longer uses back to the system.
 ///
 /// A deploy or a drift check of a large app builds thousands of short-lived JSON trees on
@@ -33,6 +35,37 @@ public enum FreeMemory {
     public static func keepFreeHeapTop(upTo bytes: Int = 1 << 20) {
         #if os(Linux)
         _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, Int32(bytes))
+        #endif
+    }
+
+    /// Asks the kernel to reclaim now the pages of code and read-only data this process has
+    /// mapped from its binary and libraries, for the server once it listens.
+    ///
+    /// Starting (arguments, configuration, migrations, the TLS identity, the routes) runs code
+    /// that never runs again, and the kernel maps code in windows around each page touched:
+    /// of the idle server's 56 MiB resident, 50 MiB were such clean file pages, charged to its
+    /// cgroup like any memory until reclaim gets to them. What the server runs afterwards
+    /// comes back on first use (minor faults while the page is cached, a read from disk
+    /// otherwise). Pages another process maps too are left alone by the kernel, and writable
+    /// mappings (data, the database's shared memory) are not touched. Linux 5.4 or newer.
+    /// - Returns: false where the system cannot (another OS, an older kernel).
+    @discardableResult
+    public static func reclaimMappedCode() -> Bool {
+        #if os(Linux)
+        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return false }
+        var refused = false
+        for line in maps.split(separator: "\n") {
+            // start-end perms offset device inode path
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[5].hasPrefix("/"), !fields[1].contains("w") else { continue }
+            let range = fields[0].split(separator: "-")
+            guard range.count == 2, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16), end > start,
+                  let address = UnsafeMutableRawPointer(bitPattern: start) else { continue }
+            if madvise(address, Int(end - start), 21 /* MADV_PAGEOUT */) != 0, errno == EINVAL { refused = true }
+        }
+        return !refused
+        #else
+        return false
         #endif
     }
 }

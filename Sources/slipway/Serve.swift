@@ -66,7 +66,16 @@ struct Serve: AsyncParsableCommand {
             if reporter.isNeeded { server.reporter = reporter }
             server.reconciler = Reconciler(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters, logger: logger,
                                            metrics: metrics, replica: dispatcher.replica, jobsChanged: { dispatcher.wake() })
-            try await server.makeApplication().runService()
+            // Started: the code only starting ran is handed back (see FreeMemory), a few
+            // seconds after listening so that the services' first rounds (interrupted jobs
+            // recovered, the first reconcile) are part of the start.
+            let startLogger = logger
+            try await server.makeApplication(onListening: { _ in
+                Task {
+                    try? await Task.sleep(for: .seconds(5))
+                    if !FreeMemory.reclaimMappedCode() { startLogger.debug("this kernel cannot reclaim pages on request (MADV_PAGEOUT)") }
+                }
+            }).runService()
         } catch let error as ServerStartError {
             logger.critical("slipway could not start", metadata: ["error": "\(error)"])
             throw ExitCode.failure
