@@ -156,7 +156,8 @@ public final class SQLiteJobStore: JobStore {
         try recordDelivery(db, app: app, incoming: incoming, outcome: "queued", jobID: job.id, now: now)
         // The queued job of its queue is superseded now, not when the runner next claims: a
         // flood of pushes while a long job runs leaves one queued job, not a backlog that one
-        // claim would have to supersede in a single long transaction.
+        // claim would have to supersede in a single long transaction. (In a batch written
+        // together, once per queue by its newest job: `supersedeForNewest`.)
         return .created(job, superseded: superseding ? try supersedeQueued(db, app: app, lane: incoming.lane, olderThan: job.id, now: now) : [])
     }
 
