@@ -120,6 +120,8 @@ struct DeployBenchmark {
         defer { server.stop() }
         let pid = server.process.processIdentifier
         let api = try APIClient(baseURL: "https://localhost:\(server.port)", token: "bench-token", caFile: directory.path + "/serve-data/tls/server.crt")
+        // Idle once it has handed back the code only starting ran (5 s after it listens).
+        try await Task.sleep(for: .seconds(7))
         print("slipway serve idle: RSS \(memory("VmRSS:", pid: pid)) (its own memory \(memory("RssAnon:", pid: pid)), mapped files \(memory("RssFile:", pid: pid)))")
         // The missed-webhook path: a refresh sees the branch head and queues a poll job.
         let start = ContinuousClock.now
