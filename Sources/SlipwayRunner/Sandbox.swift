@@ -13,9 +13,18 @@ import Glibc
 /// Bubblewrap (the sandbox Flatpak uses) rather than the namespaces by hand: it is one small
 /// audited setuid-free binary that Debian ships, does the mount, PID, IPC and UTS namespaces,
 /// `no_new_privs` and `--die-with-parent` in one place, and fails loudly when the kernel
-/// refuses. When the server runs as root, `setpriv` starts the step as the sandbox user
-/// (65534, no supplementary groups) before bubblewrap runs, so even inside its own namespaces
-/// it is a different, unprivileged user on the host. Limits are rlimits set by `prlimit`.
+/// refuses. Limits are rlimits set by `prlimit`.
+///
+/// When the server runs as root, the step runs as the sandbox user (65534, no supplementary
+/// groups, no capabilities), a different unprivileged user on the host. Bubblewrap then runs
+/// with the server's rights and only the step switches user, inside the finished sandbox
+/// (`setpriv` as its first command): the mounts are made by the user who owns the data
+/// directory, so a workspace under a private (0700) folder can be handed in, and the step,
+/// once it is 65534, sees only what was mounted. (Switching before bubblewrap made bubblewrap
+/// resolve every source path as 65534, who cannot pass a 0700 parent.) Bubblewrap keeps only
+/// the capabilities `setpriv` needs to switch (and drops them all with the switch), and needs
+/// no user namespace in this mode. A server that is not root runs bubblewrap in a user
+/// namespace of its own as before; its steps map onto the server's user, who owns the data.
 /// (`setpriv` and `prlimit` are util-linux, on every Debian; switching users in the forked
 /// child of a multi-threaded server is what they are for, and what a library cannot do safely.)
 public struct Sandbox: Sendable {
@@ -75,17 +84,20 @@ public struct Sandbox: Sendable {
     public func command(_ executable: String, _ arguments: [String], workspace: String, directory: String,
                         network: Bool, hook: Bool) -> Command {
         var line: [String] = stepGuard.map { [$0.executable] } ?? []
-        if switchesUser {
-            line += [Self.setpriv, "--reuid=\(settings.user)", "--regid=\(settings.group)", "--clear-groups", "--"]
-        }
         let rlimits = limitArguments
         if !rlimits.isEmpty { line += [Self.prlimit] + rlimits + ["--"] }
         guard settings.mode == .bubblewrap else {
             line += [executable] + arguments
             return Command(executable: line[0], arguments: Array(line.dropFirst()))
         }
-        line += [Self.bubblewrap, "--unshare-user", "--uid", String(settings.user), "--gid", String(settings.group),
-                 "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
+        line.append(Self.bubblewrap)
+        if switchesUser {
+            // Root: no user namespace; everything but what setpriv needs to switch is dropped.
+            line += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
+        } else {
+            line += ["--unshare-user", "--uid", String(settings.user), "--gid", String(settings.group)]
+        }
+        line += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
                  "--hostname", "slipway-step"]
         if !network { line.append("--unshare-net") }
         var roots = ["/usr", "/etc"]
@@ -99,11 +111,12 @@ public struct Sandbox: Sendable {
             }
         }
         line += ["--ro-bind", "/etc", "/etc"]
+        // Made by root, these would be root's alone; shared and sticky as on the host.
+        line += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--perms", "1777", "--tmpfs", "/tmp"]
         for path in settings.readOnlyPaths where FileManager.default.fileExists(atPath: path) {
-            line += ["--ro-bind", path, path]
+            line += Self.parents(of: path) + ["--ro-bind", path, path]
             roots.append(path)
         }
-        line += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
         // Secrets that live under a mounted tree (a kubeconfig in /etc, say) are covered up.
         for path in hiddenPaths where roots.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) {
             var isDirectory: ObjCBool = false
@@ -111,10 +124,30 @@ public struct Sandbox: Sendable {
             line += isDirectory.boolValue ? ["--tmpfs", path] : ["--ro-bind", "/dev/null", path]
         }
         let workspace = Self.absolute(workspace)
-        line += ["--bind", workspace, workspace]
-        if hook { line += ["--ro-bind", hooksDirectory, hooksDirectory] }
-        line += ["--chdir", Self.absolute(directory), "--", executable] + arguments
+        line += Self.parents(of: workspace) + ["--bind", workspace, workspace]
+        if hook { line += Self.parents(of: hooksDirectory) + ["--ro-bind", hooksDirectory, hooksDirectory] }
+        line += ["--chdir", Self.absolute(directory), "--"]
+        if switchesUser {
+            line += [Self.setpriv, "--reuid=\(settings.user)", "--regid=\(settings.group)", "--clear-groups",
+                     "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+        }
+        line += [executable] + arguments
         return Command(executable: line[0], arguments: Array(line.dropFirst()))
+    }
+
+    /// The folders leading to a mount point, made searchable by everyone inside the sandbox.
+    /// Bubblewrap copies the host's modes onto the folders it creates, so a 0700 parent on the
+    /// host would make the workspace unreachable by its absolute path once the step is 65534;
+    /// inside the sandbox these folders hold nothing but the path to what is mounted. Folders
+    /// that already exist there (/tmp, a mounted tree) keep their mode.
+    static func parents(of path: String) -> [String] {
+        var arguments: [String] = []
+        var folder = ""
+        for component in path.split(separator: "/").dropLast() {
+            folder += "/" + component
+            arguments += ["--perms", "0755", "--dir", folder]
+        }
+        return arguments
     }
 
     private var limitArguments: [String] {
@@ -138,29 +171,71 @@ public struct Sandbox: Sendable {
         }
     }
 
-    /// Starts a trivial step in the sandbox; nil when it works, else why not and what to do.
-    public func probe() async -> String? {
-        guard let stepGuard else { return StepGuard.missing(configured: configuredGuard) }
-        guard settings.mode == .bubblewrap else { return nil }
-        for tool in [Self.setpriv, Self.prlimit] where !FileManager.default.isExecutableFile(atPath: tool) {
-            return "runner.sandbox is bubblewrap, but \(tool) is missing: install util-linux"
-        }
-        guard FileManager.default.isExecutableFile(atPath: Self.bubblewrap) else {
-            return "runner.sandbox is bubblewrap, but \(Self.bubblewrap) is missing: install it (apt-get install bubblewrap), or set runner.sandbox: none to run steps unconfined"
-        }
-        let probe = Sandbox(settings: settings, limits: StepLimits(), hiddenPaths: [], hooksDirectory: hooksDirectory, stepGuard: stepGuard)
-        let command = probe.command("/bin/sh", ["-c", "exit 0"], workspace: "/tmp", directory: "/tmp", network: true, hook: false)
-        do {
-            let result = try await Subprocess.run(.path(FilePath(command.executable)), arguments: Arguments(command.arguments),
-                                                  environment: .custom([:]), input: stepGuard.input,
-                                                  output: .discarded, error: .string(limit: 4096))
-            guard result.terminationStatus.isSuccess else {
-                let why = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+    /// Runs a real step in a real workspace under `workspaces` (the configured data
+    /// directory's), as every job's steps will run; nil when it works, else what failed and
+    /// what to change. A configuration whose steps cannot run refuses to start.
+    public func probe(workspaces: String) async -> String? {
+        guard stepGuard != nil else { return StepGuard.missing(configured: configuredGuard) }
+        if settings.mode == .bubblewrap {
+            for tool in [Self.setpriv, Self.prlimit] where !FileManager.default.isExecutableFile(atPath: tool) {
+                return "runner.sandbox is bubblewrap, but \(tool) is missing: install util-linux"
+            }
+            guard FileManager.default.isExecutableFile(atPath: Self.bubblewrap) else {
+                return "runner.sandbox is bubblewrap, but \(Self.bubblewrap) is missing: install it (apt-get install bubblewrap), or set runner.sandbox: none to run steps unconfined"
+            }
+            // First whether the kernel lets bubblewrap start at all, for the message that says so.
+            let bare = Sandbox(settings: settings, limits: StepLimits(), hiddenPaths: [], hooksDirectory: hooksDirectory, stepGuard: stepGuard)
+            if let why = await bare.run("exit 0", workspace: "/tmp") {
                 return "runner.sandbox is bubblewrap, but it cannot start a step (\(why)): allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0), or set runner.sandbox: none to run steps unconfined"
             }
+        }
+        let workspace = (Self.absolute(workspaces) as NSString).appendingPathComponent("probe-\(getpid())-\(UInt32.random(in: 0 ... .max))")
+        defer { try? FileManager.default.removeItem(atPath: workspace) }
+        do {
+            try FileManager.default.createDirectory(atPath: workspace + "/src", withIntermediateDirectories: true)
+            try Data("slipway".utf8).write(to: URL(fileURLWithPath: workspace + "/src/input"))
+        } catch {
+            return "cannot create a workspace in \(workspaces): \(error.localizedDescription); data_dir must be a directory the server's user can write"
+        }
+        handOver(workspace)
+        // What steps do: read the checkout, write beside it, use the absolute path.
+        let absolute = Self.quoted(workspace)
+        let script = "cat src/input > output && mkdir built && cp \(absolute)/output built/ && cat \(absolute)/built/output"
+        if let why = await run(script, workspace: workspace, expecting: "slipway") {
+            var change = "data_dir must be on a local filesystem where the server's user can create files"
+            if switchesUser { change += " and give them to runner.sandbox.user (\(settings.user))" }
+            return "a step cannot run in its workspace under \(workspaces) (\(why)): \(change); or set runner.sandbox: none to run steps unconfined"
+        }
+        // Hook steps run the server's scripts as the step user: the folder must let them.
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: hooksDirectory, isDirectory: &isDirectory), isDirectory.boolValue,
+           let why = await run("cd \(Self.quoted(hooksDirectory)) && ls > /dev/null && echo slipway", workspace: workspace, hook: true, expecting: "slipway") {
+            return "hook steps cannot read runner.hooks_dir \(hooksDirectory) (\(why)): make the folder readable by runner.sandbox.user (chmod 755, its scripts 755 or 644)"
+        }
+        return nil
+    }
+
+    /// `text` as one word for /bin/sh.
+    static func quoted(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// Runs `script` as a step of `workspace`; nil when it succeeds and prints `expected`,
+    /// else what went wrong.
+    private func run(_ script: String, workspace: String, hook: Bool = false, expecting expected: String = "") async -> String? {
+        guard let stepGuard else { return StepGuard.missing(configured: configuredGuard) }
+        let command = command("/bin/sh", ["-e", "-c", script], workspace: workspace, directory: workspace, network: true, hook: hook)
+        do {
+            let result = try await Subprocess.run(.path(FilePath(command.executable)), arguments: Arguments(command.arguments),
+                                                  environment: .custom(["PATH": "/usr/bin:/bin"]), workingDirectory: FilePath(workspace),
+                                                  input: stepGuard.input, output: .string(limit: 4096), error: .string(limit: 4096))
+            let output = result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+            let error = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard result.terminationStatus.isSuccess else { return error.isEmpty ? "\(result.terminationStatus)" : error }
+            guard output == expected else { return "the step printed '\(output)', not '\(expected)'" }
             return nil
         } catch {
-            return "runner.sandbox is bubblewrap, but it cannot start: \(error); set runner.sandbox: none to run steps unconfined"
+            return "cannot start \(command.executable): \(error)"
         }
     }
 

@@ -35,7 +35,7 @@ struct Serve: AsyncParsableCommand {
         }
         // Steps run confined, or the server does not start (unless told to run them unconfined).
         let sandbox = Sandbox(config: serverConfig)
-        if let problem = await sandbox.probe() { throw ValidationError(problem) }
+        if let problem = await sandbox.probe(workspaces: serverConfig.workspacesDir) { throw ValidationError(problem) }
         if serverConfig.sandbox.mode == .none {
             logger.warning("runner.sandbox is none: steps run unconfined as the server's user and can read everything it can (its tokens, database and kubeconfigs)")
         }

@@ -3,93 +3,237 @@ import SlipwayCore
 
 /// The controllers that do not run here, played just far enough for Slipway's tests.
 extension KubeCluster {
-    /// Plays the workload controllers that do not run here: every Deployment, StatefulSet and
-    /// DaemonSet whose status lags its spec gets the status of a finished rollout, except
-    /// those with an image tagged `broken`, which report ProgressDeadlineExceeded, and
-    /// Deployments with an image tagged `unschedulable`, whose pods stay Pending (as a cluster
-    /// without room does: the Deployment controller never reports a deadline for a scale-up).
+    /// Plays the workload controllers that do not run here, in passes as the real ones write
+    /// (`workloads/` 050–078 of the recorded answers): after an apply, a Deployment first gets
+    /// the ReplicaSet of its template (created, or an older one adopted with the next revision)
+    /// with its status untouched, then `observedGeneration` caught up while the conditions
+    /// and counts are still those of the rollout before, and only then the new rollout's
+    /// outcome. StatefulSets and DaemonSets get the same two last passes. One pass per object
+    /// per call (the loop calls every 50 ms), so a client sees every state in between.
+    ///
+    /// Outcomes: a finished rollout; an image tagged `broken` reports ProgressDeadlineExceeded
+    /// naming its ReplicaSet while the old pods keep serving; a Deployment with an image
+    /// tagged `unschedulable` gets Pending pods (as a cluster without room does: the
+    /// Deployment controller never reports a deadline for a scale-up).
     public func reconcileWorkloads() {
         finalizeTerminatingNamespaces()
         runJobsAndPods()
-        for (key, stored) in objects where ["deployments", "statefulsets", "daemonsets"].contains(key.plural) && key.group == "apps" {
+        for (key, stored) in objects where key.group == "apps" && key.plural == "deployments" {
+            rollOut(key, stored)
+        }
+        for (key, stored) in objects where key.group == "apps" && ["statefulsets", "daemonsets"].contains(key.plural) {
             let generation = stored.object[path: ["metadata", "generation"]]?.intValue ?? 1
-            guard stored.object[path: ["status", "observedGeneration"]]?.intValue != generation else { continue }
-            let replicas = stored.object[path: ["spec", "replicas"]]?.intValue ?? 1
-            let images = (stored.object[path: ["spec", "template", "spec", "containers"]]?.arrayValue ?? []).compactMap { $0["image"]?.stringValue }
-            var status: JSONValue
-            if images.contains(where: { $0.hasSuffix(":unschedulable") }), key.plural == "deployments" {
-                status = rollOutUnschedulable(key, stored, generation: generation, replicas: replicas)
-            } else if images.contains(where: { $0.hasSuffix(":broken") }) {
-                status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "updatedReplicas": .int(replicas),
-                          "unavailableReplicas": .int(replicas),
-                          "conditions": [["type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-                                          "message": .string("ReplicaSet \"\(key.name)\" has timed out progressing.")]]]
+            var status = stored.object["status"] ?? [:]
+            if status["observedGeneration"]?.intValue != generation {
+                status["observedGeneration"] = .int(generation)
             } else {
-                switch key.plural {
-                case "statefulsets":
-                    status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "readyReplicas": .int(replicas),
-                              "updatedReplicas": .int(replicas), "currentRevision": "r1", "updateRevision": "r1"]
-                case "daemonsets":
-                    status = ["observedGeneration": .int(generation), "desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberAvailable": 2]
-                default:
-                    status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "updatedReplicas": .int(replicas),
-                              "availableReplicas": .int(replicas), "readyReplicas": .int(replicas),
-                              "conditions": [["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"],
-                                             ["type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"]]]
-                }
+                status = settledStatus(key, stored, generation: generation)
             }
-            var updated = stored
-            updated.object["status"] = status
-            bump(&updated)
-            put(key, updated)
+            writeStatus(key, stored, status)
         }
     }
 
+    private func settledStatus(_ key: ObjectKey, _ stored: Stored, generation: Int64) -> JSONValue {
+        let replicas = stored.object[path: ["spec", "replicas"]]?.intValue ?? 1
+        if images(stored.object).contains(where: { $0.hasSuffix(":broken") }) {
+            return ["observedGeneration": .int(generation), "replicas": .int(replicas), "updatedReplicas": .int(replicas),
+                    "unavailableReplicas": .int(replicas),
+                    "conditions": [["type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                                    "message": .string("ReplicaSet \"\(key.name)\" has timed out progressing.")]]]
+        }
+        if key.plural == "statefulsets" {
+            return ["observedGeneration": .int(generation), "replicas": .int(replicas), "readyReplicas": .int(replicas),
+                    "updatedReplicas": .int(replicas), "currentRevision": "r1", "updateRevision": "r1"]
+        }
+        return ["observedGeneration": .int(generation), "desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberAvailable": 2]
+    }
 
-    /// A Deployment whose pods cannot be scheduled: a ReplicaSet, Pending pods with
-    /// `PodScheduled=False Unschedulable`, and the status the Deployment controller writes.
-    private func rollOutUnschedulable(_ key: ObjectKey, _ deployment: Stored, generation: Int64, replicas: Int64) -> JSONValue {
-        let uid = deployment.object[path: ["metadata", "uid"]]?.stringValue ?? ""
+    private func images(_ workload: JSONValue) -> [String] {
+        (workload[path: ["spec", "template", "spec", "containers"]]?.arrayValue ?? []).compactMap { $0["image"]?.stringValue }
+    }
+
+    /// Writes `status` when it differs from the stored one.
+    private func writeStatus(_ key: ObjectKey, _ stored: Stored, _ status: JSONValue) {
+        guard stored.object["status"] != status else { return }
+        var updated = stored
+        updated.object["status"] = status
+        bump(&updated)
+        put(key, updated)
+    }
+
+    /// One pass of the Deployment controller over `deployment` (see `reconcileWorkloads`).
+    private func rollOut(_ key: ObjectKey, _ deployment: Stored) {
+        guard deployment.object[path: ["metadata", "deletionTimestamp"]] == nil else { return }
+        let generation = deployment.object[path: ["metadata", "generation"]]?.intValue ?? 1
+        let replicas = deployment.object[path: ["spec", "replicas"]]?.intValue ?? 1
         let template = deployment.object[path: ["spec", "template"]] ?? [:]
-        let hash = String(UInt32(truncatingIfNeeded: (try? SlipwayJSON.string(template))?.hashValue ?? 0) % 0xFFFFF, radix: 16)
-        let setName = "\(key.name)-\(hash)"
-        var labels = template[path: ["metadata", "labels"]]?.objectValue ?? [:]
-        labels["pod-template-hash"] = .string(hash)
-        let setKey = ObjectKey(group: "apps", plural: "replicasets", namespace: key.namespace, name: setName)
-        if objects[setKey] == nil {
-            let owner: JSONValue = ["apiVersion": "apps/v1", "kind": "Deployment", "name": .string(key.name), "uid": .string(uid), "controller": true]
-            var set = Stored(object: ["apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                      "metadata": ["name": .string(setName), "namespace": .string(key.namespace), "labels": .object(labels),
-                                                   "annotations": ["deployment.kubernetes.io/revision": "1"], "ownerReferences": [owner]],
-                                      "spec": ["replicas": .int(replicas), "selector": ["matchLabels": .object(labels)], "template": template],
-                                      "status": ["replicas": .int(replicas), "observedGeneration": 1]],
-                             managers: [])
-            if let type = catalog.type(group: "apps", version: "v1", plural: "replicasets") { created(&set, type: type) }
+        let uid = deployment.object[path: ["metadata", "uid"]]?.stringValue ?? ""
+        let sets = objects.filter { entry in
+            entry.key.group == "apps" && entry.key.plural == "replicasets" && entry.key.namespace == key.namespace
+                && (entry.value.object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid }
+        }
+        func revision(_ object: JSONValue) -> Int64 {
+            Int64(object[path: ["metadata", "annotations", "deployment.kubernetes.io/revision"]]?.stringValue ?? "") ?? 0
+        }
+        let newest = sets.values.map { revision($0.object) }.max() ?? 0
+        let hash = Self.templateHash(template)
+        let setKey = ObjectKey(group: "apps", plural: "replicasets", namespace: key.namespace, name: "\(key.name)-\(hash)")
+
+        // Pass 1: the ReplicaSet of the current template, with the newest revision.
+        let current = sets[setKey]
+        if current == nil || revision(current!.object) < newest
+            || revision(deployment.object) != revision(current!.object) {
+            let next = current.map { revision($0.object) == newest && newest > 0 ? newest : newest + 1 } ?? newest + 1
+            var set = current ?? newReplicaSet(setKey, of: deployment, template: template, hash: hash)
+            set.object["metadata"]?["annotations"]?["deployment.kubernetes.io/revision"] = .string(String(next))
             bump(&set)
             put(setKey, set)
-            let setUID = set.object[path: ["metadata", "uid"]]?.stringValue ?? ""
-            for index in 0..<Int(replicas) {
-                let podName = "\(setName)-\(String(index, radix: 36))x\(hash.prefix(3))"
-                var pod = Stored(object: ["apiVersion": "v1", "kind": "Pod",
-                                          "metadata": ["name": .string(podName), "namespace": .string(key.namespace), "labels": .object(labels),
-                                                       "ownerReferences": [["apiVersion": "apps/v1", "kind": "ReplicaSet", "name": .string(setName),
-                                                                            "uid": .string(setUID), "controller": true]]],
-                                          "spec": template["spec"] ?? [:],
-                                          "status": ["phase": "Pending", "conditions": [[
-                                              "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                                              "message": "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod..",
-                                          ]]]],
-                               managers: [])
-                if let type = catalog.type(group: "", version: "v1", plural: "pods") { created(&pod, type: type) }
-                bump(&pod)
-                put(ObjectKey(group: "", plural: "pods", namespace: key.namespace, name: podName), pod)
-            }
+            var updated = deployment
+            var annotations = updated.object[path: ["metadata", "annotations"]]?.objectValue ?? [:]
+            annotations["deployment.kubernetes.io/revision"] = .string(String(next))
+            updated.object["metadata"]?["annotations"] = .object(annotations)
+            bump(&updated)
+            put(key, updated)
+            return
         }
-        return ["observedGeneration": .int(generation), "replicas": .int(replicas), "updatedReplicas": .int(replicas),
-                "unavailableReplicas": .int(replicas),
-                "conditions": [["type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."],
-                               ["type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
-                                "message": .string("ReplicaSet \"\(setName)\" is progressing.")]]]
+        var status = deployment.object["status"] ?? [:]
+        // Pass 2: the new generation observed, the conditions still those of the last rollout.
+        if status["observedGeneration"]?.intValue != generation {
+            status["observedGeneration"] = .int(generation)
+            let counts = sets.values.map { ($0.object[path: ["status", "replicas"]]?.intValue ?? 0, $0.object[path: ["status", "availableReplicas"]]?.intValue ?? 0) }
+            let total = counts.map(\.0).reduce(0, +), available = counts.map(\.1).reduce(0, +)
+            status["replicas"] = .int(total)
+            status["updatedReplicas"] = .int(current?.object[path: ["status", "replicas"]]?.intValue ?? 0)
+            status["availableReplicas"] = .int(available)
+            status["readyReplicas"] = .int(available)
+            status["unavailableReplicas"] = total > available ? .int(total - available) : nil
+            writeStatus(key, deployment, status)
+            return
+        }
+        // Pass 3: the rollout's outcome.
+        let images = images(deployment.object)
+        let setName = setKey.name
+        var conditions: [JSONValue]
+        if images.contains(where: { $0.hasSuffix(":unschedulable") }) {
+            scale(setKey, to: replicas, available: 0)
+            addPendingPods(setKey, replicas: replicas)
+            status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "updatedReplicas": .int(replicas),
+                      "unavailableReplicas": .int(replicas)]
+            conditions = [["type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."],
+                          ["type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated", "message": .string("ReplicaSet \"\(setName)\" is progressing.")]]
+        } else if images.contains(where: { $0.hasSuffix(":broken") }) {
+            // The new pods never become available; the old ones keep serving (maxUnavailable 0).
+            let old = sets.filter { $0.key != setKey }.values
+            let oldReplicas = old.map { $0.object[path: ["status", "replicas"]]?.intValue ?? 0 }.reduce(0, +)
+            let oldAvailable = old.map { $0.object[path: ["status", "availableReplicas"]]?.intValue ?? 0 }.reduce(0, +)
+            let surge = oldReplicas > 0 ? max(1, (replicas + 3) / 4) : replicas
+            scale(setKey, to: surge, available: 0)
+            status = ["observedGeneration": .int(generation), "replicas": .int(oldReplicas + surge), "updatedReplicas": .int(surge),
+                      "unavailableReplicas": .int(surge)]
+            if oldAvailable > 0 {
+                status["availableReplicas"] = .int(oldAvailable)
+                status["readyReplicas"] = .int(oldAvailable)
+            }
+            let minimum = oldAvailable >= replicas - replicas / 4
+            conditions = [minimum
+                ? ["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability."]
+                : ["type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."],
+                ["type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                 "message": .string("ReplicaSet \"\(setName)\" has timed out progressing.")]]
+        } else {
+            scale(setKey, to: replicas, available: replicas)
+            for other in sets.keys where other != setKey { scale(other, to: 0, available: 0) }
+            status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "updatedReplicas": .int(replicas),
+                      "availableReplicas": .int(replicas), "readyReplicas": .int(replicas)]
+            conditions = [["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability."],
+                          ["type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                           "message": .string("ReplicaSet \"\(setName)\" has successfully progressed.")]]
+        }
+        status["conditions"] = .array(Self.stamped(conditions, previous: deployment.object[path: ["status", "conditions"]]?.arrayValue ?? []))
+        writeStatus(key, deployment, status)
+    }
+
+    /// Conditions with the controller's times: an unchanged condition keeps its times, one
+    /// whose status stays keeps its transition time, as the Deployment controller does.
+    static func stamped(_ conditions: [JSONValue], previous: [JSONValue]) -> [JSONValue] {
+        let now = JSONValue.string(Self.now())
+        return conditions.map { condition in
+            var stamped = condition
+            let before = previous.first { $0["type"] == condition["type"] }
+            let same = before?["status"] == condition["status"] && before?["reason"] == condition["reason"] && before?["message"] == condition["message"]
+            stamped["lastUpdateTime"] = same ? before?["lastUpdateTime"] ?? now : now
+            stamped["lastTransitionTime"] = before?["status"] == condition["status"] ? before?["lastTransitionTime"] ?? now : now
+            return stamped
+        }
+    }
+
+    /// The pod-template-hash of a template: stable for equal templates within a run.
+    static func templateHash(_ template: JSONValue) -> String {
+        var hash: UInt64 = 0xcbf29ce484222325
+        for byte in (try? SlipwayJSON.string(template))?.utf8 ?? "".utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100000001b3
+        }
+        return String(hash % 0xFFFFFFFFFF, radix: 16)
+    }
+
+    private func newReplicaSet(_ setKey: ObjectKey, of deployment: Stored, template: JSONValue, hash: String) -> Stored {
+        let name = deployment.object[path: ["metadata", "name"]] ?? ""
+        var labels = template[path: ["metadata", "labels"]]?.objectValue ?? [:]
+        labels["pod-template-hash"] = .string(hash)
+        var setTemplate = template
+        setTemplate["metadata"] = (template["metadata"] ?? [:])
+        setTemplate["metadata"]?["labels"] = .object(labels)
+        var selector = deployment.object[path: ["spec", "selector", "matchLabels"]]?.objectValue ?? [:]
+        selector["pod-template-hash"] = .string(hash)
+        let owner: JSONValue = ["apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": deployment.object[path: ["metadata", "uid"]] ?? "",
+                                "controller": true, "blockOwnerDeletion": true]
+        var set = Stored(object: ["apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                  "metadata": ["name": .string(setKey.name), "namespace": .string(setKey.namespace), "labels": .object(labels),
+                                               "annotations": [:], "ownerReferences": [owner]],
+                                  "spec": ["replicas": 0, "selector": ["matchLabels": .object(selector)], "template": setTemplate],
+                                  "status": ["replicas": 0, "observedGeneration": 1]],
+                         managers: [])
+        if let type = catalog.type(group: "apps", version: "v1", plural: "replicasets") { created(&set, type: type) }
+        return set
+    }
+
+    private func scale(_ setKey: ObjectKey, to replicas: Int64, available: Int64) {
+        guard var set = objects[setKey] else { return }
+        var status: JSONValue = ["replicas": .int(replicas), "observedGeneration": 1]
+        if available > 0 {
+            status["availableReplicas"] = .int(available)
+            status["readyReplicas"] = .int(available)
+        }
+        guard set.object[path: ["spec", "replicas"]]?.intValue != replicas || set.object["status"] != status else { return }
+        set.object["spec"]?["replicas"] = .int(replicas)
+        set.object["status"] = status
+        bump(&set)
+        put(setKey, set)
+    }
+
+    /// The pods of a ReplicaSet that cannot be scheduled: Pending with `PodScheduled=False Unschedulable`.
+    private func addPendingPods(_ setKey: ObjectKey, replicas: Int64) {
+        guard let set = objects[setKey] else { return }
+        let setUID = set.object[path: ["metadata", "uid"]]?.stringValue ?? ""
+        let labels = set.object[path: ["spec", "template", "metadata", "labels"]] ?? [:]
+        for index in 0..<Int(replicas) {
+            let podName = "\(setKey.name)-\(String(index, radix: 36))x\(setKey.name.suffix(3))"
+            let podKey = ObjectKey(group: "", plural: "pods", namespace: setKey.namespace, name: podName)
+            guard objects[podKey] == nil else { continue }
+            var pod = Stored(object: ["apiVersion": "v1", "kind": "Pod",
+                                      "metadata": ["name": .string(podName), "namespace": .string(setKey.namespace), "labels": labels,
+                                                   "ownerReferences": [["apiVersion": "apps/v1", "kind": "ReplicaSet", "name": .string(setKey.name),
+                                                                        "uid": .string(setUID), "controller": true, "blockOwnerDeletion": true]]],
+                                      "spec": set.object[path: ["spec", "template", "spec"]] ?? [:],
+                                      "status": ["phase": "Pending", "conditions": [[
+                                          "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                          "message": "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod..",
+                                      ]]]],
+                           managers: [])
+            if let type = catalog.type(group: "", version: "v1", plural: "pods") { created(&pod, type: type) }
+            bump(&pod)
+            put(podKey, pod)
+        }
     }
 
     /// The Job controller and the kubelet, far enough for hooks: a Job runs one pod that

@@ -1,6 +1,7 @@
 import Foundation
 import SlipwayConfig
 import SlipwayCore
+import SlipwayRunner
 import SlipwayTestSupport
 import Testing
 
@@ -128,7 +129,7 @@ import Testing
     @Test func hookStepsGetOnlyTheSecretsTheyName() async throws {
         let hooks = try TemporaryDirectory("slipway-hooks")
         defer { hooks.remove() }
-        let script = try hooks.write("show.sh", "#!/bin/sh\necho \"hook sees A=${A:-unset} B=${B:-unset}\"\n")
+        let script = try hooks.write("hooks/show.sh", "#!/bin/sh\necho \"hook sees A=${A:-unset} B=${B:-unset}\"\n")
         chmod(script, 0o755)
         let repository = try GitRepository.make(files: [".slipway.yaml": """
             stages:
@@ -142,7 +143,7 @@ import Testing
             """])
         defer { repository.directory.remove() }
         try await PipelineRunTests.withRunner(repository, configure: { config in
-            config.hooksDir = hooks.path
+            config.hooksDir = hooks.path + "/hooks"
             config.apps[0].secrets = ["A": SecretValue("alpha-value"), "B": SecretValue("beta-value")]
         }) { server in
             let id = try await server.push(app: "github", commit: try repository.head())
@@ -152,6 +153,84 @@ import Testing
             #expect(log.contains("step sees A=*** B=***"), "\(log)")
             #expect(log.contains("hook sees A=*** B=unset"), "\(log)")
         }
+    }
+
+    /// A data directory inside a private folder (as `mktemp -d`, a home directory or a
+    /// service's state directory make them): the sandbox user cannot pass through it, yet
+    /// steps, hook steps and render commands run, reach their workspace by its absolute path,
+    /// and see nothing else of the folder.
+    @Test func stepsRunWhenTheDataDirectoryIsInsideAPrivateFolder() async throws {
+        let hooks = try TemporaryDirectory("slipway-hooks")
+        defer { hooks.remove() }
+        // Checked out or installed there, the hooks folder itself is 0755; its parent is private.
+        let script = try hooks.write("hooks/hook.sh", "#!/bin/sh\necho \"hook ran as $(id -u) in $(pwd)\"\n")
+        chmod(script, 0o755)
+        let repository = try GitRepository.make(files: ["input.txt": "from the checkout\n", ".slipway.yaml": """
+            stages:
+              build:
+                - name: private
+                  run: |
+                    cat "$SLIPWAY_WORKSPACE/input.txt"
+                    mkdir out && echo built > "$SLIPWAY_WORKSPACE/out/result" && cat out/result
+                    touch /tmp/scratch /dev/shm/scratch && echo "tmp and shm writable"
+                    echo "beside the workspace: $(ls "$(dirname "$SLIPWAY_WORKSPACE")" | tr '\\n' ' ')"
+                    echo "uid=$(id -u)"
+            hooks:
+              post-deploy:
+                - {name: hook, hook: hook.sh}
+            """])
+        defer { repository.directory.remove() }
+        try await PipelineRunTests.withRunner(repository, configure: { config in
+            config.hooksDir = hooks.path + "/hooks"
+        }) { server in
+            // The precondition this test is about: the folders above the workspaces are private.
+            let mode = try FileManager.default.attributesOfItem(atPath: server.config.dataDir)[.posixPermissions] as? Int
+            #expect(mode == 0o700)
+            #expect((try FileManager.default.attributesOfItem(atPath: hooks.path)[.posixPermissions] as? Int) == 0o700)
+            try FileManager.default.createDirectory(atPath: server.config.workspacesDir + "/other-app-1", withIntermediateDirectories: true)
+            let id = try await server.push(app: "github", commit: try repository.head())
+            let job = try await server.waitForEnd(of: id)
+            let log = try await server.log(of: id)
+            #expect(job.status == .succeeded, "\(job.reason ?? "")\n\(log)")
+            #expect(log.contains("[build/private] from the checkout"), "\(log)")
+            #expect(log.contains("[build/private] built"), "\(log)")
+            #expect(log.contains("[build/private] tmp and shm writable"), "\(log)")
+            // Only its own workspace, not the other job's beside it.
+            #expect(log.contains("[build/private] beside the workspace: github-\(id) \n") || log.contains("[build/private] beside the workspace: github-\(id)\n"), "\(log)")
+            #expect(log.contains("[build/private] uid=65534"), "\(log)")
+            #expect(log.contains("[post-deploy/hook] hook ran as 65534 in \(server.config.workspacesDir)/github-\(id)"), "\(log)")
+        }
+    }
+
+    /// The start-up probe runs a real step in a workspace under the configured data
+    /// directory: a data directory where that cannot work stops the start, saying which
+    /// directory and what to change, before anything is queued.
+    @Test func theProbeRefusesADataDirectoryWhereStepsCannotRun() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var config = LiveServer.testConfig(dataDir: dir.path + "/data")
+        // The probe passes on a data directory inside the private folder...
+        #expect(await Sandbox(config: config).probe(workspaces: config.workspacesDir) == nil)
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: config.workspacesDir)) == [], "the probe's workspace is removed")
+        // A hooks folder the step user cannot enter would fail every hook step: refused.
+        config.hooksDir = dir.path + "/private-hooks"
+        try FileManager.default.createDirectory(atPath: config.hooksDir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let hooksRefusal = try #require(await Sandbox(config: config).probe(workspaces: config.workspacesDir))
+        #expect(hooksRefusal.hasPrefix("hook steps cannot read runner.hooks_dir \(config.hooksDir) ("), "\(hooksRefusal)")
+        chmod(config.hooksDir, 0o755)
+        #expect(await Sandbox(config: config).probe(workspaces: config.workspacesDir) == nil)
+        // ...and refuses one whose workspaces folder cannot be made.
+        try FileManager.default.removeItem(atPath: config.workspacesDir)
+        _ = FileManager.default.createFile(atPath: config.workspacesDir, contents: Data("not a folder".utf8))
+        let refusal = try #require(await Sandbox(config: config).probe(workspaces: config.workspacesDir))
+        #expect(refusal.hasPrefix("cannot create a workspace in \(config.workspacesDir):"), "\(refusal)")
+        #expect(refusal.contains("data_dir must be a directory the server's user can write"), "\(refusal)")
+        // A step that cannot work in its workspace: here the sandbox user is one whose
+        // workspace is handed over, but whose process limit leaves it no room to run.
+        try FileManager.default.removeItem(atPath: config.workspacesDir)
+        config.stepLimits.processes = 0
+        let stepRefusal = try #require(await Sandbox(config: config).probe(workspaces: config.workspacesDir))
+        #expect(stepRefusal.hasPrefix("a step cannot run in its workspace under \(config.workspacesDir) ("), "\(stepRefusal)")
     }
 
     /// The server reads the pipeline file itself: a link to its own secrets is not followed.

@@ -59,6 +59,11 @@ public final class LiveServer: Sendable {
         let dataDir = try TemporaryDirectory("slipway-live")
         var config = testConfig(dataDir: dataDir.path)
         configure(&config)
+        // As `slipway serve` does: a real step in a real workspace under the data dir first.
+        if runner, let problem = await Sandbox(config: config).probe(workspaces: config.workspacesDir) {
+            dataDir.remove()
+            throw LiveServerError.sandboxRefused(problem)
+        }
         var logger = Logger(label: "slipway-test")
         logger.logLevel = .warning
         let store = try await SlipwayServer.openStore(config: config)
@@ -115,6 +120,8 @@ public final class LiveServer: Sendable {
 
 public enum LiveServerError: Error {
     case didNotStart
+    /// The sandbox's start-up probe refused the configuration, as `slipway serve` would.
+    case sandboxRefused(String)
 }
 
 /// Runs `body` with a started server and always stops it.

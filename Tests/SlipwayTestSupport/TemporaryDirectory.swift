@@ -1,13 +1,15 @@
 public import Foundation
 
-/// A fresh directory under the system temp dir, removed by `remove()`.
+/// A fresh directory under the system temp dir, removed by `remove()`. Private (0700) as
+/// `mktemp -d` makes it, so servers whose data lives here meet what a user's private folders
+/// do to the sandbox (its user cannot pass through them).
 public struct TemporaryDirectory: Sendable {
     public let url: URL
     public var path: String { url.path }
 
     public init(_ prefix: String = "slipway-test") throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 
     public func remove() {
