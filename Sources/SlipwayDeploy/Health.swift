@@ -1,3 +1,4 @@
+import Foundation
 public import SlipwayCore
 
 /// How a live object is doing, as Slipway judges it after an apply.
@@ -13,11 +14,16 @@ public enum Health: Sendable, Equatable {
 
 /// Health rules per kind, as pure functions of the live object.
 public enum HealthRules {
+    ///
+    /// Nothing is judged on what a controller wrote before it saw the object's current spec:
+    /// a status whose `observedGeneration` lags `metadata.generation` (any kind that reports
+    /// it; workloads always do), and a failure condition written before Slipway's last apply
+    /// (see `isBeforeApply`) are waited through, not reported.
     public static func assess(_ object: JSONValue) -> Health {
         let kind = object["kind"]?.stringValue ?? ""
         let generation = object[path: ["metadata", "generation"]]?.intValue
         let observed = object[path: ["status", "observedGeneration"]]?.intValue
-        if ["Deployment", "StatefulSet", "DaemonSet"].contains(kind), let generation, (observed ?? 0) < generation {
+        if let generation, (observed ?? 0) < generation, observed != nil || ["Deployment", "StatefulSet", "DaemonSet"].contains(kind) {
             return .progressing("waiting for the controller to observe generation \(generation)")
         }
         switch kind {
@@ -35,6 +41,39 @@ public enum HealthRules {
         }
     }
 
+    /// The ReplicaSet a Deployment's `Progressing=False ProgressDeadlineExceeded` names
+    /// (`ReplicaSet "api-7f6494d877" has timed out progressing.`), when that is its condition.
+    public static func deadlineReplicaSet(_ deployment: JSONValue) -> String? {
+        let progressing = conditionReason(deployment, "Progressing")
+        guard progressing.reason == "ProgressDeadlineExceeded", let message = progressing.message,
+              let open = message.firstIndex(of: "\""), let close = message[message.index(after: open)...].firstIndex(of: "\"")
+        else { return nil }
+        return String(message[message.index(after: open)..<close])
+    }
+
+    /// When Slipway last changed the object: the time of its `Apply` entry in managedFields
+    /// (the API server moves it only when an apply changed something).
+    static func appliedAt(_ object: JSONValue) -> Date? {
+        let entry = object[path: ["metadata", "managedFields"]]?.arrayValue?.first {
+            $0["manager"]?.stringValue == Deployer.fieldManager && $0["operation"]?.stringValue == "Apply" && $0["subresource"] == nil
+        }
+        return entry?["time"]?.stringValue.flatMap(timestamp)
+    }
+
+    /// Whether the condition of `type` was written before Slipway's last apply, so it is about
+    /// an earlier spec (times are whole seconds: one written in the same second is not).
+    static func isBeforeApply(_ object: JSONValue, _ type: String) -> Bool {
+        guard let applied = appliedAt(object),
+              let entry = object[path: ["status", "conditions"]]?.arrayValue?.first(where: { $0["type"]?.stringValue == type }),
+              let written = (entry["lastUpdateTime"] ?? entry["lastTransitionTime"])?.stringValue.flatMap(timestamp)
+        else { return false }
+        return written < applied
+    }
+
+    private static func timestamp(_ text: String) -> Date? {
+        ISO8601DateFormatter().date(from: text)
+    }
+
     static func condition(_ object: JSONValue, _ type: String) -> String? {
         object[path: ["status", "conditions"]]?.arrayValue?.first { $0["type"]?.stringValue == type }?["status"]?.stringValue
     }
@@ -47,6 +86,11 @@ public enum HealthRules {
     static func deployment(_ object: JSONValue) -> Health {
         let progressing = conditionReason(object, "Progressing")
         if progressing.reason == "ProgressDeadlineExceeded" {
+            // The controller copies the last rollout's conditions into its first status for a
+            // new generation and replaces them a pass later (recorded: workloads/066).
+            if isBeforeApply(object, "Progressing") {
+                return .progressing("the Progressing condition ProgressDeadlineExceeded is from before this apply; waiting for the controller to replace it")
+            }
             return .degraded("ProgressDeadlineExceeded: \(progressing.message ?? "the rollout made no progress")")
         }
         let wanted = object[path: ["spec", "replicas"]]?.intValue ?? 1
@@ -94,6 +138,16 @@ public enum HealthRules {
     /// Any other object: Ready / Stalled conditions when it has them, healthy otherwise.
     static func generic(_ object: JSONValue) -> Health {
         if condition(object, "Stalled") == "True" {
+            // A condition that says which generation it is about is judged by that; one that
+            // does not, by when it was written.
+            let entry = object[path: ["status", "conditions"]]?.arrayValue?.first { $0["type"]?.stringValue == "Stalled" }
+            let generation = object[path: ["metadata", "generation"]]?.intValue
+            let stale = if let about = entry?["observedGeneration"]?.intValue, let generation {
+                about < generation
+            } else {
+                object[path: ["status", "observedGeneration"]] == nil && isBeforeApply(object, "Stalled")
+            }
+            if stale { return .progressing("the Stalled condition is from before this apply; waiting for the controller to replace it") }
             return .degraded("Stalled: \(conditionReason(object, "Stalled").message ?? "")")
         }
         switch condition(object, "Ready") {

@@ -62,6 +62,8 @@ public struct HealthWait: Sendable {
             }
             var live: [String: JSONValue?] = [:]
             var problems: [String: String] = [:]
+            // Deadline conditions found to be an earlier rollout's, by resourceVersion.
+            var earlier: [String: (version: String, replicaSet: String)] = [:]
             var reported: [String: String] = [:]
             var lastPicture = start
             for await update in updates {
@@ -79,13 +81,24 @@ public struct HealthWait: Sendable {
                 var waiting: [(ObjectReference, String)] = []
                 var failure: DeployError?
                 for reference in references {
-                    let health: Health
+                    var health: Health
                     if let problem = problems[reference.identity] {
                         health = .progressing("cannot read it: \(problem)")
                     } else if let known = live[reference.identity] {
                         health = known.map(HealthRules.assess) ?? .degraded("it does not exist")
                     } else {
                         health = .progressing("not read yet")
+                    }
+                    if case .degraded = health, reference.kind == "Deployment", let object = live[reference.identity] ?? nil,
+                       let replicaSet = HealthRules.deadlineReplicaSet(object) {
+                        let version = object[path: ["metadata", "resourceVersion"]]?.stringValue ?? ""
+                        if earlier[reference.identity]?.version != version {
+                            let stale = await RolloutPicture.deadlineIsFromEarlierRollout(object, replicaSet: replicaSet, client: client) == true
+                            earlier[reference.identity] = stale ? (version, replicaSet) : nil
+                        }
+                        if let stale = earlier[reference.identity] {
+                            health = .progressing("the Progressing condition ProgressDeadlineExceeded names ReplicaSet \(stale.replicaSet) of an earlier rollout; waiting for the controller to replace it")
+                        }
                     }
                     switch health {
                     case .healthy:

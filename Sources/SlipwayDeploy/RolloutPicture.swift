@@ -35,6 +35,29 @@ public enum RolloutPicture {
         return parts.joined(separator: "; ")
     }
 
+    /// Whether the ReplicaSet a Deployment's ProgressDeadlineExceeded names belongs to an
+    /// earlier rollout: it was made from another template than the Deployment's current one,
+    /// or it is gone. Nil when the ReplicaSets cannot be read.
+    ///
+    /// When the Deployment controller first records a new generation (a rollback to an
+    /// existing ReplicaSet is handled as a scaling event) it still copies the old rollout's
+    /// `Progressing=False` into the status and replaces it only on a later pass; the
+    /// condition's time cannot tell when the rollback came within the same second.
+    public static func deadlineIsFromEarlierRollout(_ deployment: JSONValue, replicaSet name: String, client: KubeClient) async -> Bool? {
+        let namespace = deployment[path: ["metadata", "namespace"]]?.stringValue
+        guard let selector = labelSelector(deployment[path: ["spec", "selector"]]),
+              let sets = try? await client.list(apiVersion: "apps/v1", kind: "ReplicaSet", namespace: namespace, labelSelector: selector)
+        else { return nil }
+        guard let named = sets.first(where: { $0[path: ["metadata", "name"]]?.stringValue == name }) else { return true }
+        // The controller copies the template and adds only the pod-template-hash label.
+        var template = named[path: ["spec", "template"]] ?? [:]
+        if var labels = template[path: ["metadata", "labels"]]?.objectValue {
+            labels["pod-template-hash"] = nil
+            template["metadata"]?["labels"] = labels.isEmpty ? nil : .object(labels)
+        }
+        return template != deployment[path: ["spec", "template"]]
+    }
+
     /// `1 Pending pod, condition PodScheduled=False Unschedulable: …` — counts by phase, and
     /// for the pods that are not ready, the first reason each distinct problem gives.
     static func podSummary(_ pods: [JSONValue]) -> String {
