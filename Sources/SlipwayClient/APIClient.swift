@@ -4,6 +4,7 @@ import NIOCore
 import NIOFoundationCompat
 public import NIOHTTP1
 import NIOSSL
+import NIOPosix
 public import SlipwayCore
 
 /// A client of Slipway's HTTP API, used by the CLI.
@@ -26,11 +27,13 @@ public final class APIClient: Sendable {
             do {
                 tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(caFile))]
             } catch {
-                throw .transport("cannot read CA file \(caFile): \(error)")
+                throw .caFile(caFile, why: "\(error)")
             }
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(10), read: nil)
+        // A server that refuses the connection is reported at once, not retried for 10 s.
+        configuration.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -50,7 +53,7 @@ public final class APIClient: Sendable {
             let buffer = try await response.body.collect(upTo: 64 * 1024 * 1024)
             return (Int(response.status.code), Data(buffer: buffer))
         } catch {
-            throw .transport("\(method) \(baseURL)\(path): \(error)")
+            throw ClientError(error, server: baseURL, request: "\(method) \(path)")
         }
     }
 
@@ -61,7 +64,7 @@ public final class APIClient: Sendable {
         do {
             response = try await http.execute(request, timeout: .hours(24))
         } catch {
-            throw .transport("GET \(baseURL)\(path): \(error)")
+            throw ClientError(error, server: baseURL, request: "GET \(path)")
         }
         let status = Int(response.status.code)
         do {
@@ -75,7 +78,7 @@ public final class APIClient: Sendable {
         } catch let error as ClientError {
             throw error
         } catch {
-            throw .transport("GET \(baseURL)\(path): \(error)")
+            throw ClientError(error, server: baseURL, request: "GET \(path)")
         }
     }
 
@@ -134,15 +137,88 @@ public final class APIClient: Sendable {
     }
 }
 
-/// Why a CLI request failed.
+/// Why a CLI request failed, in words that say what to do about it.
 public enum ClientError: Error, Sendable, CustomStringConvertible {
-    case transport(String)
+    /// Nothing answered at the server's address.
+    case unreachable(server: String, why: String)
+    /// The TLS handshake failed: the server's certificate is not trusted, or not for this name.
+    case untrusted(server: String, why: String)
+    /// The CA file given cannot be read.
+    case caFile(String, why: String)
+    /// The server answered with an error.
     case server(status: Int, message: String)
+    /// Anything else on the way (the connection broke off, an answer that is not the API's).
+    case transport(String)
 
     public var description: String {
         switch self {
-        case .transport(let why): why
-        case .server(let status, let message): "server answered \(status): \(message)"
+        case .unreachable(let server, let why):
+            "cannot reach the Slipway server at \(server) (\(why)): is `slipway serve` running there? Give its address with --server URL"
+        case .untrusted(let server, let why):
+            "the certificate of \(server) is not trusted (\(why)): give the server's certificate with --ca-file PEM "
+                + "(a server with tls.mode self-signed writes it to DATA_DIR/tls/server.crt)"
+        case .caFile(let path, let why):
+            "cannot read the CA file \(path) (\(why)): --ca-file needs a PEM file of the certificates to trust"
+        case .server(401, _):
+            "the server refused the token (401): give a valid API token with --token or SLIPWAY_TOKEN"
+        case .server(403, let message):
+            "the token may not do this (403: \(message)): use a token with the admin role"
+        case .server(let status, let message):
+            "the server answered \(status): \(message)"
+        case .transport(let why):
+            why
         }
+    }
+
+    /// Reads what went wrong out of NIO's and AsyncHTTPClient's errors.
+    init(_ error: any Error, server: String, request: String) {
+        if let connection = error as? NIOConnectionError {
+            let reasons = connection.connectionErrors.map { ClientError.reason($0.error) }
+            var distinct: [String] = []
+            for reason in reasons where !distinct.contains(reason) { distinct.append(reason) }
+            if connection.dnsAError != nil && connection.dnsAAAAError != nil && distinct.isEmpty {
+                self = .unreachable(server: server, why: "its host name does not resolve")
+            } else {
+                self = .unreachable(server: server, why: distinct.isEmpty ? "no address to connect to" : distinct.joined(separator: "; "))
+            }
+            return
+        }
+        if let io = error as? IOError, Self.connectErrors.contains(io.errnoCode) {
+            self = .unreachable(server: server, why: Self.reason(io))
+            return
+        }
+        if let client = error as? HTTPClientError {
+            switch client {
+            case .connectTimeout, .socksHandshakeTimeout, .tlsHandshakeTimeout:
+                self = .unreachable(server: server, why: "no answer within 10 seconds")
+                return
+            case .invalidURL, .emptyHost, .emptyScheme:
+                self = .transport("\(server) is not a usable server address (\(client)): give --server https://HOST:PORT")
+                return
+            default:
+                break
+            }
+        }
+        if case ChannelError.connectTimeout = error {
+            self = .unreachable(server: server, why: "no answer within 10 seconds")
+            return
+        }
+        if let tls = error as? NIOSSLError, case .handshakeFailed(let inner) = tls {
+            self = .untrusted(server: server, why: "\(inner)".contains("CERTIFICATE_VERIFY_FAILED") ? "certificate verify failed" : "TLS handshake failed: \(inner)")
+            return
+        }
+        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
+            self = .untrusted(server: server, why: "the certificate is not for this host name")
+            return
+        }
+        self = .transport("\(request) at \(server) failed: \(error)")
+    }
+
+    private static let connectErrors: Set<Int32> = [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ETIMEDOUT, ECONNRESET, EADDRNOTAVAIL]
+
+    /// The system's words for a connect error (`connection refused`), without NIO's wrapping.
+    private static func reason(_ error: any Error) -> String {
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+        return "\(error)"
     }
 }

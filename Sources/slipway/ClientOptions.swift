@@ -25,10 +25,18 @@ struct ClientOptions: ParsableArguments {
     func makeClient() throws -> APIClient {
         let environment = ProcessInfo.processInfo.environment
         // Best effort: the local config only fills in what the flags leave open.
-        let local: ServerConfig? = (server == nil || (token ?? environment["SLIPWAY_TOKEN"]) == nil || (caFile == nil && !insecure))
-            ? try? ServerConfig.load(path: config) : nil
+        var local: ServerConfig?
+        var unreadable: String?
+        if server == nil || (token ?? environment["SLIPWAY_TOKEN"]) == nil || (caFile == nil && !insecure) {
+            do {
+                local = try ServerConfig.load(path: config)
+            } catch {
+                unreadable = "\(error)"
+            }
+        }
         guard let baseURL = server ?? local?.baseURL else {
-            throw ValidationError("give --server, or --config with a readable server configuration")
+            throw CommandFailure("no server to talk to: \(unreadable ?? "\(config) gives no address"). "
+                                 + "Give --server URL (and --token), or --config with the server's configuration file")
         }
         let token = token ?? environment["SLIPWAY_TOKEN"] ?? local.flatMap { config in
             (config.apiTokens.first { $0.role == .admin } ?? config.apiTokens.first)?.secret.value

@@ -13,13 +13,14 @@ struct Jobs: AsyncParsableCommand {
     @Option(help: "How many jobs to show (1-500).") var limit: Int = 20
     @Flag(help: "Print the API's JSON.") var json = false
 
-    func run() async throws {
-        let status = try status.map { text in
-            guard let value = JobStatus(rawValue: text) else {
-                throw ValidationError("status must be one of: \(JobStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return value
+    func validate() throws {
+        if let status, JobStatus(rawValue: status) == nil {
+            throw ValidationError("--status must be one of: \(JobStatus.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+    }
+
+    func run() async throws {
+        let status = status.flatMap(JobStatus.init(rawValue:))
         let api = try client.makeClient()
         let jobs = try await api.jobs(app: app, status: status, limit: limit)
         try await api.shutdown()

@@ -22,13 +22,13 @@ struct SendTestHook: AsyncParsableCommand {
         do {
             serverConfig = try ServerConfig.load(path: client.config)
         } catch {
-            throw ValidationError("send-test-hook reads the app and its secret from the server configuration: \(error)")
+            throw CommandFailure("send-test-hook reads the app and its secret from the server configuration: \(error)")
         }
         guard let app = serverConfig.app(named: app) else {
-            throw ValidationError("no app named '\(app)' in \(client.config)")
+            throw CommandFailure("no app named '\(app)' in \(client.config)")
         }
         guard app.webhookSecrets.indices.contains(secretIndex) else {
-            throw ValidationError("app '\(app.name)' has \(app.webhookSecrets.count) webhook secret(s)")
+            throw ValidationError("--secret-index \(secretIndex) is out of range: app '\(app.name)' has \(app.webhookSecrets.count) webhook secret(s)")
         }
         let commit: String
         if let given = self.commit {
@@ -38,7 +38,7 @@ struct SendTestHook: AsyncParsableCommand {
                 // Reads the remote's branch list only (like `git ls-remote`); nothing is cloned.
                 commit = try await MirrorCache(root: NSTemporaryDirectory()).remoteHead(of: app.branch, in: app.repoURL, credentials: app.repositoryAuth)
             } catch {
-                throw ValidationError("cannot read the head of \(app.branch) from \(app.repoURL) (\(error)); give --commit")
+                throw CommandFailure("cannot read the head of \(app.branch) from \(app.repoURL) (\(error)); give --commit")
             }
         }
         guard commit.count == 40, commit.allSatisfy(\.isHexDigit) else {

@@ -31,11 +31,11 @@ struct Serve: AsyncParsableCommand {
         do {
             serverConfig = try ServerConfig.load(path: config)
         } catch {
-            throw ValidationError("\(error)")
+            throw CommandFailure("\(error)")
         }
         // Steps run confined, or the server does not start (unless told to run them unconfined).
         let sandbox = Sandbox(config: serverConfig)
-        if let problem = await sandbox.probe(workspaces: serverConfig.workspacesDir) { throw ValidationError(problem) }
+        if let problem = await sandbox.probe(workspaces: serverConfig.workspacesDir) { throw CommandFailure(problem) }
         if serverConfig.sandbox.mode == .none {
             logger.warning("runner.sandbox is none: steps run unconfined as the server's user and can read everything it can (its tokens, database and kubeconfigs)")
         }
@@ -53,7 +53,7 @@ struct Serve: AsyncParsableCommand {
                     clusters[cluster.name] = try KubeClient(access: access, maxInFlight: cluster.maxInFlight, logger: logger)
                     logger.info("cluster configured", metadata: ["cluster": "\(cluster.name)", "server": "\(access.server)"])
                 } catch {
-                    throw ValidationError("cluster '\(cluster.name)': \(error)")
+                    throw CommandFailure("cluster '\(cluster.name)': \(error)")
                 }
             }
             let metrics = SlipwayMetrics(apps: serverConfig.apps.map { ($0.name, $0.forge) })

@@ -104,6 +104,7 @@ import Testing
         #expect(result.status != 0)
         #expect(result.output.contains("slipway.yaml:3:"), "\(result.output)")
         #expect(result.output.contains("unknown key 'hots'"), "\(result.output)")
+        #expect(result.status == 1 && !result.output.contains("Usage"), "a broken configuration is not a usage mistake: \(result.output)")
     }
 
     @Test func sigtermStopsTheServerCleanly() async throws {
@@ -189,5 +190,52 @@ func stepProcesses(_ marker: String) -> [Int32] {
               let close = stat.lastIndex(of: ")"), !stat[stat.index(after: close)...].hasPrefix(" Z"),
               let command = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
         return String(decoding: command, as: UTF8.self).contains(marker) ? pid : nil
+    }
+}
+
+/// Every CLI failure is one line saying what failed and what to do, exit status 1; usage
+/// mistakes exit 64 and only they print the usage text. Run with the built binary.
+@Suite struct CLIErrorTests {
+    static func expectOneLine(_ result: (status: Int32, output: String), status: Int32 = 1, _ prefix: String,
+                              sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(result.status == status, "\(result.output)", sourceLocation: sourceLocation)
+        let lines = result.output.split(separator: "\n")
+        #expect(lines.count == 1, "\(result.output)", sourceLocation: sourceLocation)
+        #expect(result.output.hasPrefix("Error: " + prefix), "\(result.output)", sourceLocation: sourceLocation)
+        #expect(!result.output.contains("Usage"), "\(result.output)", sourceLocation: sourceLocation)
+    }
+
+    @Test func aServerThatIsNotThereIsNamedWithWhatToDo() async throws {
+        let unreachable = "cannot reach the Slipway server at https://127.0.0.1:1 (connection refused): is `slipway serve` running there? Give its address with --server URL"
+        Self.expectOneLine(try await runSlipway(["jobs", "--server", "https://127.0.0.1:1", "--token", "x"]), unreachable)
+        Self.expectOneLine(try await runSlipway(["logs", "99999", "--server", "https://127.0.0.1:1", "--token", "x"]), unreachable)
+        Self.expectOneLine(try await runSlipway(["logs", "99999", "--follow", "--server", "https://localhost:1", "--token", "x"]),
+                           "cannot reach the Slipway server at https://localhost:1 (connection refused)")
+        Self.expectOneLine(try await runSlipway(["jobs", "--config", "/nonexistent.yaml"]), "no server to talk to: /nonexistent.yaml")
+        Self.expectOneLine(try await runSlipway(["jobs", "--server", "https://127.0.0.1:1", "--token", "x", "--ca-file", "/etc/hostname"]),
+                           "cannot read the CA file /etc/hostname")
+        // A usage mistake: 64, and the command's usage after the one line that says what is wrong.
+        let usage = try await runSlipway(["jobs", "--status", "bogus", "--server", "https://127.0.0.1:1"])
+        #expect(usage.status == 64, "\(usage.output)")
+        #expect(usage.output.hasPrefix("Error: --status must be one of: queued, "), "\(usage.output)")
+        #expect(usage.output.contains("Usage: slipway jobs"), "\(usage.output)")
+    }
+
+    @Test func anUntrustedCertificateAndARefusedTokenSayWhatToGive() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let config = try ServerProcessTests.writeConfig(in: dir)
+        let server = try await ServerProcess.start(configPath: config, environment: ServerProcessTests.environment)
+        defer { server.stop() }
+        let url = "https://localhost:\(server.port)"
+        // No --config to fall back on: the generated certificate is not known.
+        Self.expectOneLine(try await runSlipway(["jobs", "--server", url, "--token", "x", "--config", dir.path + "/none.yaml"]),
+                           "the certificate of \(url) is not trusted (certificate verify failed): give the server's certificate with --ca-file PEM")
+        Self.expectOneLine(try await runSlipway(["jobs", "--server", url, "--token", "wrong", "--ca-file", dir.path + "/data/tls/server.crt"]),
+                           "the server refused the token (401): give a valid API token with --token or SLIPWAY_TOKEN")
+        let missing = try await runSlipway(["logs", "99999", "--config", config, "--server", url], environment: ServerProcessTests.environment)
+        Self.expectOneLine(missing, "the server answered 404: ")
+        let listed = try await runSlipway(["jobs", "--config", config, "--server", url], environment: ServerProcessTests.environment)
+        #expect(listed.status == 0, "\(listed.output)")
     }
 }
