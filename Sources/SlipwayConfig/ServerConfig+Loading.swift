@@ -263,8 +263,20 @@ extension ServerConfig {
             let urlNode = try api.required("url")
             let url = try urlNode.string()
             guard url.hasPrefix("https://") || url.hasPrefix("http://") else { throw urlNode.error("forge_api.url is the forge's API base, https://...") }
-            result.forgeAPI = ForgeAPI(url: url, token: try secrets.resolve(try api.required("token")),
-                                       repository: try api["repository"]?.string() ?? ForgeAPI.repositoryPath(of: repo))
+            let repository: String
+            if let given = api["repository"] {
+                repository = try given.string()
+                guard repository.split(separator: "/").count >= 2, !repository.hasPrefix("/") else {
+                    throw given.error("expected the forge's name of the repository, OWNER/NAME (GitLab: the project's full path), found '\(repository)'")
+                }
+            } else {
+                guard let derived = ForgeAPI.repositoryPath(of: repo, forge: result.forge) else {
+                    throw node.error("the \(result.forge.rawValue) name of the repository cannot be read from repo '\(repo)' "
+                                     + "(not a forge URL of the form https://HOST/OWNER/NAME): give forge_api.repository as OWNER/NAME (GitLab: the project's full path)")
+                }
+                repository = derived
+            }
+            result.forgeAPI = ForgeAPI(url: url, token: try secrets.resolve(try api.required("token")), repository: repository)
         }
         if let node = app["preview"] {
             // `preview: false`, or `preview: {stages: [build, test]}`.

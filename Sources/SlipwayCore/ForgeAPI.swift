@@ -16,17 +16,29 @@ public struct ForgeAPI: Sendable, Hashable {
         self.repository = repository
     }
 
-    /// `owner/name` from a clone URL (`https://host/owner/name.git`, `git@host:owner/name.git`).
-    public static func repositoryPath(of url: String) -> String {
+    /// The forge's name of the repository cloned from `url` (`https://host/owner/name.git`,
+    /// `git@host:owner/name.git`, `ssh://git@host:7999/project/name.git`): `owner/name`, a
+    /// GitLab project's full path, a Bitbucket Data Center `PROJECT/name` (without `scm/`).
+    /// Nil when the URL does not say it the way the forge spells it: a local or `file://`
+    /// path, an ssh alias with a one-part path (`git@deploy:app.git`), a path of another depth
+    /// than the forge's names (a forge served under a path prefix).
+    public static func repositoryPath(of url: String, forge: Forge) -> String? {
         var path = url
         if let scheme = path.range(of: "://") {
+            guard ["https", "http", "ssh", "git"].contains(path[..<scheme.lowerBound].lowercased()) else { return nil }
             path = String(path[scheme.upperBound...])
-            path = path.firstIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? ""
-        } else if let colon = path.firstIndex(of: ":") {
+            guard let slash = path.firstIndex(of: "/") else { return nil }
+            path = String(path[path.index(after: slash)...])
+        } else if let colon = path.firstIndex(of: ":"), !path[..<colon].contains("/") {
             path = String(path[path.index(after: colon)...])
+        } else {
+            return nil
         }
         if path.hasSuffix(".git") { path.removeLast(4) }
-        return path.split(separator: "/").joined(separator: "/")
+        var segments = path.split(separator: "/").map(String.init)
+        if forge == .bitbucketServer, segments.first == "scm" { segments.removeFirst() }
+        let fits = forge == .gitlab ? segments.count >= 2 : segments.count == 2
+        return fits ? segments.joined(separator: "/") : nil
     }
 }
 

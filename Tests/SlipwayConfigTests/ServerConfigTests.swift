@@ -130,6 +130,37 @@ import Testing
         #expect(broken?.line != nil)
     }
 
+    /// Commit statuses go to the forge's name of the repository: read from a forge URL, or
+    /// given; where the URL cannot say it (a file path, an ssh alias), the start is refused.
+    @Test func theForgesRepositoryNameIsReadOrAskedFor() throws {
+        func app(_ repo: String, forge: String = "github", repository: String? = nil) -> String {
+            """
+            apps:
+              - name: a
+                repo: "\(repo)"
+                forge: \(forge)
+                webhook_secrets: [{env: X}]
+                forge_api: {url: https://forge.example.com/api, token: {env: X}\(repository.map { ", repository: \($0)" } ?? "")}
+            """
+        }
+        func repository(_ repo: String, forge: String = "github") throws -> String? {
+            try Self.parse(app(repo, forge: forge), env: ["X": "x"]).apps[0].forgeAPI?.repository
+        }
+        #expect(try repository("https://github.com/acme/app.git") == "acme/app")
+        #expect(try repository("git@github.com:acme/app.git") == "acme/app")
+        #expect(try repository("ssh://git@forge.example.com:2222/acme/app.git", forge: "gitea") == "acme/app")
+        #expect(try repository("https://gitlab.example.com/group/sub/app.git", forge: "gitlab") == "group/sub/app")
+        #expect(try repository("https://bitbucket.example.com/scm/PROJ/app.git", forge: "bitbucket-server") == "PROJ/app")
+        #expect(try Self.parse(app("file:///srv/git/acme/app", repository: "acme/app"), env: ["X": "x"]).apps[0].forgeAPI?.repository == "acme/app")
+        for repo in ["file:///srv/git/acme/app", "/srv/git/acme/app.git", "git@deploy:app.git", "https://git.example.com/gitea/acme/app.git"] {
+            let refused = Self.error(app(repo), env: ["X": "x"])
+            #expect(refused?.line == 6, "\(repo)")
+            #expect(refused?.message.hasPrefix("apps[0].forge_api: the github name of the repository cannot be read from repo '\(repo)'") == true,
+                    "\(repo): \(String(describing: refused))")
+        }
+        #expect(Self.error(app("file:///srv/app", repository: "app"), env: ["X": "x"])?.message.hasPrefix("apps[0].forge_api.repository: expected the forge's name of the repository, OWNER/NAME") == true)
+    }
+
     @Test func durationsAndLimits() throws {
         let config = try Self.parse("""
             limits: {max_body_bytes: 1024, idle_timeout: 250ms, store_busy_timeout: 2m}
