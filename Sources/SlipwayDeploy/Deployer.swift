@@ -1,4 +1,3 @@
-import Crypto
 public import Foundation
 public import SlipwayCore
 public import SlipwayKube
@@ -19,6 +18,8 @@ public struct Deployer: Sendable {
         public var daemonSetWait: Duration?
         /// What the app may deploy where (nil: anything).
         public var rules: TenancyRules?
+        /// The ApplySet's parent object, kept so other tools see the set (nil: none is written).
+        public var applySetParent: ApplySetParent?
 
         public init(defaultNamespace: String, applySetID: String, force: Bool = true, prune: Bool = true, wait: Duration = DeploySpec.defaultWait,
                     daemonSetWait: Duration? = nil) {
@@ -56,10 +57,7 @@ public struct Deployer: Sendable {
     /// The ApplySet id of an app, per the ApplySet KEP, for a parent Secret `slipway-APP` in
     /// the app's namespace.
     public static func applySetID(app: String, namespace: String) -> String {
-        let digest = SHA256.hash(data: Data("slipway-\(app).\(namespace).Secret.".utf8))
-        let encoded = Data(digest).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-        return "applyset-\(encoded)-v1"
+        ApplySetParent(app: app, namespace: namespace).id
     }
 
     public typealias Log = @Sendable (String) async -> Void
@@ -147,6 +145,10 @@ public struct Deployer: Sendable {
         }
         try await dryRun(postponed.filter { $0.kind != "Namespace" && $0.kind != "CustomResourceDefinition" }, options: options, log: log)
 
+        // The parent first names every group-kind the set may hold while it changes (the
+        // KEP's order: a tool that reads it meanwhile still finds the objects to be pruned).
+        await keepParent(members: previous + plan.all.map(\.reference), options: options, log: log)
+
         try await runHooks(.preSync)
 
         // 3. Everything else, wave by wave (each healthy before the next), kind after kind.
@@ -191,6 +193,13 @@ public struct Deployer: Sendable {
             }
         } else if !previous.isEmpty {
             await log("prune is off for this app: objects removed from git stay in the cluster")
+        }
+
+        // The parent names what the set holds now; with nothing left, it goes too.
+        if applied.isEmpty && (options.prune || previous.isEmpty) {
+            await removeParent(options: options, log: log)
+        } else {
+            await keepParent(members: options.prune ? applied : previous + applied, options: options, log: log)
         }
 
         // 5. Health.
@@ -323,6 +332,42 @@ public struct Deployer: Sendable {
             }
             return .failure(DeployError("pruning \(reference) failed: \(error)"))
         }
+    }
+
+    /// Writes the ApplySet's parent for `members`. Not being able to write it (the app's
+    /// service account may not touch Secrets, its rules deny them) leaves other tools blind to
+    /// the set but changes nothing of the deploy, which keeps its own inventory: it is logged.
+    private func keepParent(members: [ObjectReference], options: Options, log: Log) async {
+        guard let parent = options.applySetParent else { return }
+        var seen: Set<String> = []
+        let unique = members.filter { seen.insert($0.identity).inserted && $0.identity != parent.reference.identity }
+        if let refusal = parentRefusal(parent, options: options) {
+            await log("ApplySet parent \(parent.reference) not written: \(refusal)")
+            return
+        }
+        do {
+            _ = try await client.apply(parent.object(members: unique), fieldManager: Self.fieldManager, force: true)
+        } catch {
+            await log("ApplySet parent \(parent.reference) could not be written (\(error)): kubectl and other ApplySet tools will not see this app's set")
+        }
+    }
+
+    private func removeParent(options: Options, log: Log) async {
+        guard let parent = options.applySetParent, parentRefusal(parent, options: options) == nil else { return }
+        do {
+            if try await client.delete(apiVersion: "v1", kind: "Secret", namespace: parent.namespace, name: parent.name) {
+                await log("removed the ApplySet parent \(parent.reference): the app has no objects left")
+            }
+        } catch {
+            await log("ApplySet parent \(parent.reference) could not be removed: \(error)")
+        }
+    }
+
+    /// Why the app's rules keep it from writing its parent, if they do.
+    private func parentRefusal(_ parent: ApplySetParent, options: Options) -> String? {
+        guard let rules = options.rules else { return nil }
+        let manifest = Manifest(object: parent.object(members: []), source: "ApplySet parent", index: 0, line: 1)
+        return rules.violation(manifest)
     }
 
     /// Waits until every object is healthy, by watching them (see `HealthWait`).

@@ -163,6 +163,7 @@ struct ManifestStep: Sendable {
         var options = Deployer.Options(defaultNamespace: target.namespace, applySetID: Deployer.applySetID(app: app.name, namespace: target.namespace),
                                        force: target.force, prune: target.prune, wait: spec.wait, daemonSetWait: spec.daemonSetWait)
         options.rules = TenancyRules(app: app.name, target: target)
+        options.applySetParent = ApplySetParent(app: app.name, namespace: target.namespace)
         return options
     }
 
