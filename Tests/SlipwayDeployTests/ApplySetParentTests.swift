@@ -25,19 +25,23 @@ import Testing
 
     @Test func theParentIsKeptToWhatTheSetHoldsAndGoesWithIt() async throws {
         try await DeployerTests.withDeployer { deployer, server, lines in
-            let first = try await deployer.deploy(try DeployerTests.manifests(DeployerTests.base), options: Self.options, previous: []) { await lines.add($0) }
+            // The app's namespace is the platform's (its parent lives there and stays).
+            _ = try await deployer.client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], fieldManager: "setup", force: true)
+            let base = DeployerTests.base.replacingOccurrences(of: "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n", with: "")
+            let first = try await deployer.deploy(try DeployerTests.manifests(base), options: Self.options, previous: []) { await lines.add($0) }
             let parent = try #require(await Self.parentObject(server))
             #expect(parent[path: ["metadata", "labels", "applyset.kubernetes.io/id"]]?.stringValue == Self.options.applySetID)
             #expect(parent[path: ["metadata", "annotations", "applyset.kubernetes.io/tooling"]] == "slipway/v1")
-            #expect(parent[path: ["metadata", "annotations", "applyset.kubernetes.io/contains-group-kinds"]] == "ConfigMap,Deployment.apps,Namespace,Service")
+            #expect(parent[path: ["metadata", "annotations", "applyset.kubernetes.io/contains-group-kinds"]] == "ConfigMap,Deployment.apps,Service")
             #expect(parent[path: ["metadata", "annotations", "applyset.kubernetes.io/additional-namespaces"]] == nil)
             #expect(await server.cluster.applySetProblems() == [])
 
             // A member in another namespace is named; a kind that left git leaves the list.
             let other = """
                 apiVersion: v1
-                kind: Namespace
-                metadata: {name: shop}
+                kind: ConfigMap
+                metadata: {name: settings}
+                data: {a: b}
                 ---
                 apiVersion: v1
                 kind: Namespace
@@ -48,14 +52,16 @@ import Testing
                 metadata: {name: settings, namespace: shop-jobs}
                 data: {a: b}
                 """
-            let second = try await deployer.deploy(try DeployerTests.manifests(other), options: Self.options, previous: first.applied) { await lines.add($0) }
+            var options = Self.options
+            options.rules = nil
+            let second = try await deployer.deploy(try DeployerTests.manifests(other), options: options, previous: first.applied) { await lines.add($0) }
             let changed = try #require(await Self.parentObject(server))
             #expect(changed[path: ["metadata", "annotations", "applyset.kubernetes.io/contains-group-kinds"]] == "ConfigMap,Namespace")
             #expect(changed[path: ["metadata", "annotations", "applyset.kubernetes.io/additional-namespaces"]] == "shop-jobs")
             #expect(await server.cluster.applySetProblems() == [])
 
             // Nothing left in git: everything is pruned, the parent too.
-            _ = try await deployer.deploy([], options: Self.options, previous: second.applied) { await lines.add($0) }
+            _ = try await deployer.deploy([], options: options, previous: second.applied) { await lines.add($0) }
             #expect(await Self.parentObject(server) == nil)
             #expect(await lines.contains("removed the ApplySet parent Secret shop/slipway-shop: the app has no objects left"))
             let left = await server.cluster.applySetProblems()

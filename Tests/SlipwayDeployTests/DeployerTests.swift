@@ -278,7 +278,8 @@ import Testing
         let client = try server.client()
         let lines = DeployerTests.Lines()
         var options = DeployerTests.options
-        options.wait = .milliseconds(1_500)
+        // Long enough for the controller's three passes on a loaded machine.
+        options.wait = .seconds(3)
         let deployer = Deployer(client: client, pollInterval: .milliseconds(50), progressInterval: .milliseconds(300))
         let set = DeployerTests.base.replacingOccurrences(of: "shop:1", with: "shop:unschedulable").replacingOccurrences(of: "replicas: 2", with: "replicas: 1")
         do {
@@ -286,7 +287,7 @@ import Testing
             Issue.record("pods that cannot be scheduled were healthy")
         } catch {
             let reason = "\(error)"
-            #expect(reason.hasPrefix("the applied objects were not healthy within 1.5 seconds: Deployment shop/web: "), "\(reason)")
+            #expect(reason.hasPrefix("the applied objects were not healthy within 3.0 seconds: Deployment shop/web: "), "\(reason)")
             #expect(reason.contains("web: 0/1 available; ReplicaSet web-"), "\(reason)")
             #expect(reason.contains(": 1 Pending pod, condition PodScheduled=False Unschedulable: 0/1 nodes are available: 1 Insufficient cpu."), "\(reason)")
         }

@@ -73,21 +73,50 @@ import Testing
 
     /// Through the deployer against the test server, which writes status in the recorded
     /// passes: a good rollout, a stuck one (fails on its own deadline), the good one again
-    /// (waits through the stuck one's condition, then healthy).
+    /// (waits through the stuck one's condition, then healthy). The controller is driven pass
+    /// by pass here, so the wait surely sees the state in between however loaded the machine.
     @Test func aRollbackAfterADeadlineIsHealthy() async throws {
-        try await DeployerTests.withDeployer { deployer, _, lines in
-            let good = try DeployerTests.manifests(DeployerTests.base)
-            let first = try await deployer.deploy(good, options: DeployerTests.options, previous: []) { await lines.add($0) }
-            let broken = try DeployerTests.manifests(DeployerTests.base.replacingOccurrences(of: "shop:1", with: "shop:broken"))
-            do {
-                _ = try await deployer.deploy(broken, options: DeployerTests.options, previous: first.applied) { await lines.add($0) }
-                Issue.record("a stuck rollout passed")
-            } catch {
-                #expect("\(error)".hasPrefix("Deployment shop/web is unhealthy: ProgressDeadlineExceeded: ReplicaSet \"web-"), "\(error)")
+        let server = try await KubeTestServer.start(controllers: false)
+        let client = try server.client()
+        let deployer = Deployer(client: client, pollInterval: .milliseconds(50))
+        let lines = DeployerTests.Lines()
+        func controllers() -> Task<Void, Never> {
+            Task {
+                while !Task.isCancelled {
+                    await server.cluster.reconcileWorkloads()
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
             }
-            _ = try await deployer.deploy(good, options: DeployerTests.options, previous: first.applied) { await lines.add($0) }
-            let logged = await lines.all
-            #expect(logged.contains { $0.contains("waiting for Deployment shop/web: the Progressing condition ProgressDeadlineExceeded") }, "\(logged)")
         }
+        var running = controllers()
+        let good = try DeployerTests.manifests(DeployerTests.base)
+        let first = try await deployer.deploy(good, options: DeployerTests.options, previous: []) { await lines.add($0) }
+        let broken = try DeployerTests.manifests(DeployerTests.base.replacingOccurrences(of: "shop:1", with: "shop:broken"))
+        do {
+            _ = try await deployer.deploy(broken, options: DeployerTests.options, previous: first.applied) { await lines.add($0) }
+            Issue.record("a stuck rollout passed")
+        } catch {
+            #expect("\(error)".hasPrefix("Deployment shop/web is unhealthy: ProgressDeadlineExceeded: ReplicaSet \"web-"), "\(error)")
+        }
+        running.cancel()
+        _ = await running.value
+
+        let rollback = Task { try await deployer.deploy(good, options: DeployerTests.options, previous: first.applied) { await lines.add($0) } }
+        try await waitFor {
+            await server.cluster.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web")?[path: ["metadata", "generation"]] == 3
+        }
+        // The adopted ReplicaSet, then the new generation observed with the old condition.
+        await server.cluster.reconcileWorkloads()
+        await server.cluster.reconcileWorkloads()
+        let stale = await server.cluster.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web")
+        #expect(stale?[path: ["status", "observedGeneration"]] == 3)
+        #expect(HealthRules.deadlineReplicaSet(stale ?? [:]) != nil)
+        try await waitFor { await lines.contains("waiting for Deployment shop/web: the Progressing condition ProgressDeadlineExceeded") }
+        running = controllers()
+        _ = try await rollback.value
+        running.cancel()
+        #expect(await lines.contains("the applied objects: all 4 healthy"))
+        await client.shutdown()
+        await server.stop()
     }
 }
