@@ -17,7 +17,8 @@ extension KubeCluster {
     /// Deployment controller never reports a deadline for a scale-up).
     public func reconcileWorkloads() {
         finalizeTerminatingNamespaces()
-        runJobsAndPods()
+        runJobs()
+        runPods()
         for (key, stored) in objects where key.group == "apps" && key.plural == "deployments" {
             rollOut(key, stored)
         }
@@ -116,7 +117,6 @@ extension KubeCluster {
         var conditions: [JSONValue]
         if images.contains(where: { $0.hasSuffix(":unschedulable") }) {
             scale(setKey, to: replicas, available: 0)
-            addPendingPods(setKey, replicas: replicas)
             status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "updatedReplicas": .int(replicas),
                       "unavailableReplicas": .int(replicas)]
             conditions = [["type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."],
@@ -209,83 +209,7 @@ extension KubeCluster {
         set.object["status"] = status
         bump(&set)
         put(setKey, set)
-    }
-
-    /// The pods of a ReplicaSet that cannot be scheduled: Pending with `PodScheduled=False Unschedulable`.
-    private func addPendingPods(_ setKey: ObjectKey, replicas: Int64) {
-        guard let set = objects[setKey] else { return }
-        let setUID = set.object[path: ["metadata", "uid"]]?.stringValue ?? ""
-        let labels = set.object[path: ["spec", "template", "metadata", "labels"]] ?? [:]
-        for index in 0..<Int(replicas) {
-            let podName = "\(setKey.name)-\(String(index, radix: 36))x\(setKey.name.suffix(3))"
-            let podKey = ObjectKey(group: "", plural: "pods", namespace: setKey.namespace, name: podName)
-            guard objects[podKey] == nil else { continue }
-            var pod = Stored(object: ["apiVersion": "v1", "kind": "Pod",
-                                      "metadata": ["name": .string(podName), "namespace": .string(setKey.namespace), "labels": labels,
-                                                   "ownerReferences": [["apiVersion": "apps/v1", "kind": "ReplicaSet", "name": .string(setKey.name),
-                                                                        "uid": .string(setUID), "controller": true, "blockOwnerDeletion": true]]],
-                                      "spec": set.object[path: ["spec", "template", "spec"]] ?? [:],
-                                      "status": ["phase": "Pending", "conditions": [[
-                                          "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                                          "message": "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod..",
-                                      ]]]],
-                           managers: [])
-            if let type = catalog.type(group: "", version: "v1", plural: "pods") { created(&pod, type: type) }
-            bump(&pod)
-            put(podKey, pod)
-        }
-    }
-
-    /// The Job controller and the kubelet, far enough for hooks: a Job runs one pod that
-    /// succeeds (Complete) unless a container's image is tagged `fails` (the pod exits 1,
-    /// the Job is Failed with BackoffLimitExceeded); a bare Pod ends Succeeded or Failed the
-    /// same way.
-    func runJobsAndPods() {
-        func containerStatuses(_ spec: JSONValue?, fails: Bool) -> JSONValue {
-            .array((spec?["containers"]?.arrayValue ?? []).map { container in
-                ["name": container["name"] ?? "main", "ready": false, "restartCount": 0,
-                 "state": ["terminated": ["exitCode": .int(fails ? 1 : 0), "reason": .string(fails ? "Error" : "Completed")]]]
-            })
-        }
-        func fails(_ spec: JSONValue?) -> Bool {
-            (spec?["containers"]?.arrayValue ?? []).contains { $0["image"]?.stringValue?.hasSuffix(":fails") == true }
-        }
-        for (key, stored) in objects where key.group == "batch" && key.plural == "jobs" {
-            guard (stored.object[path: ["status", "conditions"]]?.arrayValue ?? []).isEmpty,
-                  stored.object[path: ["metadata", "deletionTimestamp"]] == nil else { continue }
-            let podSpec = stored.object[path: ["spec", "template", "spec"]]
-            let failing = fails(podSpec)
-            let uid = stored.object[path: ["metadata", "uid"]]?.stringValue ?? ""
-            let podName = "\(key.name)-\(String(UInt32.random(in: 0...0xFFFFF), radix: 36))"
-            let labels: JSONValue = ["job-name": .string(key.name), "batch.kubernetes.io/job-name": .string(key.name)]
-            var pod = Stored(object: ["apiVersion": "v1", "kind": "Pod",
-                                      "metadata": ["name": .string(podName), "namespace": .string(key.namespace), "labels": labels,
-                                                   "ownerReferences": [["apiVersion": "batch/v1", "kind": "Job", "name": .string(key.name),
-                                                                        "uid": .string(uid), "controller": true]]],
-                                      "spec": podSpec ?? [:],
-                                      "status": ["phase": .string(failing ? "Failed" : "Succeeded"),
-                                                 "containerStatuses": containerStatuses(podSpec, fails: failing)]],
-                             managers: [])
-            if let type = catalog.type(group: "", version: "v1", plural: "pods") { created(&pod, type: type) }
-            bump(&pod)
-            put(ObjectKey(group: "", plural: "pods", namespace: key.namespace, name: podName), pod)
-            var job = stored
-            job.object["status"] = failing
-                ? ["failed": 1, "conditions": [["type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
-                                                "message": "Job has reached the specified backoff limit"]]]
-                : ["succeeded": 1, "conditions": [["type": "Complete", "status": "True"]]]
-            bump(&job)
-            put(key, job)
-        }
-        for (key, stored) in objects where key.group == "" && key.plural == "pods" {
-            guard stored.object[path: ["status", "phase"]] == nil,
-                  (stored.object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).isEmpty else { continue }
-            let spec = stored.object["spec"]
-            var pod = stored
-            pod.object["status"] = ["phase": .string(fails(spec) ? "Failed" : "Succeeded"), "containerStatuses": containerStatuses(spec, fails: fails(spec))]
-            bump(&pod)
-            put(key, pod)
-        }
+        syncPods(of: setKey)
     }
 
     /// The namespace controller: a Terminating namespace is emptied, then removed.

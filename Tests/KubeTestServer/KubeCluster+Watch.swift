@@ -6,19 +6,38 @@ struct WatchRecord {
     var resourceVersion: Int
     var type: String
     var key: KubeCluster.ObjectKey
+    /// The object after the change (for DELETED: its last state), at the change's version.
     var object: JSONValue
+    /// The object before the change, for a watch whose selector it leaves or enters.
+    var previous: JSONValue?
 }
 
 /// An open watch: what it selects and where its events go.
 struct Watcher {
     var type: ResourceType
     var namespace: String?
-    var requirements: [LabelRequirement]
+    var selection: Selection
     var continuation: AsyncStream<JSONValue>.Continuation
 
-    func selects(_ record: WatchRecord) -> Bool {
-        record.key.group == type.group && record.key.plural == type.plural && (namespace == nil || record.key.namespace == namespace)
-            && requirements.allSatisfy { $0.matches(record.object[path: ["metadata", "labels"]]?.objectValue ?? [:]) }
+    /// The event this watch sees of a change, if any. As recorded (workloads 034): an object
+    /// relabelled out of the selector is DELETED (its previous content, the new version), one
+    /// relabelled into it is ADDED.
+    func event(_ record: WatchRecord) -> JSONValue? {
+        guard record.key.group == type.group && record.key.plural == type.plural && (namespace == nil || record.key.namespace == namespace) else { return nil }
+        let before = record.previous.map(selection.matches) ?? false
+        switch record.type {
+        case "ADDED":
+            return selection.matches(record.object) ? ["type": "ADDED", "object": record.object] : nil
+        case "DELETED":
+            return before || selection.matches(record.object) ? ["type": "DELETED", "object": record.object] : nil
+        default:
+            let now = selection.matches(record.object)
+            if before && now { return ["type": "MODIFIED", "object": record.object] }
+            if now { return ["type": "ADDED", "object": record.object] }
+            guard before, var gone = record.previous else { return nil }
+            gone["metadata"]?["resourceVersion"] = record.object[path: ["metadata", "resourceVersion"]]
+            return ["type": "DELETED", "object": gone]
+        }
     }
 }
 
@@ -41,14 +60,15 @@ extension KubeCluster {
         guard let shown = stored ?? before else { return }
         var object = render(shown)
         object["metadata"]?["resourceVersion"] = .string(String(resourceVersion))
-        let record = WatchRecord(resourceVersion: resourceVersion, type: type, key: key, object: object)
+        let record = WatchRecord(resourceVersion: resourceVersion, type: type, key: key, object: object,
+                                 previous: stored == nil ? nil : before.map(render))
         history.append(record)
         if history.count > Self.historyLimit {
             compactedVersion = history[history.count - Self.historyLimit].resourceVersion - 1
             history.removeFirst(history.count - Self.historyLimit)
         }
-        for watcher in watchers.values where watcher.selects(record) {
-            watcher.continuation.yield(["type": .string(record.type), "object": record.object])
+        for watcher in watchers.values {
+            if let event = watcher.event(record) { watcher.continuation.yield(event) }
         }
     }
 
@@ -59,15 +79,18 @@ extension KubeCluster {
         compactedVersion = resourceVersion
     }
 
-    /// The events of a watch; it ends after `timeout` or when the client goes away.
-    func watch(type: ResourceType, namespace: String?, selector: String?, from version: String?, timeout: Duration) -> AsyncStream<JSONValue> {
-        let requirements = (try? LabelRequirement.parse(selector ?? "")) ?? []
+    /// The events of a watch; it ends after `timeout` or when the client goes away. With
+    /// `bookmarks` (allowWatchBookmarks), a BOOKMARK event carrying only the current
+    /// resourceVersion comes every minute and a second before the timeout, as recorded.
+    func watch(type: ResourceType, namespace: String?, selection: Selection, from version: String?, timeout: Duration,
+               bookmarks: Bool = false) -> AsyncStream<JSONValue> {
         let (stream, continuation) = AsyncStream<JSONValue>.makeStream()
         let id = UUID()
         let start = version.flatMap(Int.init) ?? 0
+        let watcher = Watcher(type: type, namespace: namespace, selection: selection, continuation: continuation)
         if start == 0 {
             // No version: the current objects as ADDED, then what changes.
-            for (_, stored) in matching(type: type, namespace: namespace, requirements: requirements) {
+            for (_, stored) in matching(type: type, namespace: namespace, selection: selection) {
                 continuation.yield(["type": "ADDED", "object": render(stored)])
             }
         } else if start < compactedVersion {
@@ -78,14 +101,29 @@ extension KubeCluster {
             continuation.finish()
             return stream
         } else {
-            let watcher = Watcher(type: type, namespace: namespace, requirements: requirements, continuation: continuation)
-            for record in history where record.resourceVersion > start && watcher.selects(record) {
-                continuation.yield(["type": .string(record.type), "object": record.object])
+            for record in history where record.resourceVersion > start {
+                if let event = watcher.event(record) { continuation.yield(event) }
             }
         }
-        watchers[id] = Watcher(type: type, namespace: namespace, requirements: requirements, continuation: continuation)
+        watchers[id] = watcher
         let ending = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+            if bookmarks {
+                let clock = ContinuousClock()
+                let end = clock.now.advanced(by: timeout)
+                var next = clock.now.advanced(by: .seconds(60))
+                while next < end.advanced(by: .seconds(-1)) {
+                    try? await Task.sleep(until: next, clock: clock)
+                    await self?.bookmark(id, type: type)
+                    next = next.advanced(by: .seconds(60))
+                }
+                if timeout > .seconds(1) {
+                    try? await Task.sleep(until: end.advanced(by: .seconds(-1)), clock: clock)
+                    await self?.bookmark(id, type: type)
+                }
+                try? await Task.sleep(until: end, clock: clock)
+            } else {
+                try? await Task.sleep(for: timeout)
+            }
             await self?.endWatch(id)
         }
         continuation.onTermination = { [weak self] _ in
@@ -93,6 +131,13 @@ extension KubeCluster {
             Task { await self?.endWatch(id) }
         }
         return stream
+    }
+
+    private func bookmark(_ id: UUID, type: ResourceType) {
+        watchers[id]?.continuation.yield(["type": "BOOKMARK", "object": [
+            "kind": .string(type.kind), "apiVersion": .string(type.groupVersion),
+            "metadata": ["resourceVersion": .string(String(resourceVersion)), "creationTimestamp": .null],
+        ]])
     }
 
     /// How many watches are open.

@@ -6,6 +6,17 @@ public struct KubeAnswer: Sendable {
     public var status: Int
     public var body: JSONValue?
     public var text: String?
+    /// A pod's log: `text/plain`, the bytes exactly.
+    public var log: String?
+
+    init(status: Int, body: JSONValue?, text: String?, log: String? = nil) {
+        self.status = status
+        self.body = body
+        self.text = text
+        self.log = log
+    }
+
+    static func text(_ status: Int, _ log: String) -> KubeAnswer { KubeAnswer(status: status, body: nil, text: nil, log: log) }
 
     static func json(_ status: Int, _ body: JSONValue) -> KubeAnswer { KubeAnswer(status: status, body: body, text: nil) }
 

@@ -56,6 +56,10 @@ public final class KubeTestServer: Sendable {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
         }
         let cluster = KubeCluster(catalog: ResourceCatalog(fixtures: fixtures))
+        if let data = try? Data(contentsOf: fixtures.appendingPathComponent("workloads/187-node-get-200.json")),
+           let node = try? JSONDecoder().decode(JSONValue.self, from: data) {
+            await cluster.addRecordedNode(node)
+        }
         if let token { await cluster.addToken(token, for: .admin) }
         let router = Router()
         let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [token] request, _ in
@@ -66,6 +70,8 @@ public final class KubeTestServer: Sendable {
             switch await Self.handle(request, body: String(buffer: body), checksTokens: token != nil, cluster: cluster) {
             case .answer(let answer, let retryAfter):
                 return Self.response(answer, retryAfter: retryAfter)
+            case .log(let chunks):
+                return Response(status: .ok, headers: [.contentType: "text/plain"], body: ResponseBody(asyncSequence: chunks.map { ByteBuffer(string: $0) }))
             case .events(let events):
                 // A watch: one JSON event a line, as long as the watch lasts.
                 let lines = events.map { event in
@@ -152,6 +158,10 @@ public final class KubeTestServer: Sendable {
     private static func response(_ answer: KubeAnswer, retryAfter: Int?) -> Response {
         var headers: HTTPFields = [:]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let log = answer.log {
+            headers[.contentType] = "text/plain"
+            return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: log)))
+        }
         if let text = answer.text {
             headers[.contentType] = "text/plain; charset=utf-8"
             return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
@@ -164,6 +174,8 @@ public final class KubeTestServer: Sendable {
     enum Reply {
         case answer(KubeAnswer, retryAfter: Int?)
         case events(AsyncStream<JSONValue>)
+        /// A followed pod log: text as it is written.
+        case log(AsyncStream<String>)
     }
 
     private static func handle(_ request: Request, body: String, checksTokens: Bool, cluster: KubeCluster) async -> Reply {
@@ -225,6 +237,20 @@ public final class KubeTestServer: Sendable {
         } else {
             return .answer(.pageNotFound, retryAfter: nil)
         }
+        // A pod's log (the only subresource served): GET …/namespaces/NS/pods/NAME/log.
+        if rest.count == 5, rest[0] == "namespaces", rest[2] == "pods", rest[4] == "log", group.isEmpty {
+            let type = ResourceType(group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true)
+            guard await cluster.allows(user, AccessRequest(verb: "get", group: "", resource: "pods/log", namespace: rest[1], name: rest[3])) else {
+                return .answer(.forbidden(user: user.name, verb: "get", type: type, namespace: rest[1], name: rest[3]), retryAfter: nil)
+            }
+            var parameters: [String: String] = [:]
+            for key in ["container", "follow", "timestamps", "tailLines", "sinceTime", "limitBytes", "previous"] {
+                if let value = query.get(key) { parameters[key] = String(value) }
+            }
+            let (answer, stream) = await cluster.podLog(namespace: rest[1], name: rest[3], query: parameters, accept: request.headers[.accept])
+            if let stream { return .log(stream) }
+            return .answer(answer ?? .pageNotFound, retryAfter: nil)
+        }
         var namespace: String?
         var plural: String
         var name: String?
@@ -258,10 +284,16 @@ public final class KubeTestServer: Sendable {
         switch (request.method, name) {
         case (.get, nil) where watching:
             let seconds = query.get("timeoutSeconds").flatMap(Int.init) ?? 1800
-            return .events(await cluster.watch(type: type, namespace: namespace, selector: query.get("labelSelector"),
-                                               from: query.get("resourceVersion"), timeout: .seconds(seconds)))
+            let selection: Selection
+            do {
+                selection = try Selection(labelSelector: query.get("labelSelector"), fieldSelector: query.get("fieldSelector"))
+            } catch {
+                return .answer(.failure(400, reason: "BadRequest", message: error.message), retryAfter: nil)
+            }
+            return .events(await cluster.watch(type: type, namespace: namespace, selection: selection, from: query.get("resourceVersion"),
+                                               timeout: .seconds(seconds), bookmarks: query.get("allowWatchBookmarks") == "true"))
         case (.get, nil):
-            return .answer(await cluster.list(type: type, namespace: namespace, selector: query.get("labelSelector"),
+            return .answer(await cluster.list(type: type, namespace: namespace, selector: query.get("labelSelector"), fieldSelector: query.get("fieldSelector"),
                                               limit: query.get("limit").flatMap(Int.init), continueToken: query.get("continue")), retryAfter: nil)
         case (.get, let name?):
             return .answer(await cluster.get(type: type, namespace: namespace, name: name), retryAfter: nil)

@@ -33,3 +33,42 @@ struct LabelRequirement {
         }
     }
 }
+
+/// What a LIST or WATCH selects: its label selector and its field selector (only
+/// `metadata.name` and `metadata.namespace`, which every kind supports).
+struct Selection {
+    var labels: [LabelRequirement] = []
+    var fields: [LabelRequirement] = []
+
+    static let supportedFields: Set<String> = ["metadata.name", "metadata.namespace"]
+
+    /// The refusal of the API server for a selector it cannot read.
+    struct Refusal: Error { var message: String }
+
+    init(labels: [LabelRequirement] = [], fields: [LabelRequirement] = []) {
+        self.labels = labels
+        self.fields = fields
+    }
+
+    init(labelSelector: String?, fieldSelector: String?) throws(Refusal) {
+        do {
+            labels = try LabelRequirement.parse(labelSelector ?? "")
+        } catch {
+            throw Refusal(message: "unable to parse requirement: \(error)")
+        }
+        do {
+            fields = try LabelRequirement.parse(fieldSelector ?? "")
+        } catch {
+            throw Refusal(message: "invalid selector: '\(fieldSelector ?? "")'; can't understand '\(fieldSelector ?? "")'")
+        }
+        if let unknown = fields.first(where: { !Self.supportedFields.contains($0.key) }) {
+            throw Refusal(message: "field label not supported: \(unknown.key)")
+        }
+    }
+
+    func matches(_ object: JSONValue) -> Bool {
+        let metadata = object["metadata"] ?? [:]
+        let fieldValues: [String: JSONValue] = ["metadata.name": metadata["name"] ?? "", "metadata.namespace": metadata["namespace"] ?? ""]
+        return labels.allSatisfy { $0.matches(metadata["labels"]?.objectValue ?? [:]) } && fields.allSatisfy { $0.matches(fieldValues) }
+    }
+}

@@ -30,14 +30,15 @@ struct ResourceCatalog {
 
     init(fixtures: URL) {
         var recorded: [String: JSONValue] = [:]
-        for (path, file) in [("/api", "01-discovery-api"), ("/api/v1", "02-discovery-api-v1"), ("/apis", "03-discovery-apis"), ("/apis/apps/v1", "04-discovery-apps-v1")] {
+        for (path, file) in [("/api", "01-discovery-api"), ("/api/v1", "02-discovery-api-v1"), ("/apis", "03-discovery-apis"), ("/apis/apps/v1", "04-discovery-apps-v1"),
+                             ("/apis/batch/v1", "workloads/041-discovery-batch-v1-200")] {
             if let data = try? Data(contentsOf: fixtures.appendingPathComponent("\(file).json")),
                let value = try? JSONDecoder().decode(JSONValue.self, from: data) {
                 recorded[path] = value
             }
         }
         self.recorded = recorded
-        for (path, group) in [("/api/v1", ""), ("/apis/apps/v1", "apps")] {
+        for (path, group) in [("/api/v1", ""), ("/apis/apps/v1", "apps"), ("/apis/batch/v1", "batch")] {
             for entry in recorded[path]?["resources"]?.arrayValue ?? [] {
                 guard let name = entry["name"]?.stringValue, !name.contains("/"), let kind = entry["kind"]?.stringValue else { continue }
                 types.append(ResourceType(group: group, version: "v1", kind: kind, plural: name, namespaced: entry["namespaced"]?.boolValue ?? true))
@@ -49,8 +50,6 @@ struct ResourceCatalog {
             ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
             ("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
             ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false),
-            ("batch", "v1", "Job", "jobs", true),
-            ("batch", "v1", "CronJob", "cronjobs", true),
             ("networking.k8s.io", "v1", "Ingress", "ingresses", true),
             ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true),
             ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true),

@@ -40,6 +40,10 @@ import X509
         #expect(listed.first?["kind"] == "ConfigMap")
         #expect(try await client.list(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", labelSelector: "app=other").isEmpty)
         #expect(try await client.delete(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "settings"))
+        // Foreground: still there, marked, until the garbage collector is done (as recorded).
+        let marked = try await client.get(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "settings")
+        #expect(marked?[path: ["metadata", "finalizers"]] == ["foregroundDeletion"])
+        try await waitFor { try await client.get(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "settings") == nil }
         #expect(!(try await client.delete(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "settings")))
         await client.shutdown()
         await server.stop()

@@ -62,7 +62,7 @@ import Testing
 
             // Nothing left in git: everything is pruned, the parent too.
             _ = try await deployer.deploy([], options: options, previous: second.applied) { await lines.add($0) }
-            #expect(await Self.parentObject(server) == nil)
+            try await waitFor { await Self.parentObject(server) == nil }
             #expect(await lines.contains("removed the ApplySet parent Secret shop/slipway-shop: the app has no objects left"))
             let left = await server.cluster.applySetProblems()
             #expect(left == [], "\(left)")

@@ -134,7 +134,7 @@ import Testing
             _ = await server.cluster.edit(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "settings", manager: "x", patch: [:])
             let second = try await deployer.deploy(try Self.manifests(Self.base), options: Self.options, previous: first.applied) { await lines.add($0) }
             #expect(second.pruned.map(\.name) == ["old"])
-            #expect(await server.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "old") == nil)
+            try await waitFor { await server.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "old") == nil }
             #expect(await server.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "keep-me") != nil)
             #expect(await lines.contains("prune: keeping ConfigMap shop/keep-me (annotation slipway.dev/prune: disabled)"))
 

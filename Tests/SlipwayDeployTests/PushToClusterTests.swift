@@ -91,6 +91,7 @@ import Testing
             let web = await kube.cluster.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web")
             #expect(web?[path: ["spec", "template", "spec", "containers"]]?.arrayValue?.first?["image"] == "shop:1.0")
             // The failed smoke Job stays for inspection (HookSucceeded only); the SyncFail one is gone.
+            try await waitFor { await kube.cluster.objects(apiVersion: "batch/v1", kind: "Job").count == 1 }
             let jobs = await kube.cluster.objects(apiVersion: "batch/v1", kind: "Job").compactMap { $0[path: ["metadata", "name"]]?.stringValue }
             #expect(jobs.count == 1 && jobs.first?.hasPrefix("smoke-") == true, "\(jobs)")
         }
@@ -127,7 +128,7 @@ import Testing
             log = try await server.log(of: second)
             #expect(job.status == .succeeded, "\(job.reason ?? "")\n\(log)")
             #expect(log.contains("[deploy/apply] pruned ConfigMap shop/extra"))
-            #expect(await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "extra") == nil)
+            try await waitFor { await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "extra") == nil }
             let goodCommit = try repository.head()
 
             // 3. A broken image: the rollout stalls, the job fails, 2.0 is re-applied, the commit is marked bad.
@@ -179,7 +180,7 @@ import Testing
             let badLog = try await server.log(of: bad)
             #expect(failed.status == .failed)
             #expect(badLog.contains("pruned ConfigMap shop/extra"), "\(badLog)")
-            #expect(await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "extra") == nil)
+            try await waitFor { await kube.cluster.object(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "extra") == nil }
             let failedRecord = try #require(try await server.store.deployments(app: "github").first { $0.jobID == bad && !$0.healthy })
             for object in failedRecord.manifests.arrayValue ?? [] {
                 #expect(object[path: ["metadata", "namespace"]] == "shop", "\(object)")

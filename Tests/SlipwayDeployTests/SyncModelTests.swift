@@ -124,8 +124,8 @@ import Testing
             let smoke = try #require(log.first { $0.hasPrefix("PostSync hook Job shop/smoke-") && $0.hasSuffix("succeeded") })
             let healthy = try #require(log.firstIndex { $0.contains("the applied objects: all") })
             #expect(healthy < (log.firstIndex(of: smoke) ?? 0), "PostSync runs once everything is healthy")
-            // HookSucceeded: gone. The generated name is new each run.
-            #expect(await server.cluster.objects(apiVersion: "batch/v1", kind: "Job").compactMap { $0[path: ["metadata", "name"]]?.stringValue } == ["seed"])
+            // HookSucceeded: gone (once the garbage collector is done). The generated name is new each run.
+            try await waitFor { await server.cluster.objects(apiVersion: "batch/v1", kind: "Job").compactMap { $0[path: ["metadata", "name"]]?.stringValue } == ["seed"] }
             let seedUID = await server.cluster.object(apiVersion: "batch/v1", kind: "Job", namespace: "shop", name: "seed")?[path: ["metadata", "uid"]]
 
             // Again: the fixed-name hook is deleted first and made afresh; nothing is pruned.
@@ -152,7 +152,7 @@ import Testing
             _ = try await Self.deploy(deployer, Self.namespace + Self.configMap("c", wave: nil) + pod("check", image: "check:1", policy: "HookSucceeded"), lines: lines)
             #expect(await lines.contains("PostSync hook Pod shop/check succeeded"))
             #expect(await lines.contains("pod check Succeeded; container check Completed (exit 0)"))
-            #expect(await server.cluster.object(apiVersion: "v1", kind: "Pod", namespace: "shop", name: "check") == nil)
+            try await waitFor { await server.cluster.object(apiVersion: "v1", kind: "Pod", namespace: "shop", name: "check") == nil }
 
             await #expect(throws: DeployError.self) {
                 try await Self.deploy(deployer, Self.namespace + Self.configMap("c", wave: nil) + pod("check", image: "check:fails", policy: "HookFailed"), lines: lines)
