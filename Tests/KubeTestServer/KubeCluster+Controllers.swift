@@ -93,6 +93,15 @@ extension KubeCluster {
             var annotations = updated.object[path: ["metadata", "annotations"]]?.objectValue ?? [:]
             annotations["deployment.kubernetes.io/revision"] = .string(String(next))
             updated.object["metadata"]?["annotations"] = .object(annotations)
+            if current == nil {
+                // A new ReplicaSet is reported at once; an adopted one changes no condition.
+                let before = updated.object[path: ["status", "conditions"]]?.arrayValue ?? []
+                var conditions = before.filter { $0["type"] != "Progressing" }
+                conditions.append(["type": "Progressing", "status": "True", "reason": "NewReplicaSetCreated",
+                                   "message": .string("Created new replica set \"\(setKey.name)\"")])
+                let stamped = JSONValue.array(Self.stamped(conditions, previous: before))
+                updated.object["status"]?["conditions"] = stamped
+            }
             bump(&updated)
             put(key, updated)
             return
@@ -111,46 +120,99 @@ extension KubeCluster {
             writeStatus(key, deployment, status)
             return
         }
-        // Pass 3: the rollout's outcome.
+        // Pass 3 and later: the rollout as the new ReplicaSet's pods go.
         let images = images(deployment.object)
         let setName = setKey.name
+        let others = sets.filter { $0.key != setKey }
+        let previousProgress = deployment.object[path: ["status", "conditions"]]?.arrayValue?.first { $0["type"] == "Progressing" }?["reason"]?.stringValue
         var conditions: [JSONValue]
-        if images.contains(where: { $0.hasSuffix(":unschedulable") }) {
-            scale(setKey, to: replicas, available: 0)
+        let old = others.values
+        let oldReplicas = old.map { $0.object[path: ["status", "replicas"]]?.intValue ?? 0 }.reduce(0, +)
+        let oldAvailable = old.map { $0.object[path: ["status", "availableReplicas"]]?.intValue ?? 0 }.reduce(0, +)
+        func available(_ ready: Bool) -> JSONValue {
+            ready ? ["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability."]
+                : ["type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."]
+        }
+        let progressingUpdated: JSONValue = ["type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated", "message": .string("ReplicaSet \"\(setName)\" is progressing.")]
+        let deadline: JSONValue = ["type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": .string("ReplicaSet \"\(setName)\" has timed out progressing.")]
+        if unschedulable(template["spec"] ?? [:]) != nil {
+            // Pods that cannot be scheduled: no deadline is ever reported for them.
+            scale(setKey, to: replicas)
             status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "updatedReplicas": .int(replicas),
                       "unavailableReplicas": .int(replicas)]
-            conditions = [["type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."],
-                          ["type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated", "message": .string("ReplicaSet \"\(setName)\" is progressing.")]]
+            conditions = [available(false), progressingUpdated]
         } else if images.contains(where: { $0.hasSuffix(":broken") }) {
             // The new pods never become available; the old ones keep serving (maxUnavailable 0).
-            let old = sets.filter { $0.key != setKey }.values
-            let oldReplicas = old.map { $0.object[path: ["status", "replicas"]]?.intValue ?? 0 }.reduce(0, +)
-            let oldAvailable = old.map { $0.object[path: ["status", "availableReplicas"]]?.intValue ?? 0 }.reduce(0, +)
             let surge = oldReplicas > 0 ? max(1, (replicas + 3) / 4) : replicas
-            scale(setKey, to: surge, available: 0)
+            scale(setKey, to: surge)
             status = ["observedGeneration": .int(generation), "replicas": .int(oldReplicas + surge), "updatedReplicas": .int(surge),
                       "unavailableReplicas": .int(surge)]
             if oldAvailable > 0 {
                 status["availableReplicas"] = .int(oldAvailable)
                 status["readyReplicas"] = .int(oldAvailable)
             }
-            let minimum = oldAvailable >= replicas - replicas / 4
-            conditions = [minimum
-                ? ["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability."]
-                : ["type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."],
-                ["type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-                 "message": .string("ReplicaSet \"\(setName)\" has timed out progressing.")]]
+            conditions = [available(oldAvailable >= replicas - replicas / 4), deadline]
         } else {
-            scale(setKey, to: replicas, available: replicas)
-            for other in sets.keys where other != setKey { scale(other, to: 0, available: 0) }
-            status = ["observedGeneration": .int(generation), "replicas": .int(replicas), "updatedReplicas": .int(replicas),
-                      "availableReplicas": .int(replicas), "readyReplicas": .int(replicas)]
-            conditions = [["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability."],
-                          ["type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
-                           "message": .string("ReplicaSet \"\(setName)\" has successfully progressed.")]]
+            scale(setKey, to: replicas)
+            let ready = objects[setKey]?.object[path: ["status", "availableReplicas"]]?.intValue ?? 0
+            let updated = objects[setKey]?.object[path: ["status", "replicas"]]?.intValue ?? 0
+            let complete = ready >= replicas
+            if complete { for other in others.keys { scale(other, to: 0) } }
+            let total = complete ? updated : oldReplicas + updated
+            let availableNow = complete ? ready : oldAvailable + ready
+            status = ["observedGeneration": .int(generation), "replicas": .int(total), "updatedReplicas": .int(updated)]
+            if availableNow > 0 {
+                status["availableReplicas"] = .int(availableNow)
+                status["readyReplicas"] = .int(availableNow)
+            }
+            if total > availableNow || replicas > availableNow { status["unavailableReplicas"] = .int(max(total, replicas) - availableNow) }
+            if total == 0 { status["replicas"] = nil; status["updatedReplicas"] = nil }
+            let progressing: JSONValue
+            if complete {
+                progressing = ["type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "message": .string("ReplicaSet \"\(setName)\" has successfully progressed.")]
+            } else if previousProgress == "NewReplicaSetAvailable" && sets.count == 1 {
+                // A change of replicas alone: the rollout of this ReplicaSet stays done.
+                progressing = deployment.object[path: ["status", "conditions"]]?.arrayValue?.first { $0["type"] == "Progressing" } ?? progressingUpdated
+            } else if stuckSince(setKey, deployment: deployment) {
+                progressing = deadline
+            } else {
+                progressing = progressingUpdated
+            }
+            conditions = [available(availableNow >= replicas - replicas / 4 && availableNow > 0), progressing]
         }
         status["conditions"] = .array(Self.stamped(conditions, previous: deployment.object[path: ["status", "conditions"]]?.arrayValue ?? []))
         writeStatus(key, deployment, status)
+    }
+
+    /// Why a pod with this spec cannot be scheduled on the node, or nil: an image tagged
+    /// `unschedulable` (no room), or a nodeSelector the node's labels do not meet.
+    func unschedulable(_ spec: JSONValue) -> String? {
+        let images = (spec["containers"]?.arrayValue ?? []).compactMap { $0["image"]?.stringValue }
+        if images.contains(where: { $0.hasSuffix(":unschedulable") }) {
+            return "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.."
+        }
+        let labels = objects[ObjectKey(group: "", plural: "nodes", namespace: "", name: Self.nodeName)]?.object[path: ["metadata", "labels"]]?.objectValue
+        let selector = spec["nodeSelector"]?.objectValue ?? [:]
+        if labels == nil || selector.contains(where: { labels?[$0.key] != $0.value }) {
+            return "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.."
+        }
+        return nil
+    }
+
+    /// Whether the new ReplicaSet's pods cannot start (an image that cannot be pulled, a
+    /// missing Secret) for longer than `progressDeadlineSeconds` (at the kubelet's time scale).
+    private func stuckSince(_ setKey: ObjectKey, deployment: Stored) -> Bool {
+        guard let set = objects[setKey], let uid = set.object[path: ["metadata", "uid"]]?.stringValue else { return false }
+        let stuck = objects.contains { entry in
+            entry.key.plural == "pods" && entry.key.namespace == setKey.namespace
+                && (entry.value.object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid }
+                && (entry.value.object[path: ["status", "containerStatuses"]]?.arrayValue ?? []).contains { status in
+                    ["ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError"].contains(status[path: ["state", "waiting", "reason"]]?.stringValue ?? "")
+                }
+        }
+        guard stuck, let created = set.object[path: ["metadata", "creationTimestamp"]]?.stringValue.flatMap({ ISO8601DateFormatter().date(from: $0) }) else { return false }
+        let seconds = Double(deployment.object[path: ["spec", "progressDeadlineSeconds"]]?.intValue ?? 600)
+        return Date().timeIntervalSince(created) >= seconds * ContainerProgram.timeScale
     }
 
     /// Conditions with the controller's times: an unchanged condition keeps its times, one
@@ -197,19 +259,35 @@ extension KubeCluster {
         return set
     }
 
-    private func scale(_ setKey: ObjectKey, to replicas: Int64, available: Int64) {
-        guard var set = objects[setKey] else { return }
-        var status: JSONValue = ["replicas": .int(replicas), "observedGeneration": 1]
-        if available > 0 {
-            status["availableReplicas"] = .int(available)
-            status["readyReplicas"] = .int(available)
+    /// Sets a ReplicaSet's replicas, gives it as many pods, and its status from them.
+    func scale(_ setKey: ObjectKey, to replicas: Int64) {
+        guard var set = objects[setKey], let uid = set.object[path: ["metadata", "uid"]]?.stringValue else { return }
+        if set.object[path: ["spec", "replicas"]]?.intValue != replicas {
+            set.object["spec"]?["replicas"] = .int(replicas)
+            var annotations = set.object[path: ["metadata", "annotations"]]?.objectValue ?? [:]
+            annotations["deployment.kubernetes.io/desired-replicas"] = .string(String(replicas))
+            annotations["deployment.kubernetes.io/max-replicas"] = .string(String(replicas + max(1, (replicas + 3) / 4)))
+            set.object["metadata"]?["annotations"] = .object(annotations)
+            bump(&set)
+            put(setKey, set)
+            syncPods(of: setKey)
+            set = objects[setKey] ?? set
         }
-        guard set.object[path: ["spec", "replicas"]]?.intValue != replicas || set.object["status"] != status else { return }
-        set.object["spec"]?["replicas"] = .int(replicas)
+        let pods = objects.values.filter { pod in
+            pod.object["kind"] == "Pod" && pod.object[path: ["metadata", "namespace"]]?.stringValue == setKey.namespace
+                && (pod.object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid }
+        }
+        let running = pods.filter { $0.object[path: ["status", "phase"]] == "Running" }.count
+        var status: JSONValue = ["replicas": .int(Int64(pods.count)), "observedGeneration": 1]
+        if !pods.isEmpty { status["fullyLabeledReplicas"] = .int(Int64(pods.count)) }
+        if running > 0 {
+            status["availableReplicas"] = .int(Int64(running))
+            status["readyReplicas"] = .int(Int64(running))
+        }
+        guard set.object["status"] != status else { return }
         set.object["status"] = status
         bump(&set)
         put(setKey, set)
-        syncPods(of: setKey)
     }
 
     /// The namespace controller: a Terminating namespace is emptied, then removed.

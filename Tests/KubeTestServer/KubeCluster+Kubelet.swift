@@ -72,15 +72,7 @@ extension KubeCluster {
     private func schedule(_ key: ObjectKey, _ stored: Stored) {
         guard stored.object[path: ["metadata", "deletionTimestamp"]] == nil else { return }
         let spec = stored.object["spec"] ?? [:]
-        let labels = node?[path: ["metadata", "labels"]]?.objectValue ?? [:]
-        let selector = spec["nodeSelector"]?.objectValue ?? [:]
-        let images = (spec["containers"]?.arrayValue ?? []).compactMap { $0["image"]?.stringValue }
-        var message: String?
-        if images.contains(where: { $0.hasSuffix(":unschedulable") }) {
-            message = "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.."
-        } else if node == nil || selector.contains(where: { labels[$0.key] != $0.value }) {
-            message = "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.."
-        }
+        let message = unschedulable(spec)
         var updated = stored
         if let message {
             let status: JSONValue = ["phase": "Pending", "qosClass": "BestEffort", "conditions": [[
