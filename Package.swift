@@ -289,6 +289,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                "Yams",
             ],
             path: "Tests/KubeTestServer",
             resources: [.copy("Fixtures")],

@@ -1,5 +1,6 @@
 import Foundation
 import SlipwayConfig
+import Yams
 public import SlipwayCore
 
 /// Reads an apply body the way kube-apiserver does (recorded in Fixtures/kube/wire, 01–09): as
@@ -28,10 +29,49 @@ enum ApplyBodyReader {
             }
             return value(any)
         }
+        if let key = (try? Yams.compose(yaml: body)).flatMap({ $0.flatMap(complexKey) }) {
+            throw Refusal(answer: yamlError("invalid map key: \(goValue(key))"))
+        }
         do {
             return try YAMLDocuments.parseOne(body, file: "body")
         } catch {
             throw Refusal(answer: yamlError(error.message))
+        }
+    }
+
+    /// The first mapping key that is itself a mapping or a list: JSON cannot hold it, and
+    /// sigs.k8s.io/yaml refuses it naming the key as Go prints it (recorded: 183–185).
+    private static func complexKey(_ node: Node) -> Node? {
+        switch node {
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                if key.scalar == nil { return key }
+                if let found = complexKey(value) { return found }
+            }
+            return nil
+        case .sequence(let sequence):
+            return sequence.lazy.compactMap(complexKey).first
+        default:
+            return nil
+        }
+    }
+
+    /// A YAML node as Go's `%#v` prints what go-yaml v2 decodes it to.
+    private static func goValue(_ node: Node) -> String {
+        switch node {
+        case .mapping(let mapping):
+            let pairs = mapping.map { (goValue($0.key), goValue($0.value)) }.sorted { $0.0 < $1.0 }
+            return "map[interface {}]interface {}{" + pairs.map { "\($0.0):\($0.1)" }.joined(separator: ", ") + "}"
+        case .sequence(let sequence):
+            return "[]interface {}{" + sequence.map(goValue).joined(separator: ", ") + "}"
+        case .scalar(let scalar):
+            if scalar.style == .plain {
+                if Int(scalar.string) != nil || ["true", "false"].contains(scalar.string) { return scalar.string }
+                if ["", "~", "null"].contains(scalar.string) { return "interface {}(nil)" }
+            }
+            return "\"" + scalar.string.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        default:
+            return "interface {}(nil)"
         }
     }
 

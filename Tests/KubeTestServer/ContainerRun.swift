@@ -94,13 +94,17 @@ struct ContainerRun {
     var wake: ContinuousClock.Instant?
     /// When a container told to stop is killed (SIGKILL after the grace period).
     var killAt: ContinuousClock.Instant?
+    /// When a container that could not be created is tried again (the kubelet's back-off:
+    /// 10 s, at the time scale).
+    var retryAt: ContinuousClock.Instant?
 
     var isRunning: Bool { if case .running = state { true } else { false } }
     var isTerminated: Bool { if case .terminated = state { true } else { false } }
     var exitCode: Int32? { if case .terminated(let code, _, _, _) = state { code } else { nil } }
 
-    /// Runs the program until it sleeps or ends.
-    mutating func advance(now: ContinuousClock.Instant) {
+    /// Runs the program until it sleeps or ends. `starting`: the pass that started it, which
+    /// prints what comes first but leaves the end to a later pass (a container is seen running).
+    mutating func advance(now: ContinuousClock.Instant, starting: Bool = false) {
         guard case .running(let started) = state else { return }
         if let killAt, now >= killAt {
             state = .terminated(exitCode: 137, reason: "Error", started: started, finished: Date())
@@ -110,6 +114,7 @@ struct ContainerRun {
         wake = nil
         while nextStep < program.steps.count {
             let step = program.steps[nextStep]
+            if starting, case .exit = step { return }
             nextStep += 1
             switch step {
             case .echo(let text):
@@ -125,6 +130,7 @@ struct ContainerRun {
                 return
             }
         }
+        if starting { return }
         state = .terminated(exitCode: 0, reason: "Completed", started: started, finished: Date())
     }
 

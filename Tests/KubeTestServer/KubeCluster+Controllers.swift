@@ -170,7 +170,8 @@ extension KubeCluster {
             let progressing: JSONValue
             if complete {
                 progressing = ["type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "message": .string("ReplicaSet \"\(setName)\" has successfully progressed.")]
-            } else if previousProgress == "NewReplicaSetAvailable" && sets.count == 1 {
+            } else if previousProgress == "NewReplicaSetAvailable"
+                        && others.values.allSatisfy({ ($0.object[path: ["spec", "replicas"]]?.intValue ?? 0) == 0 }) {
                 // A change of replicas alone: the rollout of this ReplicaSet stays done.
                 progressing = deployment.object[path: ["status", "conditions"]]?.arrayValue?.first { $0["type"] == "Progressing" } ?? progressingUpdated
             } else if stuckSince(setKey, deployment: deployment) {

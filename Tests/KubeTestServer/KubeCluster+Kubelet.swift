@@ -7,6 +7,8 @@ struct PodRun {
     var initContainers: [ContainerRun]
     var containers: [ContainerRun]
     var startTime: Date
+    /// Creating the pod's sandbox takes the runtime about a second (recorded), at the time scale.
+    var createdAt = ContinuousClock.now.advanced(by: .milliseconds(Int(1000 * ContainerProgram.timeScale)))
     var deadline: ContinuousClock.Instant?
     var deadlineExceeded = false
     /// The pod was deleted while its containers ran: removed once they have stopped.
@@ -54,7 +56,8 @@ extension KubeCluster {
             guard var run = podRuns[uid] else { continue }
             advance(&run, stored: stored, now: now)
             podRuns[uid] = run
-            if run.deleting && run.allContainers.allSatisfy({ !$0.isRunning }) {
+            let phase = stored.object[path: ["status", "phase"]]?.stringValue
+            if run.deleting && run.allContainers.allSatisfy({ !$0.isRunning }) && (phase == "Succeeded" || phase == "Failed") {
                 podRuns[uid] = nil
                 remove(key, uid: uid)
                 continue
@@ -106,9 +109,11 @@ extension KubeCluster {
     /// Starts what may start and runs what runs.
     private func advance(_ run: inout PodRun, stored: Stored, now: ContinuousClock.Instant) {
         let spec = stored.object["spec"] ?? [:]
+        guard now >= run.createdAt else { return }
         let namespace = run.key.namespace
         func start(_ container: inout ContainerRun, _ definition: JSONValue?) {
             if case .waiting(let reason, _) = container.state, reason == "ErrImageNeverPull" { return }
+            if let retryAt = container.retryAt, now < retryAt { return }
             let present = (node?[path: ["status", "images"]]?.arrayValue ?? []).contains { ($0["names"]?.arrayValue ?? []).contains(.string(container.image)) }
             if definition?["imagePullPolicy"]?.stringValue == "Never" && !present {
                 container.state = .waiting(reason: "ErrImageNeverPull", message: "Container image \"\(container.image)\" is not present with pull policy of Never")
@@ -125,6 +130,7 @@ extension KubeCluster {
                 guard let reference = variable[path: ["valueFrom", "secretKeyRef"]], let secretName = reference["name"]?.stringValue else { continue }
                 guard let secret = objects[ObjectKey(group: "", plural: "secrets", namespace: namespace, name: secretName)]?.object else {
                     container.state = .waiting(reason: "CreateContainerConfigError", message: "secret \"\(secretName)\" not found")
+                    container.retryAt = now.advanced(by: .milliseconds(Int(10 * ContainerProgram.timeScale * 1000)))
                     return
                 }
                 let key = reference["key"]?.stringValue ?? ""
@@ -143,12 +149,15 @@ extension KubeCluster {
             let failedBefore = run.initContainers[..<index].contains { $0.exitCode != 0 }
             if !failedBefore && !run.initContainers[index].isRunning && !run.deleting {
                 start(&run.initContainers[index], definitions.first.indices.contains(index) ? definitions.first[index] : nil)
+                run.initContainers[index].advance(now: now, starting: true)
+            } else {
+                run.initContainers[index].advance(now: now)
             }
-            run.initContainers[index].advance(now: now)
         } else if !run.initContainers.contains(where: { $0.exitCode != 0 }) {
             for index in run.containers.indices {
                 if case .waiting = run.containers[index].state, !run.deleting {
                     start(&run.containers[index], definitions.main.indices.contains(index) ? definitions.main[index] : nil)
+                    run.containers[index].advance(now: now, starting: true)
                     continue
                 }
                 run.containers[index].advance(now: now)
@@ -167,11 +176,11 @@ extension KubeCluster {
         for index in run.containers.indices { run.containers[index].terminate(killAt: killAt) }
     }
 
-    /// DELETE of a pod: one whose containers still run is marked and stopped (removed once
-    /// they have ended); one that has ended goes at once. Nil: not a pod of the node.
+    /// DELETE of a pod on the node: marked (deletionTimestamp, its grace period), its
+    /// containers stopped, and removed once the kubelet has reported them ended (recorded:
+    /// 161, 174–175). Nil: a pod no node runs, which goes at once.
     func deletePod(_ key: ObjectKey, propagation: String?) -> KubeAnswer? {
-        guard var stored = objects[key], let uid = stored.object[path: ["metadata", "uid"]]?.stringValue, var run = podRuns[uid],
-              run.allContainers.contains(where: \.isRunning) else { return nil }
+        guard var stored = objects[key], let uid = stored.object[path: ["metadata", "uid"]]?.stringValue, var run = podRuns[uid] else { return nil }
         let grace = stored.object[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30
         if stored.object[path: ["metadata", "deletionTimestamp"]] == nil {
             stored.object["metadata"]?["deletionTimestamp"] = .string(Self.now())
@@ -298,7 +307,9 @@ extension KubeCluster {
         }
         let run = podRuns[uid]
         guard let container = run?.allContainers.first(where: { $0.name == containerName }) else {
-            return (.failure(400, reason: "BadRequest", message: "container \"\(containerName)\" in pod \"\(name)\" is waiting to start: ContainerCreating"), nil)
+            // Not on the node yet: a main container of a pod with init containers waits for them.
+            let waiting = mainNames.contains(containerName) && !(spec["initContainers"]?.arrayValue ?? []).isEmpty ? "PodInitializing" : "ContainerCreating"
+            return (.failure(400, reason: "BadRequest", message: "container \"\(containerName)\" in pod \"\(name)\" is waiting to start: \(waiting)"), nil)
         }
         if case .waiting(let reason, _) = container.state {
             return (.failure(400, reason: "BadRequest", message: "container \"\(containerName)\" in pod \"\(name)\" is waiting to start: \(reason)"), nil)

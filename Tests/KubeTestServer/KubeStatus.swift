@@ -30,8 +30,12 @@ public struct KubeAnswer: Sendable {
         return .json(code, body)
     }
 
-    static func notFound(_ plural: String, _ name: String) -> KubeAnswer {
-        failure(404, reason: "NotFound", message: "\(plural) \"\(name)\" not found", details: ["name": .string(name), "kind": .string(plural)])
+    /// 404 naming the resource as the API server does: `deployments.apps "web" not found`.
+    static func notFound(_ plural: String, _ name: String, group: String = "") -> KubeAnswer {
+        var details: JSONValue = ["name": .string(name), "kind": .string(plural)]
+        if !group.isEmpty { details["group"] = .string(group) }
+        let qualified = group.isEmpty ? plural : "\(plural).\(group)"
+        return failure(404, reason: "NotFound", message: "\(qualified) \"\(name)\" not found", details: details)
     }
 
     /// A delete whose object is gone at once: `Status` Success naming it.
