@@ -163,7 +163,10 @@ extension KubeCluster {
                 run.containers[index].advance(now: now)
             }
         }
-        if let deadline = run.deadline, now >= deadline, !run.deadlineExceeded, run.allContainers.contains(where: \.isRunning) {
+        // The deadline counts once the kubelet has reported the pod running (as the real one
+        // does first), so the running state is always seen.
+        if let deadline = run.deadline, now >= deadline, !run.deadlineExceeded, run.allContainers.contains(where: \.isRunning),
+           stored.object[path: ["status", "phase"]] == "Running" {
             run.deadlineExceeded = true
             stop(&run, grace: spec["terminationGracePeriodSeconds"]?.intValue ?? 30, now: now)
         }

@@ -12,20 +12,8 @@ import Testing
 /// checks that the test server answers with the same codes and the same shapes: Status
 /// reasons, messages and causes, managed fields per manager, list contents, discovery.
 @Suite struct RecordedAnswersTests {
-    struct Line {
-        var stem: String
-        var status: Int
-        var method: String
-        var path: String
-        var contentType: String?
-    }
-
-    static func index() throws -> [Line] {
-        let text = try String(contentsOf: KubeTestServer.fixtures.appendingPathComponent("INDEX.tsv"), encoding: .utf8)
-        return text.split(separator: "\n").map { row in
-            let fields = row.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            return Line(stem: fields[0], status: Int(fields[1])!, method: fields[2], path: fields[3], contentType: fields[4] == "-" ? nil : fields[4])
-        }
+    static func index() throws -> [RecordedLine] {
+        try RecordedLine.index(KubeTestServer.fixtures)
     }
 
     static func recorded(_ stem: String) -> JSONValue? {

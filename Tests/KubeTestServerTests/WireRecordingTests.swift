@@ -14,23 +14,8 @@ import Testing
 @Suite struct WireRecordingTests {
     static var directory: URL { KubeTestServer.fixtures.appendingPathComponent("wire") }
 
-    struct Line {
-        var stem: String
-        var status: Int
-        var method: String
-        var path: String
-        var contentType: String?
-        var impersonate: String?
-    }
-
-    static func index() throws -> [Line] {
-        let text = try String(contentsOf: directory.appendingPathComponent("INDEX.tsv"), encoding: .utf8)
-        return text.split(separator: "\n").map { row in
-            let fields = row.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            return Line(stem: fields[0], status: Int(fields[1])!, method: fields[2], path: fields[3],
-                        contentType: fields[4] == "-" ? nil : fields[4],
-                        impersonate: fields[5] == "-" ? nil : String(fields[5].dropFirst("Impersonate-User: ".count)))
-        }
+    static func index() throws -> [RecordedLine] {
+        try RecordedLine.index(directory)
     }
 
     static func recorded(_ stem: String) -> JSONValue? {

@@ -24,26 +24,12 @@ import Testing
 @Suite struct WorkloadRecordingTests {
     static var directory: URL { KubeTestServer.fixtures.appendingPathComponent("workloads") }
 
-    struct Line {
-        var stem: String
-        var status: Int
-        var method: String
-        var path: String
-        var contentType: String?
-        var impersonate: String?
-    }
+    typealias Line = RecordedLine
 
+    /// The recorded requests by their number (`"093"`).
     static let lines: [String: Line] = {
-        let text = (try? String(contentsOf: directory.appendingPathComponent("INDEX.tsv"), encoding: .utf8)) ?? ""
-        var lines: [String: Line] = [:]
-        for row in text.split(separator: "\n") {
-            let fields = row.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count >= 6, let status = Int(fields[1]) else { continue }
-            let line = Line(stem: fields[0], status: status, method: fields[2], path: fields[3], contentType: fields[4] == "-" ? nil : fields[4],
-                            impersonate: fields[5] == "-" ? nil : String(fields[5].dropFirst("Impersonate-User: ".count)))
-            lines[String(fields[0].prefix(3))] = line
-        }
-        return lines
+        let rows = (try? RecordedLine.index(directory)) ?? []
+        return Dictionary(rows.map { (String($0.stem.prefix(3)), $0) }, uniquingKeysWith: { first, _ in first })
     }()
 
     static func recorded(_ number: String) -> JSONValue? {
