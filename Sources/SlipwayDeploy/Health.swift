@@ -14,8 +14,7 @@ public enum Health: Sendable, Equatable {
 
 /// Health rules per kind, as pure functions of the live object.
 public enum HealthRules {
-    ///
-    /// Nothing is judged on what a controller wrote before it saw the object's current spec:
+    /// How `object` is doing. Nothing is judged on what a controller wrote before it saw the object's current spec:
     /// a status whose `observedGeneration` lags `metadata.generation` (any kind that reports
     /// it; workloads always do), and a failure condition written before Slipway's last apply
     /// (see `isBeforeApply`) are waited through, not reported.

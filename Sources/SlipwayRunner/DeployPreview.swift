@@ -47,7 +47,7 @@ public struct DeployPreview: Sendable {
             throw DeployError("app '\(app.name)' has no cluster to compare with")
         }
         let commit: String
-        let workspace = (config.workspacesDir as NSString).appendingPathComponent("diff-\(app.name)-\(UUID().uuidString.prefix(8))")
+        let workspace = Sandbox.absolute((config.workspacesDir as NSString).appendingPathComponent("diff-\(app.name)-\(UUID().uuidString.prefix(8))"))
         defer { try? FileManager.default.removeItem(atPath: workspace) }
         do {
             if let requested {

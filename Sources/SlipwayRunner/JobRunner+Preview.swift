@@ -37,7 +37,8 @@ extension JobRunner {
             return await end(.failed, "Bitbucket Cloud does not publish a fork's pull-request commits in the target repository, "
                              + "so Slipway cannot fetch them: no preview for pull requests from forks there")
         }
-        let workspace = (workspacesDir as NSString).appendingPathComponent("\(app.name)-\(job.id)")
+        // Absolute, so SLIPWAY_WORKSPACE is a path a step can use from anywhere (data_dir may be relative).
+        let workspace = Sandbox.absolute((workspacesDir as NSString).appendingPathComponent("\(app.name)-\(job.id)"))
 
         // 1. The request's head, from the ref the forge publishes it under.
         let commit: String

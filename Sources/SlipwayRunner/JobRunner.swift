@@ -74,7 +74,8 @@ struct JobRunner: Sendable {
             return RunResult(status: problem == nil ? .succeeded : .failed, reason: problem)
         }
         await say("job \(job.id): \(app.name) at \(job.commit) (\(job.ref), trigger \(job.trigger.rawValue)\(job.deliveryID.map { ", delivery \($0)" } ?? ""))")
-        let workspace = (workspacesDir as NSString).appendingPathComponent("\(app.name)-\(job.id)")
+        // Absolute, so SLIPWAY_WORKSPACE is a path a step can use from anywhere (data_dir may be relative).
+        let workspace = Sandbox.absolute((workspacesDir as NSString).appendingPathComponent("\(app.name)-\(job.id)"))
 
         // 1. The commit, from the mirror.
         do {

@@ -107,6 +107,49 @@ import Testing
         #expect(result.status == 1 && !result.output.contains("Usage"), "a broken configuration is not a usage mistake: \(result.output)")
     }
 
+    /// As a new user starts it: `slipway serve` in a clone inside a private (0700) folder,
+    /// with the shipped relative `data_dir: data`; a push to an app whose pipeline has a step
+    /// runs the step, which finds its workspace by `$SLIPWAY_WORKSPACE` (absolute).
+    @Test func aStepRunsForAServerStartedInsideAPrivateFolder() async throws {
+        let repository = try GitRepository.make(files: ["README.txt": "from the checkout\n", ".slipway.yaml": """
+            stages:
+              build:
+                - name: probe
+                  run: |
+                    echo "step ran as $(id -u)"
+                    test "$SLIPWAY_WORKSPACE" = "$(pwd)"
+                    cat "$SLIPWAY_WORKSPACE/README.txt"
+            """])
+        defer { repository.directory.remove() }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        #expect((try FileManager.default.attributesOfItem(atPath: dir.path)[.posixPermissions] as? Int) == 0o700)
+        let config = try dir.write("config/slipway.yaml", """
+            listen: {host: 127.0.0.1, port: 0}
+            data_dir: data
+            api_tokens:
+              - {name: admin, role: admin, token: {env: ADMIN_TOKEN}}
+            apps:
+              - {name: app, repo: \(repository.url), forge: github, webhook_secrets: [{env: HOOK_SECRET}]}
+            """)
+        let environment = ["ADMIN_TOKEN": "admin-token-value", "HOOK_SECRET": "webhook-secret-value"]
+        let server = try await ServerProcess.start(configPath: "config/slipway.yaml", environment: environment, directory: dir.path)
+        defer { server.stop() }
+        let url = "https://localhost:\(server.port)"
+        let caFile = dir.path + "/data/tls/server.crt"
+        let sent = try await runSlipway(["send-test-hook", "app", "--commit", try repository.head(), "--config", config, "--server", url, "--ca-file", caFile],
+                                        environment: environment)
+        #expect(sent.status == 0, "\(sent.output)")
+        let api = try APIClient(baseURL: url, token: "admin-token-value", caFile: caFile)
+        try await waitFor { try await api.jobs().first?.status.isFinal == true }
+        let job = try #require(try await api.jobs().first)
+        let log = String(decoding: try await api.send(.GET, "/api/v1/jobs/\(job.id)/log").body, as: UTF8.self)
+        try await api.shutdown()
+        #expect(job.status == .succeeded, "\(job.reason ?? "")\n\(log)")
+        #expect(log.contains("[build/probe] step ran as 65534"), "\(log)")
+        #expect(log.contains("[build/probe] from the checkout"), "\(log)")
+    }
+
     @Test func sigtermStopsTheServerCleanly() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -13,11 +13,13 @@ public final class ServerProcess: @unchecked Sendable {
         Bundle.module.bundleURL.deletingLastPathComponent().appendingPathComponent("slipway")
     }
 
-    /// Starts `slipway serve --config configPath` and waits until it reports its port.
-    public static func start(configPath: String, environment: [String: String] = [:]) async throws -> ServerProcess {
+    /// Starts `slipway serve --config configPath` (in `directory`, where relative paths of
+    /// the configuration start) and waits until it reports its port.
+    public static func start(configPath: String, environment: [String: String] = [:], directory: String? = nil) async throws -> ServerProcess {
         let process = Process()
         process.executableURL = binary
         process.arguments = ["serve", "--config", configPath]
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
         process.standardOutput = output
