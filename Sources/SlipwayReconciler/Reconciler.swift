@@ -87,6 +87,11 @@ public actor Reconciler: Service {
         return config.apps.compactMap { stored[$0.name] ?? statuses[$0.name] }
     }
 
+    /// Every app's status by name, as `allStatuses` reads them (one read of the store).
+    public func statusesByApp() async -> [String: AppStatus] {
+        await storedStatuses().merging(statuses) { stored, _ in stored }
+    }
+
     public func status(of app: String) async -> AppStatus? {
         await storedStatuses()[app] ?? statuses[app]
     }
@@ -114,6 +119,8 @@ public actor Reconciler: Service {
     private func reconcileDue() async {
         let due = schedule.due(now: now())
         for name in due {
+            // A shutdown stops the round here, not one store error per app later.
+            if Task.isCancelled { break }
             guard let app = config.app(named: name) else { continue }
             let halfInterval = ReconcileSchedule.seconds(app.reconcileInterval) / 2
             await takeTurn(app, unlessReconciledSince: now().addingTimeInterval(-halfInterval))
@@ -137,7 +144,7 @@ public actor Reconciler: Service {
             record = try await store.takeReconcileTurn(app: app.name, replica: replica, leaseFor: Self.turnLease,
                                                        unlessReconciledSince: since, now: now())
         } catch {
-            logger.warning("cannot take the reconcile turn", metadata: ["app": "\(app.name)", "error": "\(error)"])
+            if !Task.isCancelled { logger.warning("cannot take the reconcile turn", metadata: ["app": "\(app.name)", "error": "\(error)"]) }
             return
         }
         guard var record else { return }

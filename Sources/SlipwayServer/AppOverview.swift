@@ -12,27 +12,36 @@ struct AppOverview: Sendable {
     let reconciler: Reconciler?
 
     func status(_ app: AppConfig) async -> AppStatus {
-        if var status = await reconciler?.status(of: app.name), status.reconciledAt != nil {
-            if let deployed = (try? await store.lastDeployment(app: app.name, healthyOnly: true))?.commit { status.deployedCommit = deployed }
-            if let latest = try? await store.latestJob(app: app.name) {
-                status.lastJob = latest.id
-                status.lastJobStatus = latest.status.rawValue
+        let latest = try? await store.latestJob(app: app.name)
+        let summary = AppSummary(latestJob: latest?.id, latestJobStatus: latest?.status,
+                                 deployedCommit: (try? await store.lastDeployment(app: app.name, healthyOnly: true))?.commit)
+        return compose(app, reconciled: await reconciler?.status(of: app.name), summary: summary)
+    }
+
+    /// Every configured app's status, in the configuration's order: one read of the
+    /// reconciler's statuses and one store query for every app's newest job and deploy.
+    func all() async -> [AppStatus] {
+        let reconciled = await reconciler?.statusesByApp() ?? [:]
+        let summaries = (try? await store.appSummaries()) ?? [:]
+        return config.apps.map { compose($0, reconciled: reconciled[$0.name], summary: summaries[$0.name] ?? AppSummary()) }
+    }
+
+    private func compose(_ app: AppConfig, reconciled: AppStatus?, summary: AppSummary) -> AppStatus {
+        var status: AppStatus
+        if let reconciled, reconciled.reconciledAt != nil {
+            status = reconciled
+            if let deployed = summary.deployedCommit { status.deployedCommit = deployed }
+            if let latest = summary.latestJob {
+                status.lastJob = latest
+                status.lastJobStatus = summary.latestJobStatus?.rawValue
             }
             return status
         }
-        var status = AppStatus(app: app.name)
-        status.deployedCommit = (try? await store.lastDeployment(app: app.name, healthyOnly: true))?.commit
-        let latest = try? await store.latestJob(app: app.name)
-        status.lastJob = latest?.id
-        status.lastJobStatus = latest?.status.rawValue
+        status = AppStatus(app: app.name)
+        status.deployedCommit = summary.deployedCommit
+        status.lastJob = summary.latestJob
+        status.lastJobStatus = summary.latestJobStatus?.rawValue
         status.message = reconciler == nil ? "the reconciler is not running" : "not reconciled yet"
         return status
-    }
-
-    /// Every configured app's status, in the configuration's order.
-    func all() async -> [AppStatus] {
-        var statuses: [AppStatus] = []
-        for app in config.apps { statuses.append(await status(app)) }
-        return statuses
     }
 }

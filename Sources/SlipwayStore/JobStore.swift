@@ -99,6 +99,9 @@ public protocol JobStore: AnyObject, Sendable {
     func endReconcileTurn(_ record: ReconcileRecord, replica: String) async throws(StoreError)
     /// Every app's stored reconcile status, whichever replica wrote it.
     func reconcileRecords() async throws(StoreError) -> [ReconcileRecord]
+    /// Every app's newest job and newest healthy deploy, in one query (the app views' cost
+    /// must not grow with the apps a second time).
+    func appSummaries() async throws(StoreError) -> [String: AppSummary]
 
     // MARK: Steps and logs
 

@@ -26,6 +26,21 @@ extension PostgresJobStore {
             """, "end the reconcile turn of \(record.app)")
     }
 
+    public func appSummaries() async throws(StoreError) -> [String: AppSummary] {
+        let found = try await rows(PostgresQuery(unsafeSQL: StoreSQL.appSummaries(trueLiteral: "TRUE")), "read the apps' newest jobs and deploys")
+        do {
+            var summaries: [String: AppSummary] = [:]
+            for row in found {
+                summaries[try row["app"].decode(String.self)] = AppSummary(
+                    latestJob: try row["job_id"].decode(Int64?.self), latestJobStatus: try row["job_status"].decode(String?.self).flatMap(JobStatus.init(rawValue:)),
+                    deployedCommit: try row["deployed_commit"].decode(String?.self))
+            }
+            return summaries
+        } catch {
+            throw Self.storeError(error, doing: "read the apps' newest jobs and deploys")
+        }
+    }
+
     public func reconcileRecords() async throws(StoreError) -> [ReconcileRecord] {
         let found = try await rows("SELECT * FROM app_reconciles ORDER BY app", "read reconcile statuses")
         do { return try found.map(Self.reconcileRecord) } catch { throw Self.storeError(error, doing: "read reconcile statuses") }

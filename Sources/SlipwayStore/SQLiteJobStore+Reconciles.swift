@@ -45,6 +45,17 @@ extension SQLiteJobStore {
         }
     }
 
+    public func appSummaries() async throws(StoreError) -> [String: AppSummary] {
+        try await read { db in
+            var summaries: [String: AppSummary] = [:]
+            for row in try Row.fetchAll(db, sql: StoreSQL.appSummaries(trueLiteral: "1")) {
+                summaries[row["app"]] = AppSummary(latestJob: row["job_id"], latestJobStatus: (row["job_status"] as String?).flatMap(JobStatus.init(rawValue:)),
+                                                   deployedCommit: row["deployed_commit"])
+            }
+            return summaries
+        }
+    }
+
     public func reconcileRecords() async throws(StoreError) -> [ReconcileRecord] {
         try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM app_reconciles ORDER BY app").map(Self.reconcileRecord) }
     }

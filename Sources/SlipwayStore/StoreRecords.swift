@@ -85,6 +85,20 @@ public struct StepProcess: Sendable, Hashable {
 }
 
 
+/// What the app views show of an app from the store: its newest job (previews left out) and
+/// the commit of its newest healthy deploy.
+public struct AppSummary: Sendable, Hashable {
+    public var latestJob: JobID?
+    public var latestJobStatus: JobStatus?
+    public var deployedCommit: String?
+
+    public init(latestJob: JobID? = nil, latestJobStatus: JobStatus? = nil, deployedCommit: String? = nil) {
+        self.latestJob = latestJob
+        self.latestJobStatus = latestJobStatus
+        self.deployedCommit = deployedCommit
+    }
+}
+
 /// What the reconciler keeps of an app between turns, in the store so that every replica
 /// sees it and a restart keeps it: its last status and its drift-correction back-off.
 public struct ReconcileRecord: Sendable, Hashable {

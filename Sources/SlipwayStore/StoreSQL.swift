@@ -1,5 +1,16 @@
 /// SQL both stores use word for word (SQLite and PostgreSQL read it alike).
 enum StoreSQL {
+    /// Every app's newest job (previews left out) and newest healthy deploy's commit;
+    /// `trueLiteral` is true as the database spells it (`1`, `TRUE`).
+    static func appSummaries(trueLiteral: String) -> String {
+        """
+        SELECT apps.app AS app, j.id AS job_id, j.status AS job_status, d.commit_sha AS deployed_commit
+        FROM (SELECT DISTINCT app FROM jobs WHERE trigger <> 'preview' UNION SELECT DISTINCT app FROM deployments) AS apps
+        LEFT JOIN jobs j ON j.id = (SELECT MAX(id) FROM jobs WHERE app = apps.app AND trigger <> 'preview')
+        LEFT JOIN deployments d ON d.id = (SELECT MAX(id) FROM deployments WHERE app = apps.app AND healthy = \(trueLiteral))
+        """
+    }
+
     /// A job's columns, in the order `SQLiteJobStore.job(from:)` reads them by position (by
     /// name, GRDB compares every column name case-insensitively: 5 % of the server's CPU at
     /// full intake).

@@ -350,6 +350,26 @@ import Testing
         }
     }
 
+    /// The app views' one query: every app's newest job (a preview is not the app's) and its
+    /// newest healthy deploy.
+    @Test(arguments: StoreKind.available) func everyAppsNewestJobAndDeployInOneQuery(kind: StoreKind) async throws {
+        try await Self.with(kind) { _, store in
+            #expect(try await store.appSummaries().isEmpty)
+            _ = try await store.enqueue(app: "shop", ref: "refs/heads/main", commit: String(repeating: "1", count: 40), trigger: .manual)
+            let shop = try await store.enqueue(app: "shop", ref: "refs/heads/main", commit: String(repeating: "2", count: 40), trigger: .manual)
+            let api = try await store.enqueue(app: "api", ref: "refs/heads/main", commit: String(repeating: "3", count: 40), trigger: .manual)
+            _ = try await store.enqueue(app: "api", ref: "refs/pull/7/head", commit: String(repeating: "4", count: 40), trigger: .preview)
+            try await store.recordDeployment(app: "shop", jobID: 1, commit: "c1", objects: .array([]), manifests: .array([]), healthy: true)
+            try await store.recordDeployment(app: "shop", jobID: 2, commit: "c2", objects: .array([]), manifests: .array([]), healthy: false)
+            try await store.recordDeployment(app: "old", jobID: 9, commit: "c9", objects: .array([]), manifests: .array([]), healthy: true)
+            let summaries = try await store.appSummaries()
+            #expect(summaries["shop"] == AppSummary(latestJob: shop.id, latestJobStatus: .queued, deployedCommit: "c1"))
+            #expect(summaries["api"] == AppSummary(latestJob: api.id, latestJobStatus: .queued, deployedCommit: nil))
+            #expect(summaries["old"] == AppSummary(latestJob: nil, latestJobStatus: nil, deployedCommit: "c9"))
+            #expect(summaries.count == 3)
+        }
+    }
+
     @Test(arguments: StoreKind.available) func claimsAreFairOnePerAppAndSupersedeOlderQueuedJobs(kind: StoreKind) async throws {
         try await Self.with(kind) { _, store in
             var clock = Date(timeIntervalSince1970: 1_800_000_000)
