@@ -15,13 +15,16 @@ import Testing
 /// replays do (status codes, Status reasons, messages and details, object shapes); a
 /// recorded sequence of states is compared as states a client polling the test server sees
 /// in the same order (`series-*.tsv`, summarised the way the recording summarised them).
-/// Times are not compared: the test server plays scripts at a tenth of their time.
+/// Times are not compared: the test server plays scripts at a tenth of their time. Watches
+/// are read until what the recording shows has come, never cut by a timeout, and the
+/// sections run one after another (each plays a cluster's controllers), so a loaded machine
+/// slows them down without failing them.
 ///
 /// Not replayed: the pod that runs out of memory (129–133; the test server runs no programs,
 /// so nothing uses memory), and the counts the Deployment controller writes between the
 /// passes that matter (only the states the recording names as what a client must learn are
 /// compared: the stale condition of the rollback, and where each sequence ends).
-@Suite struct WorkloadRecordingTests {
+@Suite(.serialized) struct WorkloadRecordingTests {
     static var directory: URL { KubeTestServer.fixtures.appendingPathComponent("workloads") }
 
     typealias Line = RecordedLine
@@ -116,10 +119,10 @@ import Testing
             let path = collection + "?fieldSelector=metadata.name%3D\(name)&watch=1&resourceVersion=\(version)&timeoutSeconds=30"
             let response = try await client.execute(request("GET", path), timeout: .seconds(40))
             #expect(response.status.code == 200)
-            let change = Task { try await during() }
             // Where it stands when the watch starts, then every change.
             var seen: [String] = []
             if let current = try await get(collection + "/" + name) { seen.append(summary(current)) }
+            let change = Task { try await during() }
             var pending = Data()
             reading: for try await chunk in response.body {
                 pending.append(contentsOf: chunk.readableBytesView)
@@ -134,6 +137,27 @@ import Testing
             }
             try await change.value
             return seen
+        }
+
+        /// The events of a watch from before `during` runs until `enough` holds of them (or the
+        /// server ends the stream): however slow the machine, nothing is cut off by a timeout.
+        func events(_ path: String, impersonate: String? = nil, until enough: @escaping @Sendable ([JSONValue]) -> Bool,
+                    during: @escaping @Sendable () async throws -> Void) async throws -> [JSONValue] {
+            let response = try await client.execute(request("GET", path, impersonate: impersonate), timeout: .seconds(120))
+            #expect(response.status.code == 200)
+            let change = Task { try await during() }
+            var events: [JSONValue] = []
+            var pending = Data()
+            reading: for try await chunk in response.body {
+                pending.append(contentsOf: chunk.readableBytesView)
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    if let event = try? JSONDecoder().decode(JSONValue.self, from: pending[pending.startIndex..<newline]) { events.append(event) }
+                    pending = Data(pending[pending.index(after: newline)...])
+                    if enough(events) { break reading }
+                }
+            }
+            try await change.value
+            return events
         }
 
         /// Every line of a stream until it ends (a watch, a followed log), read while `during` runs.
