@@ -93,6 +93,13 @@ public actor MirrorCache {
     }
 
     /// The commit `branch` points at on the remote, without fetching anything.
+    /// Every branch head of the remote, in one read (`git ls-remote --heads`).
+    public func remoteHeads(in url: String, credentials: RepositoryAuth = .none) async throws(GitError) -> [String: String] {
+        try await onMirrorQueue(url) { _ throws(GitError) in
+            try MirrorRepository.remoteHeads(url: url, credentials: credentials)
+        }
+    }
+
     public func remoteHead(of branch: String, in url: String, credentials: RepositoryAuth = .none) async throws(GitError) -> String {
         try await onMirrorQueue(url) { _ throws(GitError) in
             try MirrorRepository.remoteHead(url: url, branch: branch, credentials: credentials)

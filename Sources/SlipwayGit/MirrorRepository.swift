@@ -121,6 +121,15 @@ struct MirrorRepository {
     /// The commit `branch` points at on the remote, from the remote's ref advertisement alone
     /// (`git ls-remote`): no objects are fetched.
     static func remoteHead(url: String, branch: String, credentials: RepositoryAuth) throws(GitError) -> String {
+        guard let head = try remoteHeads(url: url, credentials: credentials)[branch] else {
+            throw GitError(.commitNotFound, "branch \(branch) is not in \(url)")
+        }
+        return head
+    }
+
+    /// Every branch head of the remote (`refs/heads/NAME` → commit), in one exchange like
+    /// `git ls-remote --heads`: apps that share a repository share this read.
+    static func remoteHeads(url: String, credentials: RepositoryAuth) throws(GitError) -> [String: String] {
         _ = LibGit2.initialised
         try RepositoryURL.validate(url)
         var remote: OpaquePointer?
@@ -142,15 +151,17 @@ struct MirrorRepository {
         var heads: UnsafeMutablePointer<UnsafePointer<git_remote_head>?>?
         var count = 0
         try LibGit2.check(git_remote_ls(&heads, &count, remote), "cannot list the refs of \(url)")
-        let wanted = "refs/heads/\(branch)"
+        var branches: [String: String] = [:]
         for index in 0..<count {
-            guard let head = heads?[index]?.pointee, String(cString: head.name) == wanted else { continue }
+            guard let head = heads?[index]?.pointee else { continue }
+            let name = String(cString: head.name)
+            guard name.hasPrefix("refs/heads/") else { continue }
             var oid = head.oid
             var buffer = [CChar](repeating: 0, count: 41)
             git_oid_tostr(&buffer, 41, &oid)
-            return String(cString: buffer)
+            branches[String(name.dropFirst("refs/heads/".count))] = String(cString: buffer)
         }
-        throw GitError(.commitNotFound, "branch \(branch) is not in \(url)")
+        return branches
     }
 
     /// The commit a branch points at in the mirror.

@@ -41,6 +41,7 @@ public final class SlipwayMetrics: Sendable {
         for stage in StageName.allCases.map(\.rawValue) + HookPoint.allCases.map(\.rawValue) { _ = stageDuration(stage) }
         queueDepth(0)
         _ = reconcileDuration
+        _ = branchReads
         for app in apps.map(\.name) {
             _ = pollJobs(app: app)
             setStatus(app: app, sync: "Unknown", health: "Unknown")
@@ -71,6 +72,10 @@ public final class SlipwayMetrics: Sendable {
     private var reconcileDuration: DurationHistogram {
         registry.makeDurationHistogram(descriptor: Self.name("reconcile_duration_seconds", help: "Time to reconcile one app"),
                                        buckets: Self.secondsBuckets)
+    }
+
+    private var branchReads: Counter {
+        registry.makeCounter(descriptor: Self.name("branch_reads_total", help: "Remote reads of a repository's branch heads by the reconciler (one serves every app of the repository)"))
     }
 
     private func pollJobs(app: String) -> Counter {
@@ -115,6 +120,11 @@ public final class SlipwayMetrics: Sendable {
 
     public func pollJob(app: String) {
         pollJobs(app: app).increment()
+    }
+
+    /// One remote read of a repository's branch heads.
+    public func branchRead() {
+        branchReads.increment()
     }
 
     /// One reconcile of one app: its duration, sync and health status, drifted objects.

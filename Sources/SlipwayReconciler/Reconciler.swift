@@ -33,6 +33,18 @@ public actor Reconciler: Service {
     private var schedule: ReconcileSchedule
     /// Branch heads whose changes were found not to concern a monorepo app.
     private var unconcernedHeads: [String: String] = [:]
+    /// The last read of each repository's branch heads, shared by the apps that use it.
+    private var branchReads: [RepositoryKey: BranchRead] = [:]
+
+    struct RepositoryKey: Hashable {
+        var url: String
+        var credentials: RepositoryAuth
+    }
+
+    struct BranchRead {
+        var at: Date
+        var heads: Result<[String: String], GitError>
+    }
     private var statuses: [String: AppStatus] = [:]
     private let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
@@ -111,6 +123,8 @@ public actor Reconciler: Service {
     /// replica reconciles it, its stored status.
     public func refresh(_ app: String) async -> AppStatus? {
         guard let config = config.app(named: app) else { return nil }
+        // Asked for now: the branch is read again, not taken from the shared read.
+        branchReads[RepositoryKey(url: config.repoURL, credentials: config.repositoryAuth)] = nil
         await takeTurn(config, unlessReconciledSince: nil)
         releaseMemory()
         return await status(of: app)
@@ -162,6 +176,25 @@ public actor Reconciler: Service {
         }
     }
 
+    /// The branch heads of the app's repository: one remote read serves every app of that
+    /// repository (a monorepo's dozens) for half the shortest interval among them, so the
+    /// forge sees about two reads a repository per interval, not one per app.
+    private func branchHeads(for app: AppConfig) async -> Result<[String: String], GitError> {
+        let key = RepositoryKey(url: app.repoURL, credentials: app.repositoryAuth)
+        let sharing = config.apps.filter { $0.repoURL == app.repoURL && $0.repositoryAuth == app.repositoryAuth }
+        let fresh = (sharing.map { ReconcileSchedule.seconds($0.reconcileInterval) }.min() ?? 0) / 2
+        if let read = branchReads[key], now().timeIntervalSince(read.at) < fresh { return read.heads }
+        let heads: Result<[String: String], GitError>
+        do {
+            heads = .success(try await mirrors.remoteHeads(in: app.repoURL, credentials: app.repositoryAuth))
+        } catch {
+            heads = .failure(error)
+        }
+        branchReads[key] = BranchRead(at: now(), heads: heads)
+        metrics?.branchRead()
+        return heads
+    }
+
     /// Whether a new branch head concerns a monorepo app: its `paths` match a file changed
     /// since the app's last job (the mirror's diff); judged once per head.
     private func concerns(_ app: AppConfig, head: String, since previous: String?) async -> Bool {
@@ -191,7 +224,9 @@ public actor Reconciler: Service {
 
         // 1. A push no webhook announced.
         do {
-            let head = try await mirrors.remoteHead(of: app.branch, in: app.repoURL, credentials: app.repositoryAuth)
+            guard let head = try await branchHeads(for: app).get()[app.branch] else {
+                throw GitError(.commitNotFound, "branch \(app.branch) is not in \(app.repoURL)")
+            }
             status.branchHead = head
             if latest?.commit != head, try await !store.hasJob(app: app.name, commit: head), await concerns(app, head: head, since: latest?.commit) {
                 let job = try await store.enqueue(app: app.name, ref: PushEvent.branchPrefix + app.branch, commit: head, trigger: .poll,

@@ -208,3 +208,35 @@ import Testing
         }
     }
 }
+
+/// Apps that share a repository (a monorepo's services) share one read of its branch heads.
+@Suite struct SharedBranchReadTests {
+    @Test func twelveAppsOfOneRepositoryReadItsBranchesOnce() async throws {
+        let repository = try GitRepository.make(files: ["README.md": "monorepo\n"])
+        defer { repository.directory.remove() }
+        try await withLiveServer(reconciler: true, configure: { config in
+            let template = config.apps[0]
+            config.apps = (0..<12).map { index in
+                var app = template
+                app.name = "svc-\(index)"
+                app.repoURL = repository.url
+                // Due within the first second (10 % jitter), read again after 5 s.
+                app.reconcileInterval = .seconds(10)
+                return app
+            }
+        }) { server in
+            struct List: Decodable { struct App: Decodable { var reconciled_at: String? }; var apps: [App] }
+            try await waitFor(timeout: .seconds(20)) {
+                let (_, body) = try await server.withClient { try await $0.send(.GET, "/api/v1/apps") }
+                return try JSONDecoder().decode(List.self, from: body).apps.allSatisfy { $0.reconciled_at != nil }
+            }
+            let (_, metrics) = try await server.withClient(token: nil) { try await $0.send(.GET, "/metrics") }
+            let line = String(decoding: metrics, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("slipway_branch_reads_total ") }
+            #expect(line == "slipway_branch_reads_total 1", "\(String(describing: line))")
+            // Every app saw the branch head from that one read (and queued its poll job).
+            let jobs = try await server.store.jobs(JobQuery(limit: 100))
+            #expect(Set(jobs.map(\.app)).count == 12)
+            #expect(Set(jobs.map(\.commit)) == [try repository.head()])
+        }
+    }
+}
