@@ -220,13 +220,13 @@ import Testing
                 var app = template
                 app.name = "svc-\(index)"
                 app.repoURL = repository.url
-                // Due within the first second (10 % jitter), read again after 5 s.
-                app.reconcileInterval = .seconds(10)
+                // Due within the first 6 s (10 % jitter); the read serves for 30 s.
+                app.reconcileInterval = .seconds(60)
                 return app
             }
         }) { server in
             struct List: Decodable { struct App: Decodable { var reconciled_at: String? }; var apps: [App] }
-            try await waitFor(timeout: .seconds(20)) {
+            try await waitFor(timeout: .seconds(120)) {
                 let (_, body) = try await server.withClient { try await $0.send(.GET, "/api/v1/apps") }
                 return try JSONDecoder().decode(List.self, from: body).apps.allSatisfy { $0.reconciled_at != nil }
             }
