@@ -52,7 +52,6 @@ public struct ApplySetParent: Sendable, Hashable {
 
     /// `Kind.group`, or `Kind` for the core group, as the KEP's annotation spells them.
     static func groupKind(_ reference: ObjectReference) -> String {
-        let parts = reference.apiVersion.split(separator: "/")
-        return parts.count == 2 ? "\(reference.kind).\(parts[0])" : reference.kind
+        reference.group.isEmpty ? reference.kind : "\(reference.kind).\(reference.group)"
     }
 }

@@ -16,9 +16,7 @@ public enum RolloutPicture {
         let wanted = deployment[path: ["spec", "replicas"]]?.intValue ?? 1
         let available = deployment[path: ["status", "availableReplicas"]]?.intValue ?? 0
         var parts = ["\(name): \(available)/\(wanted) available"]
-        guard let selector = labelSelector(deployment[path: ["spec", "selector"]]),
-              let sets = try? await client.list(apiVersion: "apps/v1", kind: "ReplicaSet", namespace: namespace, labelSelector: selector)
-        else { return parts.joined(separator: "; ") }
+        guard let sets = await replicaSets(of: deployment, client: client) else { return parts.joined(separator: "; ") }
         let uid = deployment[path: ["metadata", "uid"]]?.stringValue
         let owned = sets.filter { set in
             uid == nil || (set[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid }
@@ -44,10 +42,7 @@ public enum RolloutPicture {
     /// `Progressing=False` into the status and replaces it only on a later pass; the
     /// condition's time cannot tell when the rollback came within the same second.
     public static func deadlineIsFromEarlierRollout(_ deployment: JSONValue, replicaSet name: String, client: KubeClient) async -> Bool? {
-        let namespace = deployment[path: ["metadata", "namespace"]]?.stringValue
-        guard let selector = labelSelector(deployment[path: ["spec", "selector"]]),
-              let sets = try? await client.list(apiVersion: "apps/v1", kind: "ReplicaSet", namespace: namespace, labelSelector: selector)
-        else { return nil }
+        guard let sets = await replicaSets(of: deployment, client: client) else { return nil }
         guard let named = sets.first(where: { $0[path: ["metadata", "name"]]?.stringValue == name }) else { return true }
         // The controller copies the template and adds only the pod-template-hash label.
         var template = named[path: ["spec", "template"]] ?? [:]
@@ -56,6 +51,14 @@ public enum RolloutPicture {
             template["metadata"]?["labels"] = labels.isEmpty ? nil : .object(labels)
         }
         return template != deployment[path: ["spec", "template"]]
+    }
+
+    /// The ReplicaSets the Deployment's selector selects, in one LIST (recorded:
+    /// workloads 063, 070); nil when they cannot be read.
+    static func replicaSets(of deployment: JSONValue, client: KubeClient) async -> [JSONValue]? {
+        guard let selector = labelSelector(deployment[path: ["spec", "selector"]]) else { return nil }
+        return try? await client.list(apiVersion: "apps/v1", kind: "ReplicaSet", namespace: deployment[path: ["metadata", "namespace"]]?.stringValue,
+                                      labelSelector: selector)
     }
 
     /// `1 Pending pod, condition PodScheduled=False Unschedulable: …` — counts by phase, and

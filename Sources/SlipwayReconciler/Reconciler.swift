@@ -35,6 +35,8 @@ public actor Reconciler: Service {
     private var unconcernedHeads: [String: String] = [:]
     /// The last read of each repository's branch heads, shared by the apps that use it.
     private var branchReads: [RepositoryKey: BranchRead] = [:]
+    /// How long a read serves: half the shortest interval among the repository's apps.
+    private let branchReadLifetime: [RepositoryKey: TimeInterval]
 
     struct RepositoryKey: Hashable {
         var url: String
@@ -75,6 +77,12 @@ public actor Reconciler: Service {
         }
         self.schedule = schedule
         for app in config.apps { statuses[app.name] = AppStatus(app: app.name) }
+        var lifetimes: [RepositoryKey: TimeInterval] = [:]
+        for app in config.apps {
+            let key = RepositoryKey(url: app.repoURL, credentials: app.repositoryAuth)
+            lifetimes[key] = min(lifetimes[key] ?? .infinity, ReconcileSchedule.seconds(app.reconcileInterval) / 2)
+        }
+        branchReadLifetime = lifetimes
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -181,9 +189,7 @@ public actor Reconciler: Service {
     /// forge sees about two reads a repository per interval, not one per app.
     private func branchHeads(for app: AppConfig) async -> Result<[String: String], GitError> {
         let key = RepositoryKey(url: app.repoURL, credentials: app.repositoryAuth)
-        let sharing = config.apps.filter { $0.repoURL == app.repoURL && $0.repositoryAuth == app.repositoryAuth }
-        let fresh = (sharing.map { ReconcileSchedule.seconds($0.reconcileInterval) }.min() ?? 0) / 2
-        if let read = branchReads[key], now().timeIntervalSince(read.at) < fresh { return read.heads }
+        if let read = branchReads[key], now().timeIntervalSince(read.at) < branchReadLifetime[key] ?? 0 { return read.heads }
         let heads: Result<[String: String], GitError>
         do {
             heads = .success(try await mirrors.remoteHeads(in: app.repoURL, credentials: app.repositoryAuth))

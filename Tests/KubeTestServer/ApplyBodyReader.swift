@@ -29,12 +29,13 @@ enum ApplyBodyReader {
             }
             return value(any)
         }
-        if let key = (try? Yams.compose(yaml: body)).flatMap({ $0.flatMap(complexKey) }) {
-            throw Refusal(answer: yamlError("invalid map key: \(goValue(key))"))
-        }
         do {
             return try YAMLDocuments.parseOne(body, file: "body")
         } catch {
+            // Only a refused body is looked at again, for the key go-yaml would name.
+            if let key = (try? Yams.compose(yaml: body)).flatMap({ $0.flatMap(complexKey) }) {
+                throw Refusal(answer: yamlError("invalid map key: \(goValue(key))"))
+            }
             throw Refusal(answer: yamlError(error.message))
         }
     }

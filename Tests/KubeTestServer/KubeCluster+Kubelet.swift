@@ -78,12 +78,12 @@ extension KubeCluster {
         let message = unschedulable(spec)
         var updated = stored
         if let message {
-            let status: JSONValue = ["phase": "Pending", "qosClass": "BestEffort", "conditions": [[
+            // Reported once; the scheduler tries again without writing anything new.
+            guard stored.object[path: ["status", "conditions"]] == nil else { return }
+            updated.object["status"] = ["phase": "Pending", "qosClass": "BestEffort", "conditions": [[
                 "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": .string(message),
                 "lastProbeTime": .null, "lastTransitionTime": .string(Self.now()),
             ]]]
-            guard stored.object[path: ["status", "conditions"]] == nil else { return }
-            updated.object["status"] = status
         } else {
             updated.object["spec"]?["nodeName"] = .string(Self.nodeName)
             let endsOnItsOwn = spec["restartPolicy"]?.stringValue != "Always" && spec["restartPolicy"] != nil
@@ -443,14 +443,18 @@ extension KubeCluster {
         let podName = "\(key.name)-" + String((0..<5).map { _ in alphabet.randomElement()! })
         let owner: JSONValue = ["apiVersion": "batch/v1", "kind": "Job", "name": .string(key.name), "uid": job.object[path: ["metadata", "uid"]] ?? "",
                                 "controller": true, "blockOwnerDeletion": true]
+        addPod(podName, namespace: key.namespace, labels: template[path: ["metadata", "labels"]] ?? [:], owner: owner, spec: template["spec"] ?? [:])
+    }
+
+    /// A pod a controller creates for its owner, Pending until the scheduler binds it.
+    private func addPod(_ name: String, namespace: String, labels: JSONValue, owner: JSONValue, spec: JSONValue) {
         var pod = Stored(object: ["apiVersion": "v1", "kind": "Pod",
-                                  "metadata": ["name": .string(podName), "namespace": .string(key.namespace), "labels": template[path: ["metadata", "labels"]] ?? [:],
-                                               "ownerReferences": [owner]],
-                                  "spec": template["spec"] ?? [:], "status": ["phase": "Pending", "qosClass": "BestEffort"]],
+                                  "metadata": ["name": .string(name), "namespace": .string(namespace), "labels": labels, "ownerReferences": [owner]],
+                                  "spec": spec],
                          managers: [])
         if let type = catalog.type(group: "", version: "v1", plural: "pods") { created(&pod, type: type) }
         bump(&pod)
-        put(ObjectKey(group: "", plural: "pods", namespace: key.namespace, name: podName), pod)
+        put(ObjectKey(group: "", plural: "pods", namespace: namespace, name: name), pod)
     }
 
     /// The pods of a ReplicaSet, as many as it wants.
@@ -473,14 +477,7 @@ extension KubeCluster {
                                     "controller": true, "blockOwnerDeletion": true]
             var spec = template["spec"] ?? [:]
             spec["restartPolicy"] = spec["restartPolicy"] ?? "Always"
-            var pod = Stored(object: ["apiVersion": "v1", "kind": "Pod",
-                                      "metadata": ["name": .string(podName), "namespace": .string(setKey.namespace),
-                                                   "labels": template[path: ["metadata", "labels"]] ?? [:], "ownerReferences": [owner]],
-                                      "spec": spec, "status": ["phase": "Pending", "qosClass": "BestEffort"]],
-                             managers: [])
-            if let type = catalog.type(group: "", version: "v1", plural: "pods") { created(&pod, type: type) }
-            bump(&pod)
-            put(ObjectKey(group: "", plural: "pods", namespace: setKey.namespace, name: podName), pod)
+            addPod(podName, namespace: setKey.namespace, labels: template[path: ["metadata", "labels"]] ?? [:], owner: owner, spec: spec)
         }
     }
 }
