@@ -45,7 +45,8 @@ public struct ApplySetParent: Sendable, Hashable {
             Self.groupKindsAnnotation: .string(kinds.joined(separator: ",")),
         ]
         if !others.isEmpty { annotations[Self.namespacesAnnotation] = .string(others.joined(separator: ",")) }
-        return ["apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        // No `type`: the API server defaults it (Opaque), and the apply stays the recorded shape.
+        return ["apiVersion": "v1", "kind": "Secret",
                 "metadata": ["name": .string(name), "namespace": .string(namespace),
                              "labels": [Self.idLabel: .string(id)], "annotations": .object(annotations)]]
     }

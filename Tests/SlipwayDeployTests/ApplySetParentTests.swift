@@ -35,6 +35,11 @@ import Testing
             #expect(parent[path: ["metadata", "annotations", "applyset.kubernetes.io/contains-group-kinds"]] == "ConfigMap,Deployment.apps,Service")
             #expect(parent[path: ["metadata", "annotations", "applyset.kubernetes.io/additional-namespaces"]] == nil)
             #expect(await server.cluster.applySetProblems() == [])
+            // The parent's apply has the shape recorded for a Secret (workloads 084): the same
+            // path and query, a body of apiVersion, kind and metadata (labels and annotations
+            // as recorded for other kinds), nothing else.
+            #expect(await server.cluster.requestLog.contains("PATCH /api/v1/namespaces/shop/secrets/slipway-shop?fieldManager=slipway&force=true"))
+            #expect(Self.parent.object(members: []).objectValue?.keys.sorted() == ["apiVersion", "kind", "metadata"])
 
             // A member in another namespace is named; a kind that left git leaves the list.
             let other = """

@@ -62,6 +62,10 @@ import Testing
             _ = try await client.apply(object, fieldManager: "kube-controller-manager", force: true)
         }
         #expect(await RolloutPicture.deadlineIsFromEarlierRollout(sameSecond, replicaSet: "roll-6bdd45ffc4", client: client) == true)
+        // The LIST it sends is the recorded one, to the byte (workloads 063, 070).
+        let recordedList = "GET /apis/apps/v1/namespaces/rec-rollback/replicasets?labelSelector=app%3Droll&limit=500"
+        let sent = await server.cluster.requestLog
+        #expect(sent.contains(recordedList), "\(sent)")
         // The bad rollout's own deadline names the ReplicaSet of its current template.
         let stuck = try Self.recorded("062-rollback-b-get-07-200")
         #expect(await RolloutPicture.deadlineIsFromEarlierRollout(stuck, replicaSet: "roll-6bdd45ffc4", client: client) == false)
