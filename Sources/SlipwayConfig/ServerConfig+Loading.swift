@@ -20,6 +20,7 @@ extension ServerConfig {
     public static func parse(_ text: String, file: String, environment: [String: String]) throws(ConfigError) -> ServerConfig {
         let root = try YAMLNode.parse(text, file: file).mapping(allowing: [
             "listen", "tls", "public_url", "data_dir", "store", "limits", "workers", "runner", "api_tokens", "clusters", "apps", "web",
+            "reconciler",
         ])
         var config = ServerConfig()
         if let listen = try root["listen"]?.mapping(allowing: ["host", "port"]) {
@@ -103,6 +104,18 @@ extension ServerConfig {
             }
             if let node = runner["step_guard"] { config.stepGuard = try node.string() }
             if let node = runner["git_ca_file"] { config.gitCAFile = try node.string() }
+        }
+        if let reconciler = try root["reconciler"]?.mapping(allowing: ["concurrency", "git_timeout", "cluster_timeout", "watch"]) {
+            if let node = reconciler["concurrency"] { config.reconciler.concurrency = try Self.positive(node) }
+            if let node = reconciler["git_timeout"] {
+                config.reconciler.gitTimeout = try node.duration()
+                guard config.reconciler.gitTimeout >= .seconds(1) else { throw node.error("must be at least 1s") }
+            }
+            if let node = reconciler["cluster_timeout"] {
+                config.reconciler.clusterTimeout = try node.duration()
+                guard config.reconciler.clusterTimeout >= .seconds(1) else { throw node.error("must be at least 1s") }
+            }
+            if let node = reconciler["watch"] { config.reconciler.watch = try node.bool() }
         }
         let secrets = SecretResolver(environment: environment)
         if let store = try root["store"]?.mapping(allowing: ["sqlite", "postgres"]) {

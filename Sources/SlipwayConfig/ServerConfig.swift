@@ -60,6 +60,8 @@ public struct ServerConfig: Sendable {
     public var sandbox = SandboxSettings()
     /// Limits of each step.
     public var stepLimits = StepLimits.default
+    /// The reconciler's concurrency, timeouts and watches.
+    public var reconciler = ReconcilerSettings()
     /// The file this configuration was read from (hidden from steps).
     public var configPath: String?
     public var apiTokens: [APIToken] = []

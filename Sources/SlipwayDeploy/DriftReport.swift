@@ -37,4 +37,42 @@ public struct DriftReport: Sendable, Hashable, Codable {
         self.health = health
         self.objectCount = objectCount
     }
+
+    /// The app's health from its objects': `Missing` when any applied object is gone, else the
+    /// worst of theirs.
+    public var overallHealth: DriftDetector.AppHealth {
+        if drifted.contains(where: { $0.kind == .missing }) { return .missing }
+        if health.values.contains(where: { $0.hasPrefix("Degraded") }) { return .degraded }
+        if health.values.contains(where: { $0.hasPrefix("Progressing") }) { return .progressing }
+        return .healthy
+    }
+
+    /// What a check of one object found: its drift (nil: none) and health (nil: not live).
+    public struct ObjectState: Sendable, Hashable {
+        /// `Deployment shop/web`, as in `drifted` and `health`.
+        public var object: String
+        /// Whether the object is one of the applied ones (else it can only be extra).
+        public var applied: Bool
+        public var drift: ObjectDrift?
+        public var health: String?
+
+        public init(object: String, applied: Bool, drift: ObjectDrift?, health: String?) {
+            self.object = object
+            self.applied = applied
+            self.drift = drift
+            self.health = health
+        }
+    }
+
+    /// This report with what later checks of single objects found in place of what it said of them.
+    public func updating(_ states: [ObjectState]) -> DriftReport {
+        var report = self
+        for state in states {
+            report.drifted.removeAll { $0.object == state.object }
+            if let drift = state.drift { report.drifted.append(drift) }
+            report.health[state.object] = state.health
+        }
+        report.drifted.sort { $0.object < $1.object }
+        return report
+    }
 }

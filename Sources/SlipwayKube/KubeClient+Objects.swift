@@ -48,24 +48,36 @@ extension KubeClient {
     /// `list`, with the resourceVersion of the list: where a watch starts.
     public func listWithVersion(apiVersion: String, kind: String, namespace: String?, labelSelector: String,
                                 pageSize: Int = 500) async throws(KubeError) -> (items: [JSONValue], resourceVersion: String) {
-        let info = try await resource(apiVersion: apiVersion, kind: kind)
         var items: [JSONValue] = []
+        let resourceVersion = try await listPages(apiVersion: apiVersion, kind: kind, namespace: namespace, labelSelector: labelSelector,
+                                                  pageSize: pageSize) { items.append(contentsOf: $0) }
+        return (items, resourceVersion)
+    }
+
+    /// Lists page by page, handing each page's objects to `page` before the next is asked for,
+    /// so a caller that keeps only a summary of each never holds all of them; returns the
+    /// list's resourceVersion.
+    public func listPages(apiVersion: String, kind: String, namespace: String?, labelSelector: String, pageSize: Int = 500,
+                          _ page: ([JSONValue]) async -> Void) async throws(KubeError) -> String {
+        let info = try await resource(apiVersion: apiVersion, kind: kind)
         var resourceVersion = ""
         var next: String?
         repeat {
             var query = [("labelSelector", labelSelector), ("limit", String(pageSize))]
             if let next { query.append(("continue", next)) }
-            let body = try await call(.GET, info.path(namespace: namespace), query: query)
-            for var item in body["items"]?.arrayValue ?? [] {
-                // Items of a list carry no apiVersion and kind of their own.
-                item["apiVersion"] = .string(apiVersion)
-                item["kind"] = .string(kind)
-                items.append(item)
-            }
+            var body = try await call(.GET, info.path(namespace: namespace), query: query)
             resourceVersion = body[path: ["metadata", "resourceVersion"]]?.stringValue ?? resourceVersion
             next = body[path: ["metadata", "continue"]]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+            var items = body["items"]?.arrayValue ?? []
+            body = .null
+            // Items of a list carry no apiVersion and kind of their own.
+            for index in items.indices {
+                items[index]["apiVersion"] = .string(apiVersion)
+                items[index]["kind"] = .string(kind)
+            }
+            await page(items)
         } while next != nil
-        return (items, resourceVersion)
+        return resourceVersion
     }
 
     /// Deletes an object, its dependents first (foreground propagation, as Argo CD prunes);

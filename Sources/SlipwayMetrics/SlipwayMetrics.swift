@@ -42,6 +42,9 @@ public final class SlipwayMetrics: Sendable {
         queueDepth(0)
         _ = reconcileDuration
         _ = branchReads
+        _ = watchChecks
+        _ = watchCheckedObjects
+        _ = watchRelists
         for app in apps.map(\.name) {
             _ = pollJobs(app: app)
             setStatus(app: app, sync: "Unknown", health: "Unknown")
@@ -72,6 +75,18 @@ public final class SlipwayMetrics: Sendable {
     private var reconcileDuration: DurationHistogram {
         registry.makeDurationHistogram(descriptor: Self.name("reconcile_duration_seconds", help: "Time to reconcile one app"),
                                        buckets: Self.secondsBuckets)
+    }
+
+    private var watchChecks: Counter {
+        registry.makeCounter(descriptor: Self.name("watch_checks_total", help: "Checks of an app's changed objects started by a watch event"))
+    }
+
+    private var watchCheckedObjects: Counter {
+        registry.makeCounter(descriptor: Self.name("watch_checked_objects_total", help: "Objects checked because a watch saw another writer change them"))
+    }
+
+    private var watchRelists: Counter {
+        registry.makeCounter(descriptor: Self.name("watch_relists_total", help: "Watches that expired (410) and listed again"))
     }
 
     private var branchReads: Counter {
@@ -130,8 +145,24 @@ public final class SlipwayMetrics: Sendable {
     /// One reconcile of one app: its duration, sync and health status, drifted objects.
     public func reconciled(app: String, sync: String, health: String?, drifted count: Int, duration: Duration) {
         reconcileDuration.record(duration)
+        appStatus(app: app, sync: sync, health: health, drifted: count)
+    }
+
+    /// An app's sync and health status and drifted objects, as a check found them.
+    public func appStatus(app: String, sync: String, health: String?, drifted count: Int) {
         setStatus(app: app, sync: sync, health: health)
         drifted(app: app).set(to: Double(count))
+    }
+
+    /// A check of `objects` of one app, started by a watch.
+    public func watchCheck(objects: Int) {
+        watchChecks.increment()
+        watchCheckedObjects.increment(by: Int64(objects))
+    }
+
+    /// A watch expired and listed again.
+    public func watchRelisted() {
+        watchRelists.increment()
     }
 
     /// The Prometheus text exposition, with the standard `process_*` metrics read now.

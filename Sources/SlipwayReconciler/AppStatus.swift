@@ -20,6 +20,8 @@ public struct AppStatus: Sendable, Codable, Hashable {
     public var message: String?
     public var reconciledAt: Date?
     public var nextCorrectionAt: Date?
+    /// What the reconcile under way waits for (a forge's answer, a cluster's), if one is.
+    public var waitingFor: String?
 
     public init(app: String) {
         self.app = app
@@ -39,5 +41,6 @@ public struct AppStatus: Sendable, Codable, Hashable {
         case objectCount = "object_count"
         case reconciledAt = "reconciled_at"
         case nextCorrectionAt = "next_correction_at"
+        case waitingFor = "waiting_for"
     }
 }

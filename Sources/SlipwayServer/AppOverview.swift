@@ -42,6 +42,7 @@ struct AppOverview: Sendable {
         status.lastJob = summary.latestJob
         status.lastJobStatus = summary.latestJobStatus?.rawValue
         status.message = reconciler == nil ? "the reconciler is not running" : "not reconciled yet"
+        status.waitingFor = reconciled?.waitingFor
         return status
     }
 }
