@@ -2,7 +2,7 @@ public import Foundation
 public import Logging
 public import ServiceLifecycle
 public import SlipwayConfig
-public import SlipwayCore
+import SlipwayCore
 import SlipwayDeploy
 import SlipwayForge
 public import SlipwayGit
@@ -54,9 +54,7 @@ public actor Reconciler: Service {
     /// A turn lasts at most this long if its replica dies in the middle.
     static let turnLease: Duration = .seconds(300)
 
-    // The pool.
-    private var inFlight: Set<String> = []
-    private var inFlightByCluster: [String: Int] = [:]
+    private var pool: ReconcilePool
     /// Clusters whose last check failed to answer in time: until then, one app of each at a time.
     var troubledClusters: [String: Date] = [:]
     private var finishWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
@@ -114,6 +112,7 @@ public actor Reconciler: Service {
             if let target = app.target { applySets[Deployer.applySetID(app: app.name, namespace: target.namespace)] = app.name }
         }
         self.schedule = schedule
+        pool = ReconcilePool(limit: config.reconciler.concurrency)
         self.apps = apps
         branchReadLifetime = lifetimes
         appsByApplySet = applySets
@@ -181,7 +180,7 @@ public actor Reconciler: Service {
     public func refresh(_ name: String) async -> AppStatus? {
         guard let app = apps[name] else { return nil }
         // One reconcile of an app at a time: a refresh waits for the one under way.
-        while inFlight.contains(name) {
+        while pool.isRunning(name) {
             await withCheckedContinuation { finishWaiters[name, default: []].append($0) }
         }
         start(app)
@@ -210,47 +209,33 @@ public actor Reconciler: Service {
     /// What to start now, within the pool's free places: apps with watched changes first (what
     /// "drift seen in seconds" waits for), then due apps, oldest due first.
     private func claim() -> [Work] {
-        var free = settings.concurrency - inFlight.count
-        guard free > 0 else { return [] }
+        guard pool.running.count < pool.limit else { return [] }
         let now = now()
-        var work: [Work] = []
-        for name in changedOrder where free > 0 {
-            guard !inFlight.contains(name), heldUntil[name].map({ $0 <= now }) ?? true, let app = apps[name], mayStart(app, now: now) else { continue }
-            start(app)
-            work.append(.objects(app))
-            free -= 1
+        let changed = changedOrder.compactMap { name -> ReconcilePool.Candidate? in
+            guard heldUntil[name].map({ $0 <= now }) ?? true, let app = apps[name] else { return nil }
+            return ReconcilePool.Candidate(app: name, cluster: app.target?.cluster)
         }
-        guard free > 0 else { return work }
-        for name in schedule.due(now: now) where free > 0 {
-            guard !inFlight.contains(name), let app = apps[name], mayStart(app, now: now) else { continue }
+        let due = schedule.due(now: now).compactMap { name -> ReconcilePool.Candidate? in
+            guard let app = apps[name] else { return nil }
             // Its repository is being read for another app: that read will serve it too.
-            if let read = branchReads[RepositoryKey(url: app.repoURL, credentials: app.repositoryAuth)], !read.finished { continue }
-            start(app)
-            work.append(.full(app))
-            free -= 1
+            let reading = branchReads[RepositoryKey(url: app.repoURL, credentials: app.repositoryAuth)].map { !$0.finished } ?? false
+            return ReconcilePool.Candidate(app: name, cluster: app.target?.cluster, waitsForRead: reading)
         }
-        return work
-    }
-
-    /// A cluster that stopped answering in time gets one app at a time, so its apps cannot
-    /// take every place of the pool while they wait.
-    private func mayStart(_ app: AppConfig, now: Date) -> Bool {
-        guard let cluster = app.target?.cluster, let until = troubledClusters[cluster], until > now else { return true }
-        return inFlightByCluster[cluster, default: 0] == 0
+        let troubled = Set(troubledClusters.filter { $0.value > now }.keys)
+        let picked = pool.claim(changed: changed, due: due, troubled: troubled)
+        return picked.changed.compactMap { apps[$0].map(Work.objects) } + picked.due.compactMap { apps[$0].map(Work.full) }
     }
 
     private func start(_ app: AppConfig) {
-        inFlight.insert(app.name)
-        if let cluster = app.target?.cluster { inFlightByCluster[cluster, default: 0] += 1 }
+        pool.start(app.name, cluster: app.target?.cluster)
     }
 
     private func finish(_ app: AppConfig) {
-        inFlight.remove(app.name)
-        if let cluster = app.target?.cluster { inFlightByCluster[cluster, default: 0] -= 1 }
+        pool.finish(app.name, cluster: app.target?.cluster)
         for waiter in finishWaiters.removeValue(forKey: app.name) ?? [] { waiter.resume() }
         // Hand back what the reconciles freed (their JSON trees) once the pool is idle, at
         // most once a second: each hand-back makes the intake fault the pages in again.
-        if inFlight.isEmpty, now().timeIntervalSince(lastMemoryRelease) >= 1 {
+        if pool.isIdle, now().timeIntervalSince(lastMemoryRelease) >= 1 {
             lastMemoryRelease = now()
             store.releaseMemory()
             FreeMemory.release()

@@ -12,6 +12,8 @@ struct WatchedObject: Sendable, Equatable {
     var othersWriting: Int
     /// Their entries on its status (controllers' writes: a health change, not drift).
     var othersReporting: Int
+    /// Slipway's own entries.
+    var own: Int
 
     init?(_ object: JSONValue) {
         guard let applySetID = object[path: ["metadata", "labels", Deployer.partOfLabel]]?.stringValue else { return nil }
@@ -19,10 +21,13 @@ struct WatchedObject: Sendable, Equatable {
         resourceVersion = object[path: ["metadata", "resourceVersion"]]?.stringValue ?? ""
         var writing = Hasher()
         var reporting = Hasher()
-        for entry in object[path: ["metadata", "managedFields"]]?.arrayValue ?? [] where entry["manager"]?.stringValue != Deployer.fieldManager {
+        var own = Hasher()
+        for entry in object[path: ["metadata", "managedFields"]]?.arrayValue ?? [] {
             // What changes when the manager writes again: its time (and what it owns).
             let mark = [entry["manager"], entry["operation"], entry["time"], entry["fieldsV1"]].map { $0.map { "\($0)" } ?? "" }
-            if entry["subresource"]?.stringValue == "status" {
+            if entry["manager"]?.stringValue == Deployer.fieldManager {
+                own.combine(mark)
+            } else if entry["subresource"]?.stringValue == "status" {
                 reporting.combine(mark)
             } else {
                 writing.combine(mark)
@@ -30,6 +35,7 @@ struct WatchedObject: Sendable, Equatable {
         }
         othersWriting = writing.finalize()
         othersReporting = reporting.finalize()
+        self.own = own.finalize()
     }
 
     /// What an event means for the app.
@@ -49,7 +55,11 @@ struct WatchedObject: Sendable, Equatable {
             return othersWriting == WatchedObject.nobody ? .none : .drift
         }
         if earlier.applySetID != applySetID || earlier.othersWriting != othersWriting { return .drift }
-        return earlier.othersReporting != othersReporting ? .health : .none
+        if earlier.othersReporting != othersReporting { return .health }
+        if earlier.resourceVersion == resourceVersion || earlier.own != own { return .none }
+        // Written, but no entry says by whom: managedFields keep whole seconds, so a second
+        // write by the same manager in the same second looks the same. Check it.
+        return .drift
     }
 
     /// `othersWriting` of an object only Slipway wrote.

@@ -67,9 +67,16 @@ extension KubeCluster {
             compactedVersion = history[history.count - Self.historyLimit].resourceVersion - 1
             history.removeFirst(history.count - Self.historyLimit)
         }
+        guard !watchesPartitioned else { return }
         for watcher in watchers.values {
             if let event = watcher.event(record) { watcher.continuation.yield(event) }
         }
+    }
+
+    /// While partitioned, open watches get no events (a connection that stalls); changes are
+    /// still kept for watches that start later from an earlier version.
+    public func partitionWatches(_ partitioned: Bool) {
+        watchesPartitioned = partitioned
     }
 
     /// Forgets the history, as etcd's compaction does: watches from any version before now
@@ -142,6 +149,11 @@ extension KubeCluster {
 
     /// How many watches are open.
     public var openWatches: Int { watchers.count }
+
+    /// How many watches of a kind over all namespaces are open.
+    public func openWatches(ofKind kind: String) -> Int {
+        watchers.values.filter { $0.type.kind == kind && $0.namespace == nil }.count
+    }
 
     /// Ends every open watch with a 410 `Expired` event, as the API server does when etcd has
     /// compacted past a watch's position; the history goes with it.

@@ -36,6 +36,7 @@ public actor KubeCluster {
     /// Versions up to this one are compacted away: a watch from them gets 410 Expired.
     var compactedVersion = 200
     var watchers: [UUID: Watcher] = [:]
+    var watchesPartitioned = false
     /// The pods the simulated kubelet runs, by uid (see KubeCluster+Kubelet).
     var podRuns: [String: PodRun] = [:]
     /// Bearer tokens and who they are.

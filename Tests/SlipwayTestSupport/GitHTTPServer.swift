@@ -14,12 +14,15 @@ public final class GitHTTPServer: Sendable {
     public let certificatePath: String
     private let served: ServedApplication
     private let tlsDir: TemporaryDirectory
+    private let gate: AnswerGate
 
     /// `https://localhost:PORT/NAME` for a repository `NAME` under `root`.
     public func url(_ name: String) -> String { "https://localhost:\(port)/\(name)" }
 
     /// Serves every repository under `root`, to `username`/`password` only.
-    public static func start(root: String, username: String, password: String) async throws -> GitHTTPServer {
+    /// - Parameter latency: added before every answer, as a forge's round trip on a real network.
+    public static func start(root: String, username: String, password: String, latency: Duration = .zero) async throws -> GitHTTPServer {
+        let gate = AnswerGate()
         let tlsDir = try TemporaryDirectory("slipway-git-tls")
         var logger = Logger(label: "git-http")
         logger.logLevel = .error
@@ -32,6 +35,8 @@ public final class GitHTTPServer: Sendable {
             }
             let body = try await request.body.collect(upTo: 64 << 20)
             let data = Data(buffer: body)
+            await gate.pass()
+            if latency > .zero { try? await Task.sleep(for: latency) }
             return try await onOwnThread { try backend(request: request, body: data, root: root) }
         }
         router.on("**", method: .get, use: handler)
@@ -42,10 +47,11 @@ public final class GitHTTPServer: Sendable {
                         configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                         onServerRunning: { listening($0.localAddress?.port ?? 0) }, logger: logger)
         }
-        return GitHTTPServer(served: served, certificatePath: identity.certificatePath, tlsDir: tlsDir)
+        return GitHTTPServer(served: served, certificatePath: identity.certificatePath, tlsDir: tlsDir, gate: gate)
     }
 
-    private init(served: ServedApplication, certificatePath: String, tlsDir: TemporaryDirectory) {
+    private init(served: ServedApplication, certificatePath: String, tlsDir: TemporaryDirectory, gate: AnswerGate) {
+        self.gate = gate
         self.served = served
         self.certificatePath = certificatePath
         self.tlsDir = tlsDir
@@ -53,7 +59,17 @@ public final class GitHTTPServer: Sendable {
 
     public var port: Int { served.port }
 
+    /// From now on, requests wait unanswered (a forge that hangs) until `answer()`.
+    public func hold() async { await gate.close() }
+
+    /// Answers the requests held and every later one.
+    public func answer() async { await gate.open() }
+
+    /// How many requests wait unanswered.
+    public func heldRequests() async -> Int { await gate.waiting }
+
     public func stop() async {
+        await gate.open()
         await served.stop()
         tlsDir.remove()
     }
@@ -101,5 +117,26 @@ public final class GitHTTPServer: Sendable {
             }
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: data[split.upperBound...])))
+    }
+}
+
+/// Holds requests while closed.
+private actor AnswerGate {
+    private var closed = false
+    private var held: [CheckedContinuation<Void, Never>] = []
+
+    var waiting: Int { held.count }
+
+    func close() { closed = true }
+
+    func open() {
+        closed = false
+        for waiter in held { waiter.resume() }
+        held = []
+    }
+
+    func pass() async {
+        guard closed else { return }
+        await withCheckedContinuation { held.append($0) }
     }
 }

@@ -68,7 +68,7 @@ public final class LiveServer: Sendable {
         logger.logLevel = .warning
         let store = try await SlipwayServer.openStore(config: config)
         let metrics = SlipwayMetrics(apps: config.apps.map { ($0.name, $0.forge) })
-        let mirrors = MirrorCache(root: config.mirrorsDir)
+        let mirrors = MirrorCache(root: config.mirrorsDir, caFile: config.gitCAFile)
         let dispatcher = runner
             ? JobDispatcher(config: config, store: store, mirrors: mirrors, clusters: clusters, logger: logger,
                             stepPollInterval: .milliseconds(100), pollInterval: .milliseconds(250), healthPollInterval: .milliseconds(50),
