@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "slipway-fuzz", targets: ["SlipwayFuzzMain"]),
         .executable(name: "slipway-webhook-bench", targets: ["WebhookBenchmark"]),
         .executable(name: "slipway-deploy-bench", targets: ["DeployBenchmark"]),
+        .executable(name: "slipway-scale-bench", targets: ["ScaleBenchmark"]),
         .executable(name: "slipway-kube-api-server", targets: ["KubeAPIServer"]),
     ],
     dependencies: [
@@ -223,6 +224,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/DeployBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ScaleBenchmark",
+            dependencies: [
+                "SlipwayCore", "SlipwayKube", "SlipwayClient", "KubeTestServer", "SlipwayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/ScaleBenchmark",
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -13,7 +13,6 @@ public final class GitHTTPServer: Sendable {
     /// The CA file that makes clients trust this server (its own self-signed certificate).
     public let certificatePath: String
     private let served: ServedApplication
-    private let tlsDir: TemporaryDirectory
     private let gate: AnswerGate
 
     /// `https://localhost:PORT/NAME` for a repository `NAME` under `root`.
@@ -23,10 +22,11 @@ public final class GitHTTPServer: Sendable {
     /// - Parameter latency: added before every answer, as a forge's round trip on a real network.
     public static func start(root: String, username: String, password: String, latency: Duration = .zero) async throws -> GitHTTPServer {
         let gate = AnswerGate()
-        let tlsDir = try TemporaryDirectory("slipway-git-tls")
+        // One certificate for every git server of the process: libgit2's trusted CA file is
+        // one setting for the whole process, and tests run side by side.
         var logger = Logger(label: "git-http")
         logger.logLevel = .error
-        let identity = try TLSIdentity.selfSigned(in: tlsDir.path, hostnames: ["localhost"], logger: logger)
+        let identity = try await SharedGitIdentity.shared.identity(logger: logger)
         let expected = "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
         let router = Router()
         let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
@@ -47,14 +47,13 @@ public final class GitHTTPServer: Sendable {
                         configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                         onServerRunning: { listening($0.localAddress?.port ?? 0) }, logger: logger)
         }
-        return GitHTTPServer(served: served, certificatePath: identity.certificatePath, tlsDir: tlsDir, gate: gate)
+        return GitHTTPServer(served: served, certificatePath: identity.certificatePath, gate: gate)
     }
 
-    private init(served: ServedApplication, certificatePath: String, tlsDir: TemporaryDirectory, gate: AnswerGate) {
+    private init(served: ServedApplication, certificatePath: String, gate: AnswerGate) {
         self.gate = gate
         self.served = served
         self.certificatePath = certificatePath
-        self.tlsDir = tlsDir
     }
 
     public var port: Int { served.port }
@@ -68,10 +67,12 @@ public final class GitHTTPServer: Sendable {
     /// How many requests wait unanswered.
     public func heldRequests() async -> Int { await gate.waiting }
 
+    /// How many requests came so far.
+    public func requestCount() async -> Int { await gate.passed }
+
     public func stop() async {
         await gate.open()
         await served.stop()
-        tlsDir.remove()
     }
 
     /// Runs `git http-backend` as CGI for one request.
@@ -126,6 +127,7 @@ private actor AnswerGate {
     private var held: [CheckedContinuation<Void, Never>] = []
 
     var waiting: Int { held.count }
+    private(set) var passed = 0
 
     func close() { closed = true }
 
@@ -136,7 +138,24 @@ private actor AnswerGate {
     }
 
     func pass() async {
+        passed += 1
         guard closed else { return }
         await withCheckedContinuation { held.append($0) }
+    }
+}
+
+/// The TLS identity every `GitHTTPServer` of the process serves, made once.
+private actor SharedGitIdentity {
+    static let shared = SharedGitIdentity()
+    private var made: TLSIdentity?
+    private var directory: TemporaryDirectory?
+
+    func identity(logger: Logger) throws -> TLSIdentity {
+        if let made { return made }
+        let directory = try TemporaryDirectory("slipway-git-tls-shared")
+        let identity = try TLSIdentity.selfSigned(in: directory.path, hostnames: ["localhost"], logger: logger)
+        self.directory = directory
+        made = identity
+        return identity
     }
 }

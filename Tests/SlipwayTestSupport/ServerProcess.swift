@@ -15,7 +15,8 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// Starts `slipway serve --config configPath` (in `directory`, where relative paths of
     /// the configuration start) and waits until it reports its port.
-    public static func start(configPath: String, environment: [String: String] = [:], directory: String? = nil) async throws -> ServerProcess {
+    public static func start(configPath: String, environment: [String: String] = [:], directory: String? = nil,
+                             binary: URL = ServerProcess.binary) async throws -> ServerProcess {
         let process = Process()
         process.executableURL = binary
         process.arguments = ["serve", "--config", configPath]
