@@ -137,7 +137,7 @@ struct ScaleBenchmark {
         var config = """
             listen: {host: 127.0.0.1, port: 0}
             data_dir: \(directory.path)/data
-            workers: 4
+            workers: 16
             runner: {git_ca_file: \(forge.certificatePath)}
             api_tokens: [{name: admin, role: admin, token: {env: ADMIN_TOKEN}}]
             clusters: [{name: bench, kubeconfig: \(kube.kubeconfigPath)}]

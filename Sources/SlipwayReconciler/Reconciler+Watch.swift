@@ -77,10 +77,10 @@ extension Reconciler {
             await endTurn(record, app: app)
             return
         }
-        guard let deployment, status.deployedCommit == nil || status.deployedCommit == deployment.commit else {
-            // A new revision since the last full check: that check comes first.
+        guard let deployment, status.deployedCommit == deployment.commit else {
+            // Not checked in full yet, or a new revision since: the full check comes first.
             await endTurn(record, app: app)
-            schedule.refresh(app.name, now: now())
+            if deployment != nil { checkInFull(app.name) }
             return
         }
         schedule.restoreCorrections(app.name, count: record.corrections, nextAllowed: record.nextCorrectionAllowed)
@@ -119,6 +119,13 @@ extension Reconciler {
         // The status changes, not when the app was last reconciled in full (so the periodic
         // check, and its branch read, keep their pace).
         await endTurn(record, app: app)
+    }
+
+    /// Makes an app due now for a full check, even if it had one in the last half interval.
+    func checkInFull(_ app: String) {
+        schedule.refresh(app, now: now())
+        fullCheckWanted.insert(app)
+        wakeup.yield()
     }
 
     @discardableResult

@@ -70,6 +70,8 @@ public actor Reconciler: Service {
     var changedOrder: [String] = []
     /// An app whose job is running has its watch checks held back until then.
     var heldUntil: [String: Date] = [:]
+    /// Apps a watch found with a revision their status has not seen: checked in full next.
+    var fullCheckWanted: Set<String> = []
 
     struct RepositoryKey: Hashable {
         var url: String
@@ -249,7 +251,8 @@ public actor Reconciler: Service {
             switch work {
             case .full:
                 let halfInterval = ReconcileSchedule.seconds(app.reconcileInterval) / 2
-                await takeTurn(app, unlessReconciledSince: now().addingTimeInterval(-halfInterval))
+                let wanted = fullCheckWanted.remove(app.name) != nil
+                await takeTurn(app, unlessReconciledSince: wanted ? nil : now().addingTimeInterval(-halfInterval))
             case .objects:
                 await checkChangedObjects(app)
             }
