@@ -14,7 +14,7 @@ import SlipwayTestSupport
 /// minute to the API server and the git server; then 20 objects edited by another field
 /// manager, and how long until each app's status shows it.
 ///
-///     swift build -c release --product slipway --product slipway-scale-bench
+///     for p in slipway slipway-step-guard slipway-scale-bench; do swift build -c release --product $p; done
 ///     .build/release/slipway-scale-bench [--apps 100,300,1000] [--interval 180] [--observe SECONDS]
 ///         [--git-latency-ms 150] [--kube-latency-ms 3] [--binary LABEL=PATH ...]
 ///

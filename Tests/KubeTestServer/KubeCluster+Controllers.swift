@@ -69,10 +69,7 @@ extension KubeCluster {
         let replicas = deployment.object[path: ["spec", "replicas"]]?.intValue ?? 1
         let template = deployment.object[path: ["spec", "template"]] ?? [:]
         let uid = deployment.object[path: ["metadata", "uid"]]?.stringValue ?? ""
-        let sets = objects.filter { entry in
-            entry.key.group == "apps" && entry.key.plural == "replicasets" && entry.key.namespace == key.namespace
-                && (entry.value.object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid }
-        }
+        let sets = owned(by: uid, plural: "replicasets", namespace: key.namespace)
         func revision(_ object: JSONValue) -> Int64 {
             Int64(object[path: ["metadata", "annotations", "deployment.kubernetes.io/revision"]]?.stringValue ?? "") ?? 0
         }
@@ -204,10 +201,8 @@ extension KubeCluster {
     /// missing Secret) for longer than `progressDeadlineSeconds` (at the kubelet's time scale).
     private func stuckSince(_ setKey: ObjectKey, deployment: Stored) -> Bool {
         guard let set = objects[setKey], let uid = set.object[path: ["metadata", "uid"]]?.stringValue else { return false }
-        let stuck = objects.contains { entry in
-            entry.key.plural == "pods" && entry.key.namespace == setKey.namespace
-                && (entry.value.object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid }
-                && (entry.value.object[path: ["status", "containerStatuses"]]?.arrayValue ?? []).contains { status in
+        let stuck = owned(by: uid, plural: "pods", namespace: setKey.namespace).contains { entry in
+            (entry.value.object[path: ["status", "containerStatuses"]]?.arrayValue ?? []).contains { status in
                     ["ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError"].contains(status[path: ["state", "waiting", "reason"]]?.stringValue ?? "")
                 }
         }
@@ -260,6 +255,27 @@ extension KubeCluster {
         return set
     }
 
+    /// The kinds whose owners the controllers look up.
+    static let ownedKinds: Set<String> = ["replicasets", "pods", "jobs"]
+
+    /// Objects of a kind in a namespace whose ownerReferences name `uid`.
+    func owned(by uid: String, plural: String, namespace: String) -> [ObjectKey: Stored] {
+        if ownedIndex == nil {
+            var index: [String: Set<ObjectKey>] = [:]
+            for (key, stored) in objects where Self.ownedKinds.contains(key.plural) {
+                for reference in stored.object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? [] {
+                    if let owner = reference["uid"]?.stringValue { index[owner, default: []].insert(key) }
+                }
+            }
+            ownedIndex = index
+        }
+        var found: [ObjectKey: Stored] = [:]
+        for key in ownedIndex?[uid] ?? [] where key.plural == plural && key.namespace == namespace {
+            if let stored = objects[key] { found[key] = stored }
+        }
+        return found
+    }
+
     /// Sets a ReplicaSet's replicas, gives it as many pods, and its status from them.
     func scale(_ setKey: ObjectKey, to replicas: Int64) {
         guard var set = objects[setKey], let uid = set.object[path: ["metadata", "uid"]]?.stringValue else { return }
@@ -274,10 +290,7 @@ extension KubeCluster {
             syncPods(of: setKey)
             set = objects[setKey] ?? set
         }
-        let pods = objects.values.filter { pod in
-            pod.object["kind"] == "Pod" && pod.object[path: ["metadata", "namespace"]]?.stringValue == setKey.namespace
-                && (pod.object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid }
-        }
+        let pods = owned(by: uid, plural: "pods", namespace: setKey.namespace).values
         let running = pods.filter { $0.object[path: ["status", "phase"]] == "Running" }.count
         var status: JSONValue = ["replicas": .int(Int64(pods.count)), "observedGeneration": 1]
         if !pods.isEmpty { status["fullyLabeledReplicas"] = .int(Int64(pods.count)) }

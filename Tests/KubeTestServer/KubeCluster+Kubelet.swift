@@ -400,10 +400,7 @@ extension KubeCluster {
             let conditions = stored.object[path: ["status", "conditions"]]?.arrayValue ?? []
             guard !conditions.contains(where: { $0["status"] == "True" }) else { continue }
             let uid = stored.object[path: ["metadata", "uid"]]?.stringValue ?? ""
-            let pods = objects.filter { entry in
-                entry.key.plural == "pods" && entry.key.namespace == key.namespace
-                    && (entry.value.object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid }
-            }.map(\.value.object)
+            let pods = owned(by: uid, plural: "pods", namespace: key.namespace).map(\.value.object)
             let phases = pods.map { $0[path: ["status", "phase"]]?.stringValue ?? "Pending" }
             let succeeded = phases.filter { $0 == "Succeeded" }.count, failed = phases.filter { $0 == "Failed" }.count
             let active = pods.count - succeeded - failed
@@ -461,10 +458,7 @@ extension KubeCluster {
     func syncPods(of setKey: ObjectKey) {
         guard let set = objects[setKey], let uid = set.object[path: ["metadata", "uid"]]?.stringValue else { return }
         let wanted = Int(set.object[path: ["spec", "replicas"]]?.intValue ?? 0)
-        let pods = objects.filter { entry in
-            entry.key.plural == "pods" && entry.key.namespace == setKey.namespace
-                && (entry.value.object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid }
-        }.sorted { $0.key.name < $1.key.name }
+        let pods = owned(by: uid, plural: "pods", namespace: setKey.namespace).sorted { $0.key.name < $1.key.name }
         for (key, pod) in pods.dropFirst(wanted) {
             podRuns[pod.object[path: ["metadata", "uid"]]?.stringValue ?? ""] = nil
             remove(key, uid: pod.object[path: ["metadata", "uid"]]?.stringValue ?? "")

@@ -56,6 +56,7 @@ extension KubeCluster {
     func put(_ key: ObjectKey, _ stored: Stored?) {
         let before = objects[key]
         objects[key] = stored
+        if Self.ownedKinds.contains(key.plural) { ownedIndex = nil }
         let type = stored == nil ? "DELETED" : (before == nil ? "ADDED" : "MODIFIED")
         guard let shown = stored ?? before else { return }
         var object = render(shown)

@@ -37,6 +37,9 @@ public actor KubeCluster {
     var compactedVersion = 200
     var watchers: [UUID: Watcher] = [:]
     var watchesPartitioned = false
+    /// Objects by the uids their ownerReferences name (the controllers' lookups), made again
+    /// after a change to an owned kind.
+    var ownedIndex: [String: Set<ObjectKey>]?
     /// The pods the simulated kubelet runs, by uid (see KubeCluster+Kubelet).
     var podRuns: [String: PodRun] = [:]
     /// Bearer tokens and who they are.

@@ -76,6 +76,18 @@ import Testing
         #expect(Self.error(app("    preview: {stage: [test]}"), env: ["S": "secret"]) != nil, "unknown keys are refused")
     }
 
+    @Test func theReconcilerSettingsAreReadAndChecked() throws {
+        #expect(try Self.parse("workers: 1\n").reconciler == ReconcilerSettings())
+        let settings = try Self.parse("reconciler: {concurrency: 32, git_timeout: 10s, cluster_timeout: 2m, watch: false}\n").reconciler
+        #expect(settings.concurrency == 32)
+        #expect(settings.gitTimeout == .seconds(10))
+        #expect(settings.clusterTimeout == .seconds(120))
+        #expect(settings.watch == false)
+        #expect(Self.error("reconciler: {concurrency: 0}\n")?.message.contains("must be at least 1") == true)
+        #expect(Self.error("reconciler:\n  git_timeout: 0s\n")?.line == 2)
+        #expect(Self.error("reconciler: {threads: 4}\n")?.message.contains("unknown key 'threads'") == true)
+    }
+
     @Test func errorsNameFileLineAndWhatWasExpected() {
         let unknown = Self.error("""
             listen:
