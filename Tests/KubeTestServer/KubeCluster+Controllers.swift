@@ -206,7 +206,7 @@ extension KubeCluster {
                     ["ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError"].contains(status[path: ["state", "waiting", "reason"]]?.stringValue ?? "")
                 }
         }
-        guard stuck, let created = set.object[path: ["metadata", "creationTimestamp"]]?.stringValue.flatMap({ ISO8601DateFormatter().date(from: $0) }) else { return false }
+        guard stuck, let created = set.object[path: ["metadata", "creationTimestamp"]]?.stringValue.flatMap({ try? Date($0, strategy: .iso8601) }) else { return false }
         let seconds = Double(deployment.object[path: ["spec", "progressDeadlineSeconds"]]?.intValue ?? 600)
         return Date().timeIntervalSince(created) >= seconds * ContainerProgram.timeScale
     }

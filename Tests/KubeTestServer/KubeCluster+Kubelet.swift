@@ -239,7 +239,7 @@ extension KubeCluster {
         }
         let ip: JSONValue = "127.0.0.1"
         var status: JSONValue = ["phase": .string(phase), "conditions": .array(stamped), "hostIP": ip, "podIP": ip, "podIPs": [["ip": ip]],
-                                 "qosClass": "BestEffort", "startTime": .string(ISO8601DateFormatter().string(from: run.startTime)),
+                                 "qosClass": "BestEffort", "startTime": .string(run.startTime.formatted(.iso8601)),
                                  "containerStatuses": .array(mains.map { containerStatus($0, isInit: false) })]
         if !inits.isEmpty { status["initContainerStatuses"] = .array(inits.map { containerStatus($0, isInit: true) }) }
         if run.deadlineExceeded && phase == "Failed" {
@@ -253,7 +253,7 @@ extension KubeCluster {
         // What the runtime reports of an image that ran: its first name for the same image id.
         let names = (node?[path: ["status", "images"]]?.arrayValue ?? []).first { ($0["names"]?.arrayValue ?? []).contains(.string(container.image)) }?["names"]?.arrayValue
         let ran = names?.first?.stringValue ?? container.image
-        let time = { (date: Date) -> JSONValue in .string(ISO8601DateFormatter().string(from: date)) }
+        let time = { (date: Date) -> JSONValue in .string(date.formatted(.iso8601)) }
         var value: JSONValue = ["name": .string(container.name), "restartCount": 0, "lastState": [:]]
         switch container.state {
         case .waiting(let reason, let message):
@@ -318,7 +318,7 @@ extension KubeCluster {
             return (.failure(400, reason: "BadRequest", message: "container \"\(containerName)\" in pod \"\(name)\" is waiting to start: \(reason)"), nil)
         }
         var lines = container.log
-        if let since = query["sinceTime"].flatMap({ ISO8601DateFormatter().date(from: $0) }) { lines = lines.filter { $0.time >= since } }
+        if let since = query["sinceTime"].flatMap({ try? Date($0, strategy: .iso8601) }) { lines = lines.filter { $0.time >= since } }
         if let tail = query["tailLines"].flatMap(Int.init) { lines = Array(lines.suffix(tail)) }
         let timestamps = query["timestamps"] == "true"
         func text(_ entries: [(time: Date, line: String)]) -> String {
@@ -352,8 +352,7 @@ extension KubeCluster {
 
     /// `2026-12-07T09:50:26.021359633Z`, as the kubelet prefixes log lines.
     static func nanoTimestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        let seconds = formatter.string(from: date).dropLast()
+        let seconds = date.formatted(.iso8601).dropLast()
         let fraction = date.timeIntervalSince1970 - date.timeIntervalSince1970.rounded(.down)
         return seconds + "." + String(format: "%09d", Int(fraction * 1_000_000_000)) + "Z"
     }

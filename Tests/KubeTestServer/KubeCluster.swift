@@ -490,7 +490,7 @@ public actor KubeCluster {
     }
 
     static func now() -> String {
-        ISO8601DateFormatter().string(from: Date())
+        Date().formatted(.iso8601)
     }
 
     /// The checks the API server makes that Slipway's tests rely on (Deployments only).
