@@ -45,6 +45,8 @@ public actor Reconciler: Service {
     /// How long a read serves: half the shortest interval among the repository's apps.
     let branchReadLifetime: [RepositoryKey: TimeInterval]
     var statuses: [String: AppStatus] = [:]
+    /// The stored statuses last decoded, with the text they were decoded from.
+    private var decodedStatuses: [String: (text: String, status: AppStatus)] = [:]
     /// What an app being reconciled here waits for (shown with its status).
     var waiting: [String: String] = [:]
     private let wakeups: AsyncStream<Void>
@@ -165,7 +167,15 @@ public actor Reconciler: Service {
     func storedStatuses() async -> [String: AppStatus] {
         var found: [String: AppStatus] = [:]
         for record in (try? await store.reconcileRecords()) ?? [] {
-            if let status = Self.decodeStatus(record.status) { found[record.app] = status }
+            guard let text = record.status else { continue }
+            // Decoded once per stored text: a dashboard polling 1,000 apps decodes only those
+            // whose status changed since its last look.
+            if let cached = decodedStatuses[record.app], cached.text == text {
+                found[record.app] = cached.status
+            } else if let status = Self.decodeStatus(text) {
+                decodedStatuses[record.app] = (text, status)
+                found[record.app] = status
+            }
         }
         return found
     }
