@@ -1,5 +1,6 @@
 public import Foundation
 public import SlipwayDeploy
+public import SlipwayCore
 
 /// What the API shows about an app.
 public struct AppStatus: Sendable, Codable, Hashable {
@@ -42,5 +43,35 @@ public struct AppStatus: Sendable, Codable, Hashable {
         case reconciledAt = "reconciled_at"
         case nextCorrectionAt = "next_correction_at"
         case waitingFor = "waiting_for"
+    }
+}
+
+extension AppStatus {
+    /// The status as the API writes it: the same tree `Encodable` gives, built directly, since
+    /// the app list writes a thousand of them (through `Encodable` each was encoded, parsed
+    /// back and written again).
+    public var json: JSONValue {
+        var tree: [String: JSONValue] = [
+            "app": .string(app), "sync": .string(sync.rawValue), "object_count": .int(Int64(objectCount)),
+            "object_health": .object(objectHealth.mapValues(JSONValue.string)),
+            "drifted": .array(drifted.map { drift in
+                .object(["object": .string(drift.object), "kind": .string(drift.kind.rawValue), "fields": .array(drift.fields.map { field in
+                    var change: [String: JSONValue] = ["path": .string(field.path)]
+                    if let live = field.live { change["live"] = .string(live) }
+                    if let desired = field.desired { change["desired"] = .string(desired) }
+                    return .object(change)
+                })])
+            }),
+        ]
+        let optional: [(String, JSONValue?)] = [
+            ("health", health.map(JSONValue.string)), ("deployed_commit", deployedCommit.map(JSONValue.string)),
+            ("last_job", lastJob.map(JSONValue.int)), ("last_job_status", lastJobStatus.map(JSONValue.string)),
+            ("branch_head", branchHead.map(JSONValue.string)), ("message", message.map(JSONValue.string)),
+            ("reconciled_at", reconciledAt.map { .string($0.formatted(.iso8601)) }),
+            ("next_correction_at", nextCorrectionAt.map { .string($0.formatted(.iso8601)) }),
+            ("waiting_for", waitingFor.map(JSONValue.string)),
+        ]
+        for (key, value) in optional { tree[key] = value }
+        return .object(tree)
     }
 }

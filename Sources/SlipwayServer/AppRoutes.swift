@@ -26,8 +26,6 @@ struct AppRoutes: Sendable {
         api.post("apps/:name/sync") { request, context in try await sync(request, context: context) }
     }
 
-    private struct AppList: Encodable { var apps: [AppStatus] }
-
     /// The app the route's `{name}` names (404 when none is configured).
     func app(_ context: SlipwayRequestContext) throws -> AppConfig {
         let name = context.parameters.get("name") ?? ""
@@ -37,7 +35,7 @@ struct AppRoutes: Sendable {
 
     func list(context: SlipwayRequestContext) async throws -> Response {
         try context.require(.read)
-        return JSONBody.response(.ok, AppList(apps: await overview.all()))
+        return JSONBody.response(.ok, ["apps": .array(await overview.all().map(\.json))] as JSONValue)
     }
 
     func show(context: SlipwayRequestContext) async throws -> Response {
