@@ -32,8 +32,6 @@ actor ClusterWatch {
     private var tasks: [ResourceType: Task<Void, Never>] = [:]
     /// Per resource type, what was last seen of each object (by identity).
     private var seen: [ResourceType: [String: WatchedObject]] = [:]
-    /// Types whose first LIST finished: their watch is live.
-    private var listening: Set<ResourceType> = []
 
     init(cluster: String, client: KubeClient, logger: Logger, watchTimeout: Duration = .seconds(45),
          onRelist: @escaping @Sendable () -> Void = {}, onChange: @escaping @Sendable ([ObservedChange]) async -> Void) {
@@ -52,12 +50,6 @@ actor ClusterWatch {
         }
     }
 
-    /// The kinds whose watch has listed and is following changes.
-    var listeningKinds: Set<String> { Set(listening.map(\.kind)) }
-
-    /// Objects remembered, over all types (for the README's memory figure and tests).
-    var objectCount: Int { seen.values.reduce(0) { $0 + $1.count } }
-
     func stop() {
         for task in tasks.values { task.cancel() }
         tasks = [:]
@@ -69,13 +61,11 @@ actor ClusterWatch {
         while !Task.isCancelled {
             do throws(KubeError) {
                 var version = try await relist(type)
-                listening.insert(type)
                 failures = 0
                 while !Task.isCancelled {
                     version = try await watchOnce(type, from: version)
                 }
             } catch {
-                listening.remove(type)
                 if Task.isCancelled { return }
                 if error.code == 410 {
                     // The version is older than the server keeps: list again, compare.

@@ -30,12 +30,6 @@ extension Reconciler {
         watches = [:]
     }
 
-    /// Whether the watches of these kinds on a cluster have listed and follow changes.
-    public func isWatching(cluster: String, kinds: [String]) async -> Bool {
-        guard let watch = watches[cluster] else { return false }
-        return Set(kinds).isSubset(of: await watch.listeningKinds)
-    }
-
     /// Queues the changed objects of known apps for a check; the pool starts it.
     func note(_ changes: [ObservedChange]) {
         for change in changes {
