@@ -11,6 +11,10 @@ extension Reconciler {
     /// watch of a type is shared by every app of the cluster).
     func watchKinds(of manifests: [Manifest], cluster: String) {
         guard settings.watch, let client = clusters[cluster] else { return }
+        // Every full check of every app comes here: only types not watched yet go further.
+        let types = Set(manifests.map { ClusterWatch.ResourceType(apiVersion: $0.apiVersion, kind: $0.kind) })
+        guard !types.isSubset(of: watchedTypes[cluster] ?? []) else { return }
+        watchedTypes[cluster, default: []].formUnion(types)
         let watch: ClusterWatch
         if let existing = watches[cluster] {
             watch = existing
@@ -21,13 +25,13 @@ extension Reconciler {
             }
             watches[cluster] = watch
         }
-        let types = Set(manifests.map { ClusterWatch.ResourceType(apiVersion: $0.apiVersion, kind: $0.kind) })
         Task { await watch.watch(types) }
     }
 
     func stopWatches() async {
         for watch in watches.values { await watch.stop() }
         watches = [:]
+        watchedTypes = [:]
     }
 
     /// Queues the changed objects of known apps for a check; the pool starts it.

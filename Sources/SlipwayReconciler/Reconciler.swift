@@ -64,6 +64,8 @@ public actor Reconciler: Service {
 
     // The watches.
     var watches: [String: ClusterWatch] = [:]
+    /// The resource types each cluster's watch was asked to follow.
+    var watchedTypes: [String: Set<ClusterWatch.ResourceType>] = [:]
     /// Apps by ApplySet id, to route a watch's events.
     let appsByApplySet: [String: String]
     /// Objects a watch saw change, by app and identity, waiting for their check.
