@@ -7,13 +7,13 @@ extension PipelineSpec {
     /// Parses a pipeline file. Errors name the file, the line and what was expected;
     /// unknown keys are errors.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> PipelineSpec {
-        let root = try YAMLNode.parse(text, file: file).mapping(allowing: ["stages", "hooks", "deploy"])
+        let root = try YAMLNode.parse(text, file: file).mapping(allowing: ["stages", "hooks", "deploy", "image"])
         var stages: [Stage] = []
         if let stagesNode = root["stages"] {
             let mapping = try stagesNode.mapping(allowing: Set(StageName.allCases.map(\.rawValue)))
             for name in StageName.allCases {
                 guard let node = mapping[name.rawValue] else { continue }
-                stages.append(Stage(name: name, steps: try steps(node, allowHook: false)))
+                stages.append(Stage(name: name, steps: try steps(node, allowHook: false, inContainer: name != .deploy)))
             }
         }
         var hooks: [HookPoint: [StepSpec]] = [:]
@@ -21,14 +21,44 @@ extension PipelineSpec {
             let mapping = try hooksNode.mapping(allowing: Set(HookPoint.allCases.map(\.rawValue)))
             for point in HookPoint.allCases {
                 guard let node = mapping[point.rawValue] else { continue }
-                hooks[point] = try steps(node, allowHook: true)
+                hooks[point] = try steps(node, allowHook: true, inContainer: false)
             }
         }
         let deploy = try root["deploy"].map { node throws(ConfigError) in try deploySpec(node) }
         guard !stages.isEmpty || !hooks.isEmpty || deploy != nil else {
             throw ConfigError(file: file, line: 1, message: "the pipeline has no stages: add stages.build, stages.test, stages.deploy or a deploy block")
         }
-        return PipelineSpec(stages: stages, hooks: hooks, deploy: deploy)
+        var pipeline = PipelineSpec(stages: stages, hooks: hooks, deploy: deploy)
+        if let imageNode = root["image"] {
+            pipeline.image = try image(imageNode)
+            pipeline.imageLine = imageNode.line
+        }
+        return pipeline
+    }
+
+    /// What the pipeline asks that `executor` cannot do, placed at its line: an image on the
+    /// `local` executor; on `kubernetes`, steps of one pod that differ in `network` (a pod's
+    /// containers share one network).
+    public func problem(on executor: StepExecutorKind, appNetwork: Bool, file: String) -> ConfigError? {
+        let podSteps = stages.filter { $0.name != .deploy }.flatMap(\.steps).filter { !$0.isServerHook }
+        switch executor {
+        case .local:
+            if let image { return ConfigError(file: file, line: imageLine, message: "image: '\(image)' needs the kubernetes executor; this app's steps run on the local executor (runner.executor / apps[].executor)") }
+            if let step = podSteps.first(where: { $0.image != nil }) {
+                return ConfigError(file: file, line: step.line, message: "step '\(step.name)': image: '\(step.image ?? "")' needs the kubernetes executor; this app's steps run on the local executor")
+            }
+            if let step = podSteps.first(where: { $0.resources != nil }) {
+                return ConfigError(file: file, line: step.line, message: "step '\(step.name)': resources: apply to the kubernetes executor only; this app's steps run on the local executor")
+            }
+        case .kubernetes:
+            guard let first = podSteps.first else { return nil }
+            let network = appNetwork && first.network
+            if let other = podSteps.first(where: { (appNetwork && $0.network) != network }) {
+                let (without, with) = network ? (other, first) : (first, other)
+                return ConfigError(file: file, line: other.line, message: "step '\(without.name)' has network: false but step '\(with.name)' needs the network: on the kubernetes executor a job's steps share one pod and one network, so give them all the same network setting")
+            }
+        }
+        return nil
     }
 
     private static func deploySpec(_ node: YAMLNode) throws(ConfigError) -> DeploySpec {
@@ -50,21 +80,26 @@ extension PipelineSpec {
         return spec
     }
 
-    private static func steps(_ node: YAMLNode, allowHook: Bool) throws(ConfigError) -> [StepSpec] {
+    private static func steps(_ node: YAMLNode, allowHook: Bool, inContainer: Bool) throws(ConfigError) -> [StepSpec] {
         var steps: [StepSpec] = []
         var names: Set<String> = []
         for item in try node.sequence() {
-            let step = try self.step(item, allowHook: allowHook)
+            let step = try self.step(item, allowHook: allowHook, inContainer: inContainer)
             guard names.insert(step.name).inserted else { throw item.error("another step here is already named '\(step.name)'") }
             steps.append(step)
         }
         return steps
     }
 
-    private static func step(_ node: YAMLNode, allowHook: Bool) throws(ConfigError) -> StepSpec {
-        var keys: Set<String> = ["name", "run", "script", "env", "timeout", "workdir", "retries", "network"]
+    private static func step(_ node: YAMLNode, allowHook: Bool, inContainer: Bool) throws(ConfigError) -> StepSpec {
+        var keys: Set<String> = ["name", "run", "script", "env", "timeout", "workdir", "retries", "network", "image", "resources"]
         if allowHook { keys.formUnion(["hook", "secrets"]) }
         let mapping = try node.mapping(allowing: keys)
+        for key in ["image", "resources"] where !inContainer {
+            if let misplaced = mapping[key] {
+                throw misplaced.error("\(key): applies to build and test steps only (hooks and the deploy stage run on the server)")
+            }
+        }
         let name = try mapping.required("name").string()
         guard !name.isEmpty else { throw node.error("a step needs a non-empty name") }
 
@@ -119,7 +154,31 @@ extension PipelineSpec {
             guard case .serverHook = command else { throw secretsNode.error("secrets: only applies to hook: steps (other steps get all of the app's secrets)") }
             spec.secretNames = try secretsNode.sequence().map { item throws(ConfigError) in try item.string() }
         }
+        if let imageNode = mapping["image"] {
+            guard !spec.isServerHook else { throw imageNode.error("a hook: step runs on the server: it takes no image") }
+            spec.image = try image(imageNode)
+        }
+        if let resourcesNode = mapping["resources"] {
+            let resources = try resourcesNode.mapping(allowing: ["cpu", "memory"])
+            func quantity(_ key: String) throws(ConfigError) -> String? {
+                guard let node = resources[key] else { return nil }
+                let text = try node.string()
+                guard StepResources.isQuantity(text) else {
+                    throw node.error("'\(text)' is not a Kubernetes quantity (for example \(key == "cpu" ? "500m or 2" : "512Mi or 1Gi"))")
+                }
+                return text
+            }
+            spec.resources = StepResources(cpu: try quantity("cpu"), memory: try quantity("memory"))
+        }
         return spec
+    }
+
+    private static func image(_ node: YAMLNode) throws(ConfigError) -> String {
+        let text = try node.string()
+        guard ImageReference.isValid(text) else {
+            throw node.error("'\(text)' is not an image reference ([registry/]name[:tag][@sha256:digest], lower-case name)")
+        }
+        return text
     }
 
     /// A relative path that stays inside the workspace: no absolute paths, no `..`.

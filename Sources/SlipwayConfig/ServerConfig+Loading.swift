@@ -62,8 +62,14 @@ extension ServerConfig {
             config.workers = try node.int()
             guard config.workers >= 1 else { throw node.error("at least one worker is needed") }
         }
+        var kubernetesNode: YAMLNode?
         if let runner = try root["runner"]?.mapping(allowing: ["hooks_dir", "keep_workspaces", "max_attempts", "shutdown_grace", "kill_grace", "lease",
-                                                                       "step_guard", "git_ca_file", "sandbox", "limits"]) {
+                                                                       "step_guard", "git_ca_file", "sandbox", "limits", "executor", "kubernetes"]) {
+            if let node = runner["executor"] { config.executor = try node.oneOf(StepExecutorKind.self) }
+            if let node = runner["kubernetes"] {
+                config.kubernetes = try Self.parseKubernetesExecutor(node)
+                kubernetesNode = node
+            }
             if let node = runner["sandbox"] {
                 if let mode = try? node.oneOf(SandboxSettings.Mode.self) {
                     config.sandbox.mode = mode
@@ -161,6 +167,7 @@ extension ServerConfig {
             config.apps.append(app)
         }
         let appNodes = try root["apps"]?.sequence() ?? []
+        try Self.checkKubernetesExecutor(config, runner: root["runner"], settings: kubernetesNode, apps: appNodes)
         for (node, app) in zip(appNodes, config.apps) {
             for dependency in app.dependsOn {
                 guard dependency != app.name else { throw node.error("app '\(app.name)' depends on itself") }
@@ -173,6 +180,85 @@ extension ServerConfig {
             throw appNodes[index].error("apps depend on each other in a cycle: \(cycle.joined(separator: " -> "))")
         }
         return config
+    }
+
+    private static func parseKubernetesExecutor(_ node: YAMLNode) throws(ConfigError) -> KubernetesExecutorSettings {
+        let mapping = try node.mapping(allowing: ["cluster", "namespace", "service_account", "default_image", "image_pull_policy", "max_pods",
+                                                  "pod_template", "server_url", "fetch_image"])
+        let namespaceNode = try mapping.required("namespace")
+        var settings = KubernetesExecutorSettings(cluster: try mapping.required("cluster").string(), namespace: try namespaceNode.string())
+        guard Self.isDNSLabel(settings.namespace) else {
+            throw namespaceNode.error("'\(settings.namespace)' is not a namespace name (lower-case letters, digits and '-', at most 63)")
+        }
+        if let node = mapping["service_account"] {
+            let name = try node.string()
+            guard Self.isDNSSubdomain(name) else { throw node.error("'\(name)' is not a service account name (lower-case letters, digits, '-' and '.')") }
+            settings.serviceAccount = name
+        }
+        for (key, path) in [("default_image", \KubernetesExecutorSettings.defaultImage), ("fetch_image", \.fetchImage)] {
+            guard let node = mapping[key] else { continue }
+            let image = try node.string()
+            guard ImageReference.isValid(image) else {
+                throw node.error("'\(image)' is not an image reference ([registry/]name[:tag][@sha256:digest], lower-case name)")
+            }
+            settings[keyPath: path] = image
+        }
+        if let node = mapping["image_pull_policy"] {
+            let policy = try node.string()
+            guard ["Always", "IfNotPresent", "Never"].contains(policy) else { throw node.error("expected one of Always, IfNotPresent, Never, found '\(policy)'") }
+            settings.imagePullPolicy = policy
+        }
+        if let node = mapping["max_pods"] { settings.maxPods = try Self.positive(node) }
+        if let node = mapping["server_url"] {
+            settings.serverURL = try node.string()
+            guard let url = URL(string: settings.serverURL ?? ""), ["https", "http"].contains(url.scheme ?? ""), url.host != nil else {
+                throw node.error("expected an https:// URL at which pods reach this server")
+            }
+        }
+        if let node = mapping["pod_template"] {
+            let template = try node.mapping(allowing: KubernetesExecutorSettings.podTemplateFields.union(KubernetesExecutorSettings.ownedPodFields.keys))
+            for key in template.keys.sorted() {
+                if let owner = KubernetesExecutorSettings.ownedPodFields[key] {
+                    throw try template.required(key).error("\(key) is set by Slipway (\(owner)), not by pod_template")
+                }
+            }
+            settings.podTemplate = node.json()
+        }
+        return settings
+    }
+
+    /// The `kubernetes` executor's settings against the rest: its cluster exists, pods can
+    /// reach the server, and a pod template that loosens the baseline reaches no tenant app.
+    private static func checkKubernetesExecutor(_ config: ServerConfig, runner: YAMLNode?, settings settingsNode: YAMLNode?, apps: [YAMLNode]) throws(ConfigError) {
+        let users = zip(apps, config.apps).filter { config.executor(of: $0.1) == .kubernetes }
+        guard let settings = config.kubernetes else {
+            if config.executor == .kubernetes, let runner { throw runner.error("executor: kubernetes needs runner.kubernetes (cluster, namespace)") }
+            if let (node, app) = users.first { throw node.error("app '\(app.name)' has executor: kubernetes, which needs runner.kubernetes (cluster, namespace)") }
+            return
+        }
+        func fail(_ message: String) -> ConfigError {
+            settingsNode?.error(message) ?? ConfigError(file: "slipway.yaml", message: "runner.kubernetes: " + message)
+        }
+        guard config.cluster(named: settings.cluster) != nil else {
+            throw fail("cluster '\(settings.cluster)' is not in clusters (\(config.clusters.map(\.name).joined(separator: ", ")))")
+        }
+        guard settings.serverURL ?? config.publicURL != nil else {
+            throw fail("pods fetch the job's workspace from this server: set server_url (or public_url) to an address pods can reach")
+        }
+        let loosening = settings.baselineLoosening
+        if !loosening.isEmpty, let (node, app) = users.first(where: { $0.1.target?.impersonatedUser != nil || $0.1.target?.allowedNamespaces.isEmpty == false }) {
+            throw node.error("app '\(app.name)' has tenancy rules, and pod_template sets \(loosening.joined(separator: ", ")) (below the Pod Security Standard baseline): give the app executor: local, or remove those fields")
+        }
+    }
+
+    /// An RFC 1123 label: a namespace's name.
+    static func isDNSLabel(_ text: String) -> Bool {
+        text.count <= 63 && text.wholeMatch(of: #/[a-z0-9]([-a-z0-9]*[a-z0-9])?/#) != nil
+    }
+
+    /// An RFC 1123 subdomain: most object names.
+    static func isDNSSubdomain(_ text: String) -> Bool {
+        text.count <= 253 && text.wholeMatch(of: #/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/#) != nil
     }
 
     private static func id(_ node: YAMLNode) throws(ConfigError) -> UInt32 {
@@ -210,7 +296,7 @@ extension ServerConfig {
             "name", "repo", "branch", "forge", "webhook_secrets", "pipeline", "secrets", "pass_env", "repo_auth", "cancel_running_on_push", "network",
             "cluster", "namespace", "prune", "force_conflicts", "rollback", "drift", "reconcile_interval",
             "allowed_namespaces", "allowed_cluster_kinds", "denied_kinds", "service_account", "paths", "depends_on", "forge_api",
-            "preview",
+            "preview", "executor",
         ])
         let nameNode = try app.required("name")
         let name = try nameNode.string()
@@ -230,6 +316,7 @@ extension ServerConfig {
         }
         var result = AppConfig(name: name, repoURL: repo, branch: branch, forge: forge, webhookSecrets: resolved)
         if let node = app["network"] { result.network = try node.bool() }
+        if let node = app["executor"] { result.executor = try node.oneOf(StepExecutorKind.self) }
         if let node = app["pipeline"] {
             result.pipelinePath = try node.string()
             guard !result.pipelinePath.isEmpty, !result.pipelinePath.hasPrefix("/"), !result.pipelinePath.split(separator: "/").contains("..") else {

@@ -58,6 +58,10 @@ public struct ServerConfig: Sendable {
     public var gitCAFile: String?
     /// How steps are confined.
     public var sandbox = SandboxSettings()
+    /// Where apps' build and test steps run unless an app says otherwise (`runner.executor`).
+    public var executor: StepExecutorKind = .local
+    /// The `kubernetes` executor's cluster, namespace and pods; nil when not configured.
+    public var kubernetes: KubernetesExecutorSettings?
     /// Limits of each step.
     public var stepLimits = StepLimits.default
     /// The reconciler's concurrency, timeouts and watches.
@@ -76,6 +80,11 @@ public struct ServerConfig: Sendable {
 
     public func cluster(named name: String) -> ClusterConfig? {
         clusters.first { $0.name == name }
+    }
+
+    /// Where `app`'s build and test steps run.
+    public func executor(of app: AppConfig) -> StepExecutorKind {
+        app.executor ?? executor
     }
 
     public func app(named name: String) -> AppConfig? {

@@ -1,4 +1,5 @@
 import Foundation
+public import SlipwayCore
 import Yams
 
 /// A YAML node with its place in the file and its key path, for reading typed values
@@ -49,6 +50,11 @@ public struct YAMLNode {
     }
 
     public var line: Int? { node.mark?.line }
+
+    /// This node's value as JSON (mappings, sequences, scalars as YAML 1.1 types them).
+    public func json() -> JSONValue {
+        JSONValue(yaml: Constructor.default.any(from: node))
+    }
 
     /// An error placed at this node.
     public func error(_ message: String) -> ConfigError {

@@ -22,6 +22,8 @@ public struct AppConfig: Sendable, Hashable {
     public var reconcileInterval: Duration = .seconds(180)
     /// Whether the app's steps may use the network (each step can still turn it off).
     public var network: Bool = true
+    /// Where the app's build and test steps run; nil: `runner.executor`.
+    public var executor: StepExecutorKind?
     /// In a monorepo, the files that concern the app: a push that changes none of them makes
     /// no job for it.
     public var paths = PathFilter([])

@@ -5,6 +5,10 @@ public struct PipelineSpec: Sendable, Hashable {
     public var hooks: [HookPoint: [StepSpec]]
     /// Manifests to apply to the app's cluster, after the deploy stage's steps.
     public var deploy: DeploySpec?
+    /// The image of the build and test steps that name none (`image:`), on the `kubernetes` executor.
+    public var image: String?
+    /// Where `image:` is written, for error messages.
+    public var imageLine: Int?
 
     public init(stages: [Stage], hooks: [HookPoint: [StepSpec]] = [:], deploy: DeploySpec? = nil) {
         self.stages = stages
@@ -63,6 +67,15 @@ public struct StepSpec: Sendable, Hashable {
     public var network: Bool = true
     /// The app secrets a server hook step gets (`secrets: [NAME]`); other steps get them all.
     public var secretNames: [String] = []
+    /// The container image the step runs in (`kubernetes` executor only).
+    public var image: String?
+    /// CPU and memory for the step's container (`kubernetes` executor only).
+    public var resources: StepResources?
+
+    /// Whether the step runs a script of the server's hooks folder (always on the server).
+    public var isServerHook: Bool {
+        if case .serverHook = command { true } else { false }
+    }
 
     public static let defaultTimeout: Duration = .seconds(30 * 60)
 

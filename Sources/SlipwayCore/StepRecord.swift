@@ -9,14 +9,18 @@ public struct StepRecord: Sendable, Hashable, Codable {
     public var startedAt: Date?
     public var finishedAt: Date?
     public var exitCode: Int?
+    /// Why the step ended, when its exit code does not say it all (a pod's container).
+    public var message: String?
 
-    public init(stage: String, name: String, status: StepStatus, startedAt: Date? = nil, finishedAt: Date? = nil, exitCode: Int? = nil) {
+    public init(stage: String, name: String, status: StepStatus, startedAt: Date? = nil, finishedAt: Date? = nil, exitCode: Int? = nil,
+                message: String? = nil) {
         self.stage = stage
         self.name = name
         self.status = status
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.exitCode = exitCode
+        self.message = message
     }
 
     enum CodingKeys: String, CodingKey {
@@ -24,6 +28,7 @@ public struct StepRecord: Sendable, Hashable, Codable {
         case startedAt = "started_at"
         case finishedAt = "finished_at"
         case exitCode = "exit_code"
+        case message
     }
 }
 

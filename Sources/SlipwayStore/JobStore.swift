@@ -108,7 +108,7 @@ public protocol JobStore: AnyObject, Sendable {
     /// Records the steps a job is going to run, all `pending`, in order.
     func planSteps(_ id: JobID, steps: [StepPlan]) async throws(StoreError)
     /// Updates one step's status (and start, end, exit code when given).
-    func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int?, now: Date) async throws(StoreError)
+    func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int?, message: String?, now: Date) async throws(StoreError)
     func steps(_ id: JobID) async throws(StoreError) -> [StepRecord]
     /// Appends `text` to a running job's log as the next chunk. A job that is no longer
     /// running refuses (`StoreError.notRunning`): a late write of a replica that lost the
@@ -237,8 +237,8 @@ extension JobStore {
         try await finish(id, status: status, reason: reason, now: Date())
     }
 
-    public func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int? = nil) async throws(StoreError) {
-        try await updateStep(id, index: index, status: status, exitCode: exitCode, now: Date())
+    public func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int? = nil, message: String? = nil) async throws(StoreError) {
+        try await updateStep(id, index: index, status: status, exitCode: exitCode, message: message, now: Date())
     }
 
     public func appendLog(jobID: JobID, text: String) async throws(StoreError) {

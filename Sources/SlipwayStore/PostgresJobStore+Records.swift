@@ -19,7 +19,7 @@ extension PostgresJobStore {
         }
     }
 
-    public func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int?, now: Date) async throws(StoreError) {
+    public func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int?, message: String?, now: Date) async throws(StoreError) {
         let seq = Int32(index)
         let query: PostgresQuery = switch status {
         case .running:
@@ -28,7 +28,8 @@ extension PostgresJobStore {
             "UPDATE job_steps SET status = \(status.rawValue) WHERE job_id = \(id) AND seq = \(seq) AND \(unescaped: StoreSQL.stepWhileRunning)"
         default:
             """
-            UPDATE job_steps SET status = \(status.rawValue), finished_at = \(now.timeIntervalSince1970), exit_code = \(exitCode.map(Int32.init))
+            UPDATE job_steps SET status = \(status.rawValue), finished_at = \(now.timeIntervalSince1970), exit_code = \(exitCode.map(Int32.init)),
+                message = \(message)
             WHERE job_id = \(id) AND seq = \(seq) AND \(unescaped: StoreSQL.stepWhileRunning)
             """
         }
@@ -43,7 +44,7 @@ extension PostgresJobStore {
                            status: StepStatus(rawValue: try row["status"].decode(String.self)) ?? .pending,
                            startedAt: try row["started_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
                            finishedAt: try row["finished_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
-                           exitCode: try row["exit_code"].decode(Int32?.self).map(Int.init))
+                           exitCode: try row["exit_code"].decode(Int32?.self).map(Int.init), message: try row["message"].decode(String?.self))
             }
         } catch {
             throw Self.storeError(error, doing: "read the steps of job \(id)")

@@ -179,6 +179,9 @@ enum PostgresSchema {
         ("v7-claim-order-index", [
             "CREATE INDEX jobs_by_app_started ON jobs(app, started_at)",
         ]),
+        ("v8-step-messages", [
+            "ALTER TABLE job_steps ADD COLUMN message TEXT",
+        ]),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -32,6 +32,10 @@ extension SQLiteJobStore {
             // read every job the app ever had, on every claim.
             try db.execute(sql: "CREATE INDEX jobs_by_app_started ON jobs(app, started_at)")
         }
+        migrator.registerMigration("v11-step-messages") { db in
+            // Why a step ended, in words (a pod's container: "killed: out of memory (limit 1Gi)").
+            try db.execute(sql: "ALTER TABLE job_steps ADD COLUMN message TEXT")
+        }
     }
 
     public func queuePreviewComment(app: String, pullRequest: Int, jobID: JobID, body: String, now: Date) async throws(StoreError) {

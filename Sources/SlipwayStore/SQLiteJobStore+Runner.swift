@@ -139,7 +139,7 @@ extension SQLiteJobStore {
     }
 
     /// Updates one step's status (and start, end, exit code when given).
-    public func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int?, now: Date) async throws(StoreError) {
+    public func updateStep(_ id: JobID, index: Int, status: StepStatus, exitCode: Int?, message: String?, now: Date) async throws(StoreError) {
         try await write { db in
             switch status {
             case .running:
@@ -148,8 +148,8 @@ extension SQLiteJobStore {
             case .pending, .skipped:
                 try db.execute(sql: "UPDATE job_steps SET status = ? WHERE job_id = ? AND seq = ? AND \(StoreSQL.stepWhileRunning)", arguments: [status.rawValue, id, index])
             default:
-                try db.execute(sql: "UPDATE job_steps SET status = ?, finished_at = ?, exit_code = ? WHERE job_id = ? AND seq = ? AND \(StoreSQL.stepWhileRunning)",
-                               arguments: [status.rawValue, now.timeIntervalSince1970, exitCode, id, index])
+                try db.execute(sql: "UPDATE job_steps SET status = ?, finished_at = ?, exit_code = ?, message = ? WHERE job_id = ? AND seq = ? AND \(StoreSQL.stepWhileRunning)",
+                               arguments: [status.rawValue, now.timeIntervalSince1970, exitCode, message, id, index])
             }
         }
     }
@@ -160,7 +160,7 @@ extension SQLiteJobStore {
                 StepRecord(stage: row["stage"], name: row["name"], status: StepStatus(rawValue: row["status"]) ?? .pending,
                            startedAt: (row["started_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                            finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                           exitCode: row["exit_code"])
+                           exitCode: row["exit_code"], message: row["message"])
             }
         }
     }

@@ -202,6 +202,7 @@ public struct StepRow: Sendable {
     public var statusClass: String
     public var duration: String
     public var exitCode: String?
+    public var message: String?
 
     public init(_ step: StepRecord, now: Date = Date()) {
         stage = step.stage
@@ -210,6 +211,7 @@ public struct StepRow: Sendable {
         statusClass = StatusStyle.cssClass(step.status == .succeeded ? "succeeded" : step.status.rawValue)
         duration = step.startedAt == nil ? "" : StatusStyle.duration(from: step.startedAt, to: step.finishedAt, now: now)
         exitCode = step.exitCode.map(String.init)
+        message = step.message
     }
 }
 
