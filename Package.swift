@@ -116,6 +116,7 @@ let package = Package(
             name: "SlipwayRunner",
             dependencies: [
                 "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit", "SlipwayKube", "SlipwayDeploy", "SlipwayMetrics", "SlipwayForge",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),

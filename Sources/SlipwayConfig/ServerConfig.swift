@@ -77,6 +77,12 @@ public struct ServerConfig: Sendable {
     public var databasePath: String { (dataDir as NSString).appendingPathComponent("slipway.sqlite") }
     public var mirrorsDir: String { (dataDir as NSString).appendingPathComponent("mirrors") }
     public var workspacesDir: String { (dataDir as NSString).appendingPathComponent("workspaces") }
+    /// Workspace archives served to job pods, by commit.
+    public var archivesDir: String { (dataDir as NSString).appendingPathComponent("archives") }
+    /// The folder of the certificate and key `tls.mode: self-signed` generates.
+    public var selfSignedTLSDir: String { (dataDir as NSString).appendingPathComponent("tls") }
+    /// The certificate `tls.mode: self-signed` generates (the name `TLSIdentity.selfSigned` gives it).
+    public var selfSignedCertificatePath: String { (selfSignedTLSDir as NSString).appendingPathComponent("server.crt") }
 
     public func cluster(named name: String) -> ClusterConfig? {
         clusters.first { $0.name == name }

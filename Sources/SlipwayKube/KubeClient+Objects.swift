@@ -82,10 +82,13 @@ extension KubeClient {
 
     /// Deletes an object, its dependents first (foreground propagation, as Argo CD prunes);
     /// returns false when it was already gone. `dryRun` only asks whether it could.
+    /// `gracePeriod`: how long a pod's containers have between SIGTERM and SIGKILL.
     @discardableResult
-    public func delete(apiVersion: String, kind: String, namespace: String?, name: String, dryRun: Bool = false) async throws(KubeError) -> Bool {
+    public func delete(apiVersion: String, kind: String, namespace: String?, name: String, dryRun: Bool = false,
+                       propagation: String = "Foreground", gracePeriod: Duration? = nil) async throws(KubeError) -> Bool {
         let info = try await resource(apiVersion: apiVersion, kind: kind)
-        let options: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"]
+        var options: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": .string(propagation)]
+        if let gracePeriod { options["gracePeriodSeconds"] = .int(max(0, gracePeriod.components.seconds)) }
         let body = try? SlipwayJSON.data(options)
         let (status, answer) = try await send(.DELETE, info.path(namespace: namespace, name: name), query: dryRun ? [("dryRun", "All")] : [],
                                               body: body, contentType: "application/json")

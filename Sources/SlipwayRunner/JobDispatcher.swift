@@ -38,6 +38,8 @@ public actor JobDispatcher: Service {
     private let metrics: SlipwayMetrics?
     private let dependencies: DependencyGate
     private let outbox: StatusOutbox
+    /// Deletes the builds namespace's pods of jobs that no longer run; nil without `runner.kubernetes`.
+    private let janitor: PodJanitor?
     /// Whether a job ended since memory was last handed back, and when that was.
     private var memoryToRelease = false
     private var memoryReleasedAt = ContinuousClock.now
@@ -55,13 +57,25 @@ public actor JobDispatcher: Service {
         outbox = StatusOutbox(config: config, store: store)
         replica = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UInt16.random(in: .min ... .max))"
         let sandbox = Sandbox(config: config)
-        runner = JobRunner(store: store, mirrors: mirrors,
+        var janitor: PodJanitor?
+        var podRunner: PodStepRunner?
+        if let settings = config.kubernetes, let client = clusters[settings.cluster] {
+            janitor = PodJanitor(client: client, settings: settings, store: store, killGrace: config.killGrace)
+            podRunner = PodStepRunner(client: client, settings: settings, store: store, killGrace: config.killGrace, pollInterval: stepPollInterval,
+                                      serverURL: Self.trimmedURL(settings.serverURL ?? config.publicURL ?? config.baseURL),
+                                      serverCertificatePath: config.tls == .selfSigned ? config.selfSignedCertificatePath : nil)
+        }
+        self.janitor = janitor
+        var runner = JobRunner(store: store, mirrors: mirrors,
                            executor: StepExecutor(hooksDirectory: config.hooksDir, pollInterval: stepPollInterval, sandbox: sandbox,
                                                   killGrace: config.killGrace),
                            host: HostIdentity.current(),
                            workspacesDir: config.workspacesDir, serverEnvironment: ProcessInfo.processInfo.environment,
                            manifestStep: ManifestStep(store: store, clusters: clusters, pollInterval: healthPollInterval, sandbox: sandbox),
                            baseURL: config.baseURL)
+        runner.defaultExecutor = config.executor
+        runner.podRunner = podRunner
+        self.runner = runner
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -111,6 +125,22 @@ public actor JobDispatcher: Service {
     /// Before any job runs: what a dead process left on this machine is killed, then its jobs
     /// are interrupted and queued again. On a store of its own, every running job was the
     /// dead process's; on a shared store, only jobs whose lease ran out.
+    private static func trimmedURL(_ url: String) -> String {
+        url.hasSuffix("/") ? String(url.dropLast()) : url
+    }
+
+    /// Deletes the pods of jobs that no longer run (ended, interrupted, taken over).
+    private func sweepPods() async {
+        guard let janitor else { return }
+        do {
+            let deleted = try await janitor.sweep()
+            if !deleted.isEmpty { logger.notice("deleted the pods of jobs that no longer run", metadata: ["pods": "\(deleted)"]) }
+        } catch {
+            if Task.isCancelled { return }
+            logger.warning("cannot look for the pods of ended jobs", metadata: ["error": "\(error)"])
+        }
+    }
+
     private func recover() async {
         do {
             let leftovers = try await store.leftoverProcesses(host: runner.host.host, bootID: runner.host.bootID,
@@ -124,6 +154,8 @@ public actor JobDispatcher: Service {
             let recovered = store.isShared
                 ? try await store.expireLeases(maxAttempts: config.maxAttempts, now: now())
                 : try await store.recoverInterrupted(maxAttempts: config.maxAttempts, now: now())
+            // The pods of the jobs just ended go before any next attempt is claimed.
+            await sweepPods()
             if !recovered.interrupted.isEmpty {
                 logger.notice("jobs interrupted by the last stop", metadata: [
                     "interrupted": "\(recovered.interrupted)", "queued-again": "\(recovered.requeued.map(\.id))",
@@ -145,6 +177,7 @@ public actor JobDispatcher: Service {
                 logger.warning("lost the lease of a running job: stopping it", metadata: ["job-id": "\(id)", "replica": "\(replica)"])
             }
             let expired = try await store.expireLeases(maxAttempts: config.maxAttempts, now: now())
+            await sweepPods()
             if !expired.interrupted.isEmpty {
                 logger.notice("jobs of a replica that stopped renewing its leases", metadata: [
                     "interrupted": "\(expired.interrupted)", "queued-again": "\(expired.requeued.map(\.id))",
@@ -172,7 +205,7 @@ public actor JobDispatcher: Service {
             }
             var claimed: [Job] = []
             var waiting = Set<String>()
-            if dependencies.isActive && !draining && running.count < config.workers {
+            if dependencies.isActive && !draining && hasRoom {
                 let review = try await dependencies.review()
                 waiting = review.waiting
                 for job in review.blocked {
@@ -181,8 +214,9 @@ public actor JobDispatcher: Service {
                     await recordMetrics(job.id, status: .blocked)
                 }
             }
-            while !draining && running.count < config.workers {
-                guard let claim = try await store.claim(replica: replica, leaseFor: config.lease, now: now(), excludingApps: waiting) else { break }
+            while !draining && hasRoom {
+                guard let claim = try await store.claim(replica: replica, leaseFor: config.lease, now: now(), excludingApps: waiting.union(appsWithoutRoom))
+                else { break }
                 let job = claim.job
                 // A dependency's job may have been queued between the review and the claim.
                 // A preview applies nothing: it does not wait for the apps its app depends on.
@@ -214,6 +248,28 @@ public actor JobDispatcher: Service {
             logger.error("cannot claim queued jobs", metadata: ["error": "\(error)"])
             return []
         }
+    }
+
+    /// Whether the app's jobs run their steps as pods (and count against `max_pods`, not `workers`).
+    private func runsAsPods(_ app: String) -> Bool {
+        guard janitor != nil, let app = config.app(named: app) else { return false }
+        return config.executor(of: app) == .kubernetes
+    }
+
+    private var runningAsPods: Int { running.values.filter { runsAsPods($0.app) }.count }
+
+    /// Whether a worker or a pod place is free.
+    private var hasRoom: Bool {
+        let pods = runningAsPods
+        return running.count - pods < config.workers || pods < (config.kubernetes?.maxPods ?? 0) && janitor != nil
+    }
+
+    /// Apps whose kind of place (worker or pod) is full: not claimed this round.
+    private var appsWithoutRoom: Set<String> {
+        let pods = runningAsPods
+        let workersFull = running.count - pods >= config.workers
+        let podsFull = pods >= (config.kubernetes?.maxPods ?? 0)
+        return Set(config.apps.filter { runsAsPods($0.name) ? podsFull : workersFull }.map(\.name))
     }
 
     private func execute(_ job: Job) async {

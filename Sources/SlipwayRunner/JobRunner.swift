@@ -25,6 +25,10 @@ struct JobRunner: Sendable {
     let manifestStep: ManifestStep
     /// Where the server's pages are, for links to a job (`ServerConfig.baseURL`).
     let baseURL: String
+    /// Where apps' build and test steps run unless an app says otherwise.
+    var defaultExecutor: StepExecutorKind = .local
+    /// Runs build and test steps as pods; nil when `runner.kubernetes` is not configured.
+    var podRunner: PodStepRunner?
 
     /// A step planned for this job, with where it stands in the plan.
     struct PlannedStep {
@@ -104,6 +108,11 @@ struct JobRunner: Sendable {
             await say("error: \(problem.reason)")
             return RunResult(status: .failed, reason: problem.reason)
         }
+        let executor = app.executor ?? defaultExecutor
+        if let problem = pipeline.problem(on: executor, appNetwork: app.network, file: app.pipelinePath) {
+            await say("error: \(problem.description)")
+            return RunResult(status: .failed, reason: problem.description)
+        }
 
         // 3. The plan: build, test, pre-deploy hooks, deploy, post-deploy hooks; on-failure last.
         var plan: [PlannedStep] = []
@@ -128,7 +137,33 @@ struct JobRunner: Sendable {
         var environment = baseEnvironment(job: job, app: app, workspace: workspace)
         var failure: (step: PlannedStep, why: String)?
         var stop: StopReason?
-        for step in plan where !step.isFailureHook {
+        // On the kubernetes executor the build and test steps run together, as one pod.
+        let podSteps = executor == .kubernetes ? plan.filter { [StageName.build.rawValue, StageName.test.rawValue].contains($0.stage) } : []
+        if let first = podSteps.first {
+            guard let podRunner else {
+                let reason = "app '\(app.name)' runs its steps on the kubernetes executor, but runner.kubernetes names no usable cluster"
+                await say("error: \(reason)")
+                return RunResult(status: .failed, reason: reason)
+            }
+            var plain = environment.filter { $0.key.hasPrefix("SLIPWAY_") && app.secrets[$0.key] == nil && !app.passEnvironment.contains($0.key) }
+            plain["SLIPWAY_WORKSPACE"] = JobPod.workspacePath
+            let hidden = environment.filter { app.secrets[$0.key] != nil || app.passEnvironment.contains($0.key) }
+            let outcome = await podRunner.run(podSteps, pipelineImage: pipeline.image, job: job, app: app, environment: plain,
+                                              secretEnvironment: hidden, secrets: secrets, log: log, stopRequested: stopRequested, say: say)
+            await log.flush()
+            switch outcome {
+            case .succeeded: break
+            case .failed(let step, let why): failure = (step, why)
+            case .stopped: stop = await stopRequested() ?? .cancelled
+            case .interrupted(let why):
+                for step in plan where step.index > (podSteps.last?.index ?? first.index) {
+                    try? await store.updateStep(job.id, index: step.index, status: .skipped)
+                }
+                return RunResult(status: .interrupted, reason: why)
+            }
+        }
+        let podIndices = Set(podSteps.map(\.index))
+        for step in plan where !step.isFailureHook && !podIndices.contains(step.index) {
             if failure != nil || stop != nil {
                 try? await store.updateStep(job.id, index: step.index, status: .skipped)
                 continue

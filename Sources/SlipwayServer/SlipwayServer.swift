@@ -75,6 +75,9 @@ public struct SlipwayServer: Sendable {
                       bodyBudget: BodyBudget(capacity: config.bodyMemory),
                       monorepo: MonorepoIntake(config: config, store: store, mirrors: mirrors, logger: logger),
                       outbox: StatusOutbox(config: config, store: store)).register(on: router)
+        // Before the API group: the job's own token, not an API token (see WorkspaceRoutes).
+        WorkspaceRoutes(config: config, store: store, archives: mirrors.map { WorkspaceArchive(mirrors: $0, directory: config.archivesDir) },
+                        logger: logger, now: now).register(on: router)
         let tokens = TokenDirectory(config.apiTokens)
         let sessions = WebSessions(store: store, tokens: tokens, lifetime: config.sessionLifetime, now: now)
         let api = router.group("/api/v1").add(middleware: TokenAuthenticator(tokens: tokens, sessions: sessions))
@@ -113,7 +116,7 @@ public struct SlipwayServer: Sendable {
             logger.warning("TLS is disabled: serve only behind a TLS-terminating proxy")
             server = http1
         case .selfSigned:
-            let identity = try TLSIdentity.selfSigned(in: (config.dataDir as NSString).appendingPathComponent("tls"),
+            let identity = try TLSIdentity.selfSigned(in: config.selfSignedTLSDir,
                                                      hostnames: [config.host, ProcessInfo.processInfo.hostName], logger: logger)
             logger.info("TLS certificate", metadata: ["path": "\(identity.certificatePath)", "sha256-fingerprint": "\(identity.fingerprint)"])
             server = try Self.tls(http1, identity)

@@ -1,0 +1,351 @@
+import Foundation
+import SlipwayConfig
+import SlipwayCore
+import SlipwayKube
+import SlipwayStore
+
+/// Runs a job's build and test steps as one pod on the cluster of `runner.kubernetes`: makes
+/// its Secret, Pod and (without network) NetworkPolicy, follows each container's log into the
+/// job log as it runs, records each step from its container's state, and deletes the pod when
+/// the steps end, time out, are cancelled or the job stops. What it sends is the recorded
+/// traffic of workloads 110–176: apply, watch by label, `pods/log` with `follow`, DELETE.
+struct PodStepRunner: Sendable {
+    let client: KubeClient
+    let settings: KubernetesExecutorSettings
+    let store: any JobStore
+    let killGrace: Duration
+    /// How often cancel and timeouts are looked at while the pod runs.
+    let pollInterval: Duration
+    /// `https://host:port`: where pods fetch workspaces.
+    let serverURL: String
+    /// The server's own certificate when it is self-signed (read at each run: the server
+    /// writes it at its first start, after the runner is made).
+    let serverCertificatePath: String?
+
+    /// How the pod's steps ended.
+    enum Outcome {
+        case succeeded
+        case failed(JobRunner.PlannedStep, String)
+        /// Cancel, shutdown or a lost lease: the pod was deleted.
+        case stopped
+        /// The pod went away without Slipway asking (deleted by someone, node lost): the job
+        /// is interrupted and its next attempt runs.
+        case interrupted(String)
+    }
+
+    private enum Event: Sendable {
+        case pod(JSONValue)
+        case gone
+        case tick
+        /// A container's followed log ended; `last` is the time stamp of its last line.
+        case logEnded(container: Int, last: String?, error: KubeError?)
+    }
+
+    func run(_ steps: [JobRunner.PlannedStep], pipelineImage: String?, job: Job, app: AppConfig, environment: [String: String],
+             secretEnvironment: [String: String], secrets: [String], log: LogSink,
+             stopRequested: @escaping @Sendable () async -> StopReason?, say: (String) async -> Void) async -> Outcome {
+        guard let first = steps.first else { return .succeeded }
+        let token = JobToken.make()
+        let jobPod = JobPod(JobPod.Inputs(
+            job: job, app: app, steps: steps.map(\.spec), pipelineImage: pipelineImage, settings: settings, killGrace: killGrace,
+            plainEnvironment: environment, secretEnvironment: secretEnvironment, token: token,
+            workspaceURL: "\(serverURL)/api/v1/jobs/\(job.id)/workspace",
+            serverCertificate: serverCertificatePath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) },
+            serverAddress: app.network && steps.allSatisfy(\.spec.network) ? nil : Self.address(of: serverURL)))
+
+        // 1. No pod of an earlier attempt (or an ended job of the app) may still run.
+        do {
+            let fenced = try await PodJanitor(client: client, settings: settings, store: store, killGrace: killGrace)
+                .fence(app: app.name, keeping: job.id)
+            if fenced > 0 { await say("deleted \(fenced) pod(s) of earlier attempts of \(app.name) before this one starts") }
+        } catch {
+            return .failed(first, "could not start: cannot remove the pods of earlier attempts in namespace \(settings.namespace): \(error)")
+        }
+
+        // 2. The token, the Secret, the Pod, then the Secret and policy made the pod's.
+        let lifetime = steps.reduce(Duration.seconds(3600)) { $0 + $1.spec.timeout * ($1.spec.retries + 1) }
+        let session = WebSession(digest: JobToken.digest(token), tokenName: JobToken.sessionName(job: job.id), csrfToken: "",
+                                 createdAt: Date(), expiresAt: Date().addingTimeInterval(Double(lifetime.components.seconds)))
+        let created: JSONValue
+        do {
+            try await store.createSession(session, now: Date())
+            _ = try await client.apply(jobPod.secret, fieldManager: "slipway", force: true)
+            created = try await client.apply(jobPod.pod, fieldManager: "slipway", force: true)
+            let uid = created[path: ["metadata", "uid"]]?.stringValue ?? ""
+            _ = try await client.apply(jobPod.ownedByPod(jobPod.secret, uid: uid), fieldManager: "slipway", force: true)
+            if let policy = jobPod.networkPolicy {
+                _ = try await client.apply(jobPod.ownedByPod(policy, uid: uid), fieldManager: "slipway", force: true)
+            }
+        } catch {
+            await cleanUp(jobPod, session: session.digest)
+            return .failed(first, "could not start: the job's pod could not be created in namespace \(settings.namespace): \(error)")
+        }
+        await say("pod \(settings.namespace)/\(jobPod.name) created: \(steps.count) step(s) after the workspace fetch")
+
+        let (events, sink) = AsyncStream<Event>.makeStream()
+        let watcher = Task { await watch(jobPod, from: created, into: sink) }
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: pollInterval)
+                sink.yield(.tick)
+            }
+        }
+        var run = Progress(jobPod: jobPod, steps: steps, latest: created)
+        let outcome = await drive(&run, events: events, sink: sink, job: job, secrets: secrets, log: log, stopRequested: stopRequested, say: say)
+        watcher.cancel()
+        ticker.cancel()
+        run.follower?.cancel()
+        sink.finish()
+        await cleanUp(jobPod, session: session.digest, podDeleted: run.deleteRequested)
+        return outcome
+    }
+
+    /// Where the pod run stands.
+    private struct Progress {
+        let jobPod: JobPod
+        let steps: [JobRunner.PlannedStep]
+        var latest: JSONValue
+        /// Index into `jobPod.containers`: 0 the fetch, then the steps.
+        var current = 0
+        var follower: Task<Void, Never>?
+        var logDone = false
+        var lastStamp: String?
+        /// Since when the current container's time counts (its timeout includes its image pull).
+        var clockStarted = ContinuousClock.now
+        var startedAt = ContinuousClock.now
+        var recordedRunning = false
+        var deleteRequested = false
+        var toldUnschedulable = false
+
+        var step: JobRunner.PlannedStep? { current >= 1 && current <= steps.count ? steps[current - 1] : nil }
+        var containerName: String { jobPod.containers[current] }
+        var label: String { step.map { "\($0.stage)/\($0.spec.name)" } ?? JobPod.fetchContainer }
+    }
+
+    private func drive(_ run: inout Progress, events: AsyncStream<Event>, sink: AsyncStream<Event>.Continuation, job: Job, secrets: [String],
+                       log: LogSink, stopRequested: @escaping @Sendable () async -> StopReason?, say: (String) async -> Void) async -> Outcome {
+        for await event in events {
+            switch event {
+            case .pod(let pod):
+                run.latest = pod
+            case .gone:
+                guard !run.deleteRequested else { return .stopped }
+                let why = "the job's pod \(settings.namespace)/\(run.jobPod.name) was deleted while step \(run.label) ran (by someone else, or its node was lost)"
+                await end(&run, job: job, status: .failed, message: "interrupted: its pod was deleted", say: say)
+                await say(why + ": the job is interrupted and its next attempt will run")
+                return .interrupted(why)
+            case .tick:
+                if let reason = await stopRequested() {
+                    await deletePod(&run)
+                    let message = "\(reason == .cancelled ? "cancelled" : "stopped"): the pod was deleted with a grace period of \(killGrace)"
+                    await end(&run, job: job, status: reason == .cancelled ? .cancelled : .failed, message: message, say: say)
+                    await say("step \(run.label) \(message)")
+                    return .stopped
+                }
+                if let step = run.step, ContinuousClock.now - run.clockStarted > step.spec.timeout * (step.spec.retries + 1) {
+                    await deletePod(&run)
+                    let message = "timed out after \(step.spec.timeout * (step.spec.retries + 1)): the pod was deleted with a grace period of \(killGrace)"
+                    await end(&run, job: job, status: .timedOut, message: message, say: say)
+                    return .failed(step, message)
+                }
+            case .logEnded(let container, let last, let error):
+                guard container == run.current else { continue }
+                run.follower = nil
+                run.lastStamp = last ?? run.lastStamp
+                if let error {
+                    // Not yet started (a race with the status) or a broken stream: read on
+                    // from the last line seen, unless the container has ended meanwhile.
+                    if case .terminated = ContainerState.of(run.containerName, in: run.latest), error.code == 404 { run.logDone = true } else {
+                        try? await Task.sleep(for: .milliseconds(200))
+                        follow(&run, log: log, secrets: secrets, sink: sink)
+                        continue
+                    }
+                } else {
+                    run.logDone = true
+                }
+            }
+            if let outcome = await advance(&run, job: job, log: log, secrets: secrets, sink: sink, say: say) { return outcome }
+        }
+        return .stopped
+    }
+
+    /// Moves on as far as the pod's state allows; an outcome when the steps have ended.
+    private func advance(_ run: inout Progress, job: Job, log: LogSink, secrets: [String], sink: AsyncStream<Event>.Continuation,
+                         say: (String) async -> Void) async -> Outcome? {
+        while run.current < run.jobPod.containers.count {
+            let state = ContainerState.of(run.containerName, in: run.latest)
+            let image = Self.image(of: run.containerName, in: run.jobPod.pod)
+            if let failure = state?.startFailure(image: image) ?? (state?.hasStarted == true ? nil : ContainerState.podFailure(run.latest)) {
+                await deletePod(&run)
+                return await fail(&run, job: job, exitCode: nil, message: failure, say: say)
+            }
+            if !run.toldUnschedulable, let reason = ContainerState.unschedulable(run.latest) {
+                run.toldUnschedulable = true
+                await say("pod \(run.jobPod.name) waits for a node: \(reason)")
+            }
+            guard let state, state.hasStarted else { return nil }
+            if !run.recordedRunning {
+                run.recordedRunning = true
+                run.startedAt = .now
+                if let step = run.step {
+                    try? await store.updateStep(job.id, index: step.index, status: .running)
+                    await say("step \(run.label) started (image \(image))")
+                }
+            }
+            if run.follower == nil && !run.logDone { follow(&run, log: log, secrets: secrets, sink: sink) }
+            guard case .terminated(let code, _, _) = state, run.logDone else { return nil }
+            // A pod past its deadline or evicted says why better than its container's 137.
+            let message = ContainerState.podFailure(run.latest) ?? state.endMessage(memoryLimit: run.step?.spec.resources?.memory)
+            guard code == 0 else {
+                await deletePod(&run)
+                return await fail(&run, job: job, exitCode: code, message: message, say: say)
+            }
+            if let step = run.step {
+                try? await store.updateStep(job.id, index: step.index, status: .succeeded, exitCode: 0)
+                await say("step \(run.label) succeeded in \((ContinuousClock.now - run.startedAt).components.seconds)s")
+            }
+            await log.flush()
+            run.current += 1
+            run.logDone = false
+            run.lastStamp = nil
+            run.recordedRunning = false
+            run.clockStarted = .now
+        }
+        return .succeeded
+    }
+
+    /// The current container failed: its step (the first step, for the fetch) is recorded
+    /// as failed and the rest skipped.
+    private func fail(_ run: inout Progress, job: Job, exitCode: Int?, message: String?, say: (String) async -> Void) async -> Outcome {
+        let step = run.step ?? run.steps[0]
+        let what = run.step == nil ? "could not start: the workspace could not be fetched into the pod" : nil
+        let detail = [what, exitCode.map { "exit code \($0)" }, message].compactMap { $0 }.joined(separator: ": ")
+        await end(&run, job: job, status: .failed, message: message ?? what, exitCode: exitCode, say: say)
+        let why: String
+        if run.step == nil {
+            why = detail
+        } else if let exitCode {
+            why = "failed with exit code \(exitCode)" + (message.map { ": \($0)" } ?? "")
+        } else {
+            why = "could not start: \(message ?? "unknown")"
+        }
+        await say("step \(run.label) \(why)")
+        return .failed(step, why)
+    }
+
+    /// Records the current step's end and skips the ones after it.
+    private func end(_ run: inout Progress, job: Job, status: StepStatus, message: String?, exitCode: Int? = nil, say: (String) async -> Void) async {
+        let current = run.step ?? run.steps[0]
+        if !run.recordedRunning { try? await store.updateStep(job.id, index: current.index, status: .running) }
+        try? await store.updateStep(job.id, index: current.index, status: status, exitCode: exitCode, message: message)
+        for step in run.steps where step.index > current.index {
+            try? await store.updateStep(job.id, index: step.index, status: .skipped)
+        }
+    }
+
+    private func deletePod(_ run: inout Progress) async {
+        guard !run.deleteRequested else { return }
+        run.deleteRequested = true
+        _ = try? await client.delete(apiVersion: "v1", kind: "Pod", namespace: settings.namespace, name: run.jobPod.name,
+                                     propagation: "Background", gracePeriod: killGrace)
+    }
+
+    /// Follows the current container's log into the job log, masked, line by line.
+    private func follow(_ run: inout Progress, log: LogSink, secrets: [String], sink: AsyncStream<Event>.Continuation) {
+        let (container, name, label, since) = (run.current, run.containerName, run.label, run.lastStamp)
+        let stream = client.followLog(namespace: settings.namespace, pod: run.jobPod.name, container: name,
+                                      sinceTime: since.flatMap { try? Date(String($0.prefix(19)) + "Z", strategy: .iso8601) })
+        run.follower = Task {
+            var lines = LineAssembler(secrets: secrets)
+            var last = since
+            func write(_ text: String) async {
+                // `2026-12-07T09:50:26.021359633Z text`: the kubelet's time, then the line.
+                guard let space = text.firstIndex(of: " ") else { return }
+                let stamp = String(text[..<space])
+                if let seen = last, stamp <= seen { return }
+                last = stamp
+                await log.line(label, String(text[text.index(after: space)...]))
+            }
+            do {
+                for try await chunk in stream {
+                    for line in lines.feed(chunk) { await write(line) }
+                }
+                for line in lines.finish() { await write(line) }
+                sink.yield(.logEnded(container: container, last: last, error: nil))
+            } catch {
+                for line in lines.finish() { await write(line) }
+                sink.yield(.logEnded(container: container, last: last, error: error as? KubeError ?? .transport("\(error)")))
+            }
+        }
+    }
+
+    /// The pod's changes as events: a watch by the job's label from the pod's version, picked
+    /// up again where it ended (the server ends watches); a GET when the version has expired.
+    private func watch(_ jobPod: JobPod, from created: JSONValue, into sink: AsyncStream<Event>.Continuation) async {
+        var version = created[path: ["metadata", "resourceVersion"]]?.stringValue ?? ""
+        let selector = "\(JobPod.jobLabel)=\(created[path: ["metadata", "labels", JobPod.jobLabel]]?.stringValue ?? "")"
+        while !Task.isCancelled {
+            do {
+                for try await event in client.watch(apiVersion: "v1", kind: "Pod", namespace: jobPod.namespace, labelSelector: selector,
+                                                    resourceVersion: version, timeout: .seconds(50)) {
+                    switch event {
+                    case .added(let pod), .modified(let pod):
+                        guard pod[path: ["metadata", "name"]]?.stringValue == jobPod.name else { continue }
+                        version = pod[path: ["metadata", "resourceVersion"]]?.stringValue ?? version
+                        sink.yield(.pod(pod))
+                    case .deleted(let pod):
+                        guard pod[path: ["metadata", "name"]]?.stringValue == jobPod.name else { continue }
+                        sink.yield(.gone)
+                        return
+                    case .bookmark(let resourceVersion):
+                        version = resourceVersion
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                // 410 (expired) or a broken connection: read the pod as it is now.
+                try? await Task.sleep(for: .milliseconds((error as? KubeError)?.code == 410 ? 0 : 500))
+                do {
+                    guard let pod = try await client.get(apiVersion: "v1", kind: "Pod", namespace: jobPod.namespace, name: jobPod.name) else {
+                        sink.yield(.gone)
+                        return
+                    }
+                    version = pod[path: ["metadata", "resourceVersion"]]?.stringValue ?? version
+                    sink.yield(.pod(pod))
+                } catch {
+                    continue
+                }
+            }
+        }
+    }
+
+    /// The pod (and the Secret with it) deleted, the token forgotten.
+    private func cleanUp(_ jobPod: JobPod, session: String, podDeleted: Bool = false) async {
+        try? await store.deleteSession(digest: session)
+        if !podDeleted {
+            _ = try? await client.delete(apiVersion: "v1", kind: "Pod", namespace: jobPod.namespace, name: jobPod.name, propagation: "Background")
+        }
+        // Owned by the pod, the cluster removes it with the pod; this covers a pod never made.
+        _ = try? await client.delete(apiVersion: "v1", kind: "Secret", namespace: jobPod.namespace, name: jobPod.name, propagation: "Background")
+    }
+
+    private static func image(of container: String, in pod: JSONValue) -> String {
+        let all = (pod[path: ["spec", "initContainers"]]?.arrayValue ?? []) + (pod[path: ["spec", "containers"]]?.arrayValue ?? [])
+        return all.first { $0["name"]?.stringValue == container }?["image"]?.stringValue ?? "?"
+    }
+
+    /// The server's host, port and an address of it, for a pod that may reach nothing else.
+    static func address(of serverURL: String) -> (host: String, port: Int, ip: String)? {
+        guard let url = URL(string: serverURL), let host = url.host else { return nil }
+        let port = url.port ?? (url.scheme == "http" ? 80 : 443)
+        if host.allSatisfy({ $0.isNumber || $0 == "." }) || host.contains(":") { return (host, port, host) }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return nil }
+        defer { freeaddrinfo(result) }
+        var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        guard getnameinfo(first.pointee.ai_addr, first.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 else { return nil }
+        return (host, port, String(cString: buffer))
+    }
+}
