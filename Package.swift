@@ -339,7 +339,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SlipwayRunnerTests",
-            dependencies: ["SlipwayRunner", "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit", "SlipwayTestSupport",
+            dependencies: ["SlipwayRunner", "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit", "SlipwayTestSupport", "SlipwayKube", "KubeTestServer",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),

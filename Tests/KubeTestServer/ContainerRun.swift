@@ -97,6 +97,8 @@ struct ContainerRun {
     /// When a container that could not be created is tried again (the kubelet's back-off:
     /// 10 s, at the time scale).
     var retryAt: ContinuousClock.Instant?
+    /// In process mode: the container's command, running.
+    var process: ContainerProcess?
 
     var isRunning: Bool { if case .running = state { true } else { false } }
     var isTerminated: Bool { if case .terminated = state { true } else { false } }
@@ -106,6 +108,18 @@ struct ContainerRun {
     /// prints what comes first but leaves the end to a later pass (a container is seen running).
     mutating func advance(now: ContinuousClock.Instant, starting: Bool = false) {
         guard case .running(let started) = state else { return }
+        if let process {
+            if let killAt, now >= killAt {
+                process.signal(SIGKILL)
+                self.killAt = nil
+            }
+            let (lines, exitCode) = process.collect()
+            log += lines
+            if let exitCode {
+                state = .terminated(exitCode: exitCode, reason: exitCode == 0 ? "Completed" : "Error", started: started, finished: Date())
+            }
+            return
+        }
         if let killAt, now >= killAt {
             state = .terminated(exitCode: 137, reason: "Error", started: started, finished: Date())
             return
@@ -137,7 +151,10 @@ struct ContainerRun {
     /// SIGTERM: a program that traps it ends now; the others are killed at `killAt`.
     mutating func terminate(killAt: ContinuousClock.Instant) {
         guard case .running(let started) = state else { return }
-        if program.exitsOnTerm {
+        if let process {
+            if self.killAt == nil { process.signal(SIGTERM) }
+            self.killAt = self.killAt ?? killAt
+        } else if program.exitsOnTerm {
             state = .terminated(exitCode: 0, reason: "Completed", started: started, finished: Date())
         } else if self.killAt == nil {
             self.killAt = killAt

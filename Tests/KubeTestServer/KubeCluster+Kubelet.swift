@@ -9,6 +9,11 @@ struct PodRun {
     var startTime: Date
     /// Creating the pod's sandbox takes the runtime about a second (recorded), at the time scale.
     var createdAt = ContinuousClock.now.advanced(by: .milliseconds(Int(1000 * ContainerProgram.timeScale)))
+    /// In process mode: the pod's volumes as local folders, by name.
+    var volumes: [String: String] = [:]
+    /// How long a second of the pod's life takes here: its programs' scripted seconds, or
+    /// real seconds for real processes.
+    var timeScale = ContainerProgram.timeScale
     var deadline: ContinuousClock.Instant?
     var deadlineExceeded = false
     /// The pod was deleted while its containers ran: removed once they have stopped.
@@ -41,6 +46,8 @@ extension KubeCluster {
         stored.object["metadata"]?["resourceVersion"] = .string(String(resourceVersion))
         objects[key] = stored
     }
+
+    func setRunsProcesses() { runsProcesses = true }
 
     private var node: JSONValue? { objects[ObjectKey(group: "", plural: "nodes", namespace: "", name: Self.nodeName)]?.object }
 
@@ -96,8 +103,22 @@ extension KubeCluster {
             let hasInit = !(spec["initContainers"]?.arrayValue ?? []).isEmpty
             var run = PodRun(key: key, initContainers: runs("initContainers", waiting: "PodInitializing"),
                              containers: runs("containers", waiting: hasInit ? "PodInitializing" : "ContainerCreating"), startTime: Date())
+            if runsProcesses {
+                // The stand-in starts processes at once; each emptyDir volume is a folder.
+                run.timeScale = 1
+                run.createdAt = .now
+                let uid = stored.object[path: ["metadata", "uid"]]?.stringValue ?? UUID().uuidString
+                for volume in spec["volumes"]?.arrayValue ?? [] {
+                    guard let name = volume["name"]?.stringValue else { continue }
+                    let folder = podFolder(uid).appendingPathComponent(name).path
+                    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                    // emptyDir is writable by every user of the pod.
+                    chmod(folder, 0o777)
+                    run.volumes[name] = folder
+                }
+            }
             if let seconds = spec["activeDeadlineSeconds"]?.intValue {
-                run.deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(Double(seconds) * ContainerProgram.timeScale * 1000)))
+                run.deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(Double(seconds) * run.timeScale * 1000)))
             }
             updated.object["status"] = status(of: &run, previous: [:], spec: updated.object["spec"] ?? [:])
             podRuns[stored.object[path: ["metadata", "uid"]]?.stringValue ?? ""] = run
@@ -142,6 +163,7 @@ extension KubeCluster {
             }
             container.environment = environment
             container.state = .running(started: Date())
+            if runsProcesses, let definition { launch(&container, definition, volumes: run.volumes) }
         }
         let definitions = (first: spec["initContainers"]?.arrayValue ?? [], main: spec["containers"]?.arrayValue ?? [])
         if let index = run.initContainers.firstIndex(where: { !$0.isTerminated }) {
@@ -172,9 +194,41 @@ extension KubeCluster {
         }
     }
 
+    /// Process mode: runs a container's command (and args) as a local process, its volume
+    /// mounts' paths in the command, variables and working directory turned into the pod's
+    /// folders. A command that cannot run ends the container as the runtime would
+    /// (`StartError`, exit code 128).
+    private func launch(_ container: inout ContainerRun, _ definition: JSONValue, volumes: [String: String]) {
+        let mounts = (definition["volumeMounts"]?.arrayValue ?? []).compactMap { mount -> (String, String)? in
+            guard let path = mount["mountPath"]?.stringValue, let name = mount["name"]?.stringValue, let folder = volumes[name] else { return nil }
+            return (path, folder)
+        }.sorted { $0.0.count > $1.0.count }
+        func local(_ text: String) -> String {
+            var result = text
+            for (path, folder) in mounts {
+                let escaped = NSRegularExpression.escapedPattern(for: path)
+                result = result.replacingOccurrences(of: #"(^|[\s'"=])"# + escaped + #"(?=$|[/\s'";])"#, with: "$1" + folder, options: .regularExpression)
+            }
+            return result
+        }
+        let words = ((definition["command"]?.arrayValue ?? []) + (definition["args"]?.arrayValue ?? [])).compactMap(\.stringValue).map(local)
+        let directory = definition["workingDir"]?.stringValue.map(local) ?? volumes.values.sorted().first ?? NSTemporaryDirectory()
+        do {
+            guard !words.isEmpty else { throw CocoaError(.fileNoSuchFile) }
+            container.process = try ContainerProcess(command: words, environment: container.environment.mapValues(local), directory: directory)
+        } catch {
+            container.state = .terminated(exitCode: 128, reason: "StartError", started: nil, finished: Date())
+        }
+    }
+
+    /// The local folder of a pod's volumes (process mode).
+    func podFolder(_ uid: String) -> URL {
+        URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("kube-test-pods").appendingPathComponent(uid)
+    }
+
     /// SIGTERM to every running container, SIGKILL after the grace period.
     private func stop(_ run: inout PodRun, grace: Int64, now: ContinuousClock.Instant) {
-        let killAt = now.advanced(by: .milliseconds(Int(Double(grace) * ContainerProgram.timeScale * 1000)))
+        let killAt = now.advanced(by: .milliseconds(Int(Double(grace) * run.timeScale * 1000)))
         for index in run.initContainers.indices { run.initContainers[index].terminate(killAt: killAt) }
         for index in run.containers.indices { run.containers[index].terminate(killAt: killAt) }
     }
@@ -182,9 +236,9 @@ extension KubeCluster {
     /// DELETE of a pod on the node: marked (deletionTimestamp, its grace period), its
     /// containers stopped, and removed once the kubelet has reported them ended (recorded:
     /// 161, 174–175). Nil: a pod no node runs, which goes at once.
-    func deletePod(_ key: ObjectKey, propagation: String?) -> KubeAnswer? {
+    func deletePod(_ key: ObjectKey, propagation: String?, gracePeriod: Int64?) -> KubeAnswer? {
         guard var stored = objects[key], let uid = stored.object[path: ["metadata", "uid"]]?.stringValue, var run = podRuns[uid] else { return nil }
-        let grace = stored.object[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30
+        let grace = gracePeriod ?? stored.object[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30
         if stored.object[path: ["metadata", "deletionTimestamp"]] == nil {
             stored.object["metadata"]?["deletionTimestamp"] = .string(Self.now())
             stored.object["metadata"]?["deletionGracePeriodSeconds"] = .int(grace)

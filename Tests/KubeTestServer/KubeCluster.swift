@@ -42,6 +42,9 @@ public actor KubeCluster {
     var ownedIndex: [String: Set<ObjectKey>]?
     /// The pods the simulated kubelet runs, by uid (see KubeCluster+Kubelet).
     var podRuns: [String: PodRun] = [:]
+    /// The kubelet runs containers' commands as local processes (see `ContainerProcess`)
+    /// rather than playing their scripts.
+    public var runsProcesses = false
     /// Bearer tokens and who they are.
     var users: [String: KubeUser] = [:]
     private var injectedFailures: [(status: Int, retryAfter: Int?)] = []
@@ -191,7 +194,7 @@ public actor KubeCluster {
     /// answers with it) before the garbage collector removes it; a Namespace turns Terminating
     /// until the namespace controller has emptied it; kinds that return the deleted object do,
     /// the others answer a `Status` Success (29–32 of the wire recording).
-    func delete(type: ResourceType, namespace: String?, name: String, dryRun: Bool, propagation: String?) -> KubeAnswer {
+    func delete(type: ResourceType, namespace: String?, name: String, dryRun: Bool, propagation: String?, gracePeriod: Int64? = nil) -> KubeAnswer {
         let objectKey = key(type, namespace, name)
         guard var stored = objects[objectKey] else { return .notFound(type.plural, name, group: type.group) }
         let uid = stored.object[path: ["metadata", "uid"]]?.stringValue ?? ""
@@ -204,7 +207,7 @@ public actor KubeCluster {
             }
             return .json(200, render(stored))
         }
-        if type.plural == "pods", !dryRun, let answer = deletePod(objectKey, propagation: propagation) { return answer }
+        if type.plural == "pods", !dryRun, let answer = deletePod(objectKey, propagation: propagation, gracePeriod: gracePeriod) { return answer }
         if propagation == "Foreground" {
             stored.object["metadata"]?["deletionTimestamp"] = .string(Self.now())
             stored.object["metadata"]?["deletionGracePeriodSeconds"] = 0
@@ -246,6 +249,10 @@ public actor KubeCluster {
         guard let stored = objects[key] else { return }
         bumpVersion()
         put(key, nil)
+        if let run = podRuns[uid], !run.volumes.isEmpty {
+            for container in run.allContainers { container.process?.signal(SIGKILL) }
+            try? FileManager.default.removeItem(at: podFolder(uid))
+        }
         podRuns[uid] = nil
         if key.group == "apiextensions.k8s.io", let group = stored.object[path: ["spec", "group"]]?.stringValue,
            let plural = stored.object[path: ["spec", "names", "plural"]]?.stringValue {

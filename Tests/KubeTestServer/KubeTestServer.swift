@@ -40,8 +40,10 @@ public final class KubeTestServer: Sendable {
     /// - Parameters:
     ///   - controllers: play the workload controllers (see `KubeCluster.reconcileWorkloads`).
     ///   - latency: added before every answer, as a real API server's round trip (benchmarks).
+    ///   - processes: the kubelet runs containers' commands as local processes (their images are
+    ///     not run), with their volumes as temporary folders: job pods of the kubernetes executor.
     public static func start(authentication: Authentication = .bearerToken("test-token"), controllers: Bool = false,
-                             latency: Duration = .zero) async throws -> KubeTestServer {
+                             latency: Duration = .zero, processes: Bool = false) async throws -> KubeTestServer {
         let tlsDir = try TemporaryDirectory("kube-test")
         var logger = Logger(label: "kube-test-server")
         logger.logLevel = .error
@@ -61,6 +63,7 @@ public final class KubeTestServer: Sendable {
             await cluster.addRecordedNode(node)
         }
         if let token { await cluster.addToken(token, for: .admin) }
+        if processes { await cluster.setRunsProcesses() }
         let router = Router()
         let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [token] request, _ in
             let body = try await request.body.collect(upTo: 16 << 20)
@@ -300,7 +303,8 @@ public final class KubeTestServer: Sendable {
         case (.delete, let name?):
             let options = body.isEmpty ? nil : try? JSONDecoder().decode(JSONValue.self, from: Data(body.utf8))
             return .answer(await cluster.delete(type: type, namespace: namespace, name: name, dryRun: dryRun,
-                                                propagation: query.get("propagationPolicy") ?? options?["propagationPolicy"]?.stringValue), retryAfter: nil)
+                                                propagation: query.get("propagationPolicy") ?? options?["propagationPolicy"]?.stringValue,
+                                                gracePeriod: query.get("gracePeriodSeconds").flatMap { Int64($0) } ?? options?["gracePeriodSeconds"]?.intValue), retryAfter: nil)
         case (.patch, let name?):
             let contentType = request.headers[.contentType] ?? ""
             if contentType.hasPrefix("application/apply-patch+yaml") {

@@ -1,0 +1,82 @@
+import Foundation
+import Synchronization
+
+/// A container's command run as a local process (the test server's kubelet in process
+/// mode: the image is not run, its command is): in a session of its own, so stopping the
+/// container stops everything it started, with its output kept line by line with the time.
+final class ContainerProcess: Sendable {
+    private struct Output {
+        var lines: [(time: Date, line: String)] = []
+        var partial = Data()
+        var exitCode: Int32?
+        var exitedAt: Date?
+        var endOfOutput = false
+    }
+
+    private final class Box: Sendable {
+        let state = Mutex(Output())
+    }
+
+    private let output = Box()
+    let pid: Int32
+
+    /// Starts `command` (its first word an absolute path or a name on PATH) in `directory`.
+    init(command: [String], environment: [String: String], directory: String) throws {
+        let process = Process()
+        // setsid: the container's processes form a group a signal reaches together.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        process.arguments = command
+        var variables = environment
+        variables["PATH"] = variables["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        process.environment = variables
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        let output = self.output
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            output.state.withLock { state in
+                guard !data.isEmpty else {
+                    state.endOfOutput = true
+                    if !state.partial.isEmpty { state.lines.append((Date(), String(decoding: state.partial, as: UTF8.self))) }
+                    state.partial = Data()
+                    handle.readabilityHandler = nil
+                    return
+                }
+                state.partial.append(data)
+                while let newline = state.partial.firstIndex(of: UInt8(ascii: "\n")) {
+                    state.lines.append((Date(), String(decoding: state.partial[state.partial.startIndex..<newline], as: UTF8.self)))
+                    state.partial = Data(state.partial[(newline + 1)...])
+                }
+            }
+        }
+        process.terminationHandler = { ended in
+            let code = ended.terminationReason == .uncaughtSignal ? 128 + ended.terminationStatus : ended.terminationStatus
+            output.state.withLock { state in
+                state.exitCode = code
+                state.exitedAt = Date()
+            }
+        }
+        try process.run()
+        pid = process.processIdentifier
+    }
+
+    /// The lines written since the last call, and the exit code once the process has ended
+    /// and its output is read (or half a second after it ended, when something it started
+    /// still holds the output open).
+    func collect() -> (lines: [(time: Date, line: String)], exitCode: Int32?) {
+        output.state.withLock { state in
+            let lines = state.lines
+            state.lines = []
+            guard let code = state.exitCode, let at = state.exitedAt else { return (lines, nil) }
+            return (lines, state.endOfOutput || Date().timeIntervalSince(at) > 0.5 ? code : nil)
+        }
+    }
+
+    /// A signal to every process of the container.
+    func signal(_ signal: Int32) {
+        kill(-pid, signal)
+    }
+}
