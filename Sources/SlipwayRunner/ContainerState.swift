@@ -54,12 +54,21 @@ enum ContainerState: Equatable {
         }
     }
 
-    /// Why the whole pod ended before this container did: evicted, past its deadline.
+    /// Why the pod is going away though no step asked it to: deleted (by someone, a drain,
+    /// the API's eviction) or evicted by its node. Nil for a pod that is not.
+    static func podTakenAway(_ pod: JSONValue) -> String? {
+        if pod[path: ["metadata", "deletionTimestamp"]] != nil { return "was deleted (by someone else, or its node was drained)" }
+        if pod[path: ["status", "phase"]] == "Failed", pod[path: ["status", "reason"]] == "Evicted" {
+            return "was evicted by its node" + (pod[path: ["status", "message"]]?.stringValue.map { ": \($0)" } ?? "")
+        }
+        return nil
+    }
+
+    /// Why the whole pod ended before this container did: past its deadline, or failed.
     static func podFailure(_ pod: JSONValue) -> String? {
         guard pod[path: ["status", "phase"]] == "Failed" else { return nil }
         let message = pod[path: ["status", "message"]]?.stringValue
         switch pod[path: ["status", "reason"]]?.stringValue {
-        case "Evicted": return "the pod was evicted by its node\(message.map { ": \($0)" } ?? "")"
         case "DeadlineExceeded": return "the pod ran past its activeDeadlineSeconds\(message.map { ": \($0)" } ?? "")"
         case let reason?: return "the pod failed (\(reason))\(message.map { ": \($0)" } ?? "")"
         case nil: return nil

@@ -131,7 +131,7 @@ struct PodStepRunner: Sendable {
             case .gone:
                 guard !run.deleteRequested else { return .stopped }
                 let why = "the job's pod \(settings.namespace)/\(run.jobPod.name) was deleted while step \(run.label) ran (by someone else, or its node was lost)"
-                await end(&run, job: job, status: .failed, message: "interrupted: its pod was deleted", say: say)
+                await end(&run, job: job, status: .failed, message: "interrupted: the pod was deleted", say: say)
                 await say(why + ": the job is interrupted and its next attempt will run")
                 return .interrupted(why)
             case .tick:
@@ -172,6 +172,14 @@ struct PodStepRunner: Sendable {
     /// Moves on as far as the pod's state allows; an outcome when the steps have ended.
     private func advance(_ run: inout Progress, job: Job, log: LogSink, secrets: [String], sink: AsyncStream<Event>.Continuation,
                          say: (String) async -> Void) async -> Outcome? {
+        // Deleted or evicted without Slipway asking: the job is interrupted, as by a crash.
+        if !run.deleteRequested, let why = ContainerState.podTakenAway(run.latest) {
+            run.deleteRequested = true
+            await end(&run, job: job, status: .failed, message: "interrupted: \(why)", say: say)
+            let reason = "the job's pod \(settings.namespace)/\(run.jobPod.name) \(why) while step \(run.label) ran"
+            await say(reason + ": the job is interrupted and its next attempt will run")
+            return .interrupted(reason)
+        }
         while run.current < run.jobPod.containers.count {
             let state = ContainerState.of(run.containerName, in: run.latest)
             let image = Self.image(of: run.containerName, in: run.jobPod.pod)

@@ -2,8 +2,8 @@ import Foundation
 import Synchronization
 
 /// A container's command run as a local process (the test server's kubelet in process
-/// mode: the image is not run, its command is): in a session of its own, so stopping the
-/// container stops everything it started, with its output kept line by line with the time.
+/// mode: the image is not run, its command is): in a process group of its own, so stopping
+/// the container stops everything it started, with its output kept line by line with the time.
 final class ContainerProcess: Sendable {
     private struct Output {
         var lines: [(time: Date, line: String)] = []
@@ -23,11 +23,16 @@ final class ContainerProcess: Sendable {
     /// Starts `command` (its first word an absolute path or a name on PATH) in `directory`.
     init(command: [String], environment: [String: String], directory: String) throws {
         let process = Process()
-        // setsid: the container's processes form a group a signal reaches together.
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        process.arguments = command
+        // Foundation starts the child as the leader of a process group of its own: a signal
+        // to the group reaches everything the container started.
         var variables = environment
         variables["PATH"] = variables["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        guard let first = command.first else { throw CocoaError(.fileNoSuchFile) }
+        let executable = first.contains("/") ? first : (variables["PATH"] ?? "").split(separator: ":").map { "\($0)/\(first)" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let executable else { throw CocoaError(.fileNoSuchFile) }
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = Array(command.dropFirst())
         process.environment = variables
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         let pipe = Pipe()

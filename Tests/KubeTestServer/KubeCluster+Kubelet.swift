@@ -64,7 +64,9 @@ extension KubeCluster {
             advance(&run, stored: stored, now: now)
             podRuns[uid] = run
             let phase = stored.object[path: ["status", "phase"]]?.stringValue
-            if run.deleting && run.allContainers.allSatisfy({ !$0.isRunning }) && (phase == "Succeeded" || phase == "Failed") {
+            // A deleted pod goes once its containers have stopped and the phase says so, or at
+            // once when it is still Pending with nothing running (an image that cannot be had).
+            if run.deleting && run.allContainers.allSatisfy({ !$0.isRunning }) && (phase == "Succeeded" || phase == "Failed" || phase == "Pending") {
                 podRuns[uid] = nil
                 remove(key, uid: uid)
                 continue

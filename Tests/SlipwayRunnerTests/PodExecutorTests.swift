@@ -51,6 +51,15 @@ import Testing
         return names
     }
 
+    /// Waits until no job pod, Secret or policy is left; names what is left when some stays.
+    static func waitUntilClean(_ kube: KubeTestServer, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        do {
+            try await waitFor(timeout: .seconds(20)) { await leftovers(kube).isEmpty }
+        } catch {
+            Issue.record("left in the namespace: \(await leftovers(kube))", sourceLocation: sourceLocation)
+        }
+    }
+
     @Test func aPipelineWithTwoImagesRunsToTheEndWithItsLogLiveAndSecretsMasked() async throws {
         let kube = try await KubeTestServer.start(controllers: true, processes: true)
         let gate = try TemporaryDirectory("pod-gate")
@@ -109,7 +118,166 @@ import Testing
             let steps = try await server.store.steps(id)
             #expect(steps.map(\.status) == [.succeeded, .succeeded])
             #expect(steps.map(\.exitCode) == [0, 0])
-            try await waitFor { await Self.leftovers(kube).isEmpty }
+            try await Self.waitUntilClean(kube)
+        }
+        await kube.stop()
+    }
+
+    /// A failing step, a step past its timeout, an image the node cannot have: each ends the
+    /// job with the step's record saying why, the later steps skipped, nothing left behind.
+    @Test func aFailingStepATimeoutAndAMissingImageEachEndTheJobSayingWhy() async throws {
+        let kube = try await KubeTestServer.start(controllers: true, processes: true)
+        let repository = try GitRepository.make(files: [".slipway.yaml": "stages:\n  build:\n    - {name: ok, run: 'true'}\n"])
+        defer { repository.directory.remove() }
+        func pipeline(_ build: String) -> [String: String?] {
+            [".slipway.yaml": "stages:\n  build:\n\(build)\n  test:\n    - {name: after, run: echo never}\n"]
+        }
+        try await Self.withPodServer(kube, repository: repository) { server in
+            // Exit 7.
+            var commit = try repository.commit(files: pipeline("    - {name: compile, run: 'echo about to fail; exit 7'}"), message: "fails")
+            var id = try await server.push(app: "github", commit: commit)
+            var job = try await server.waitForEnd(of: id)
+            var log = try await server.log(of: id)
+            #expect(job.status == .failed)
+            #expect(job.reason == "step build/compile failed with exit code 7", "\(job.reason ?? "")\n\(log)")
+            #expect(log.contains("[build/compile] about to fail"))
+            var steps = try await server.store.steps(id)
+            #expect(steps.map(\.status) == [.failed, .skipped])
+            #expect(steps.first?.exitCode == 7)
+            try await Self.waitUntilClean(kube)
+
+            // Past its timeout: the pod is deleted with the kill grace (2 s; the step ignores SIGTERM).
+            commit = try repository.commit(files: pipeline("    - {name: compile, run: \"trap '' TERM; echo started; sleep 30\", timeout: 1s}"), message: "hangs")
+            id = try await server.push(app: "github", commit: commit)
+            job = try await server.waitForEnd(of: id)
+            log = try await server.log(of: id)
+            #expect(job.status == .failed)
+            #expect(job.reason?.hasPrefix("step build/compile timed out after 1.0 seconds: the pod was deleted with a grace period of 2.0 seconds") == true,
+                    "\(job.reason ?? "")\n\(log)")
+            steps = try await server.store.steps(id)
+            #expect(steps.map(\.status) == [.timedOut, .skipped])
+            #expect(steps.first?.message?.contains("timed out") == true)
+            try await Self.waitUntilClean(kube)
+
+            // An image the node does not have, never pulled (workloads 128: ErrImageNeverPull).
+            commit = try repository.commit(files: pipeline("    - {name: compile, run: 'true', image: slipway.local/missing:1}"), message: "missing image")
+            id = try await server.push(app: "github", commit: commit)
+            job = try await server.waitForEnd(of: id)
+            log = try await server.log(of: id)
+            #expect(job.status == .failed)
+            let expected = "image slipway.local/missing:1 could not be pulled (ErrImageNeverPull): Container image \"slipway.local/missing:1\" is not present with pull policy of Never"
+            #expect(job.reason == "step build/compile could not start: \(expected)", "\(job.reason ?? "")\n\(log)")
+            steps = try await server.store.steps(id)
+            #expect(steps.map(\.status) == [.failed, .skipped])
+            #expect(steps.first?.message == expected)
+            try await Self.waitUntilClean(kube)
+        }
+        await kube.stop()
+    }
+
+    /// Cancel through the API: the pod is deleted (its processes get SIGTERM), the step says so.
+    @Test func aCancelDeletesThePodAndTheStepSaysSo() async throws {
+        let kube = try await KubeTestServer.start(controllers: true, processes: true)
+        let repository = try GitRepository.make(files: [".slipway.yaml": """
+            stages:
+              build:
+                - {name: long, run: "echo started; sleep 60"}
+              test:
+                - {name: after, run: echo never}
+            """])
+        defer { repository.directory.remove() }
+        try await Self.withPodServer(kube, repository: repository) { server in
+            let id = try await server.push(app: "github", commit: try repository.head())
+            try await waitFor { try await server.log(of: id).contains("[build/long] started") }
+            _ = try await server.withClient { try await $0.cancel(id) }
+            let job = try await server.waitForEnd(of: id)
+            #expect(job.status == .cancelled, "\(job.reason ?? "")")
+            let steps = try await server.store.steps(id)
+            #expect(steps.map(\.status) == [.cancelled, .skipped])
+            #expect(steps.first?.message == "cancelled: the pod was deleted with a grace period of 2.0 seconds")
+            try await Self.waitUntilClean(kube)
+        }
+        await kube.stop()
+    }
+
+    /// A pod deleted by someone else interrupts the job; its next attempt runs and succeeds.
+    @Test func aPodDeletedBySomeoneElseInterruptsTheJobAndTheNextAttemptRuns() async throws {
+        let kube = try await KubeTestServer.start(controllers: true, processes: true)
+        let gate = try TemporaryDirectory("pod-gate")
+        defer { gate.remove() }
+        let repository = try GitRepository.make(files: [".slipway.yaml": """
+            stages:
+              build:
+                - name: work
+                  run: |
+                    echo "job $SLIPWAY_JOB_ID waiting"
+                    while [ ! -f \(gate.path)/go ]; do sleep 0.05; done
+                    echo "job $SLIPWAY_JOB_ID ran"
+            """])
+        defer { repository.directory.remove() }
+        try await Self.withPodServer(kube, repository: repository) { server in
+            let id = try await server.push(app: "github", commit: try repository.head())
+            try await waitFor { try await server.log(of: id).contains("job \(id) waiting") }
+            let admin = try kube.client()
+            #expect(try await admin.delete(apiVersion: "v1", kind: "Pod", namespace: Self.namespace, name: "slipway-github-\(id)", propagation: "Background"))
+            await admin.shutdown()
+            let interrupted = try await server.waitForEnd(of: id)
+            #expect(interrupted.status == .interrupted)
+            #expect(interrupted.reason?.contains("was deleted (by someone else, or its node was drained) while step build/work ran") == true, "\(interrupted.reason ?? "")")
+            let retry = try #require(interrupted.retriedAs)
+            try await waitFor { try await server.log(of: retry).contains("job \(retry) waiting") }
+            FileManager.default.createFile(atPath: gate.path + "/go", contents: Data())
+            let job = try await server.waitForEnd(of: retry)
+            #expect(job.status == .succeeded, "\(job.reason ?? "")")
+            #expect(job.attempt == 2)
+            try await Self.waitUntilClean(kube)
+        }
+        await kube.stop()
+    }
+
+    /// `network: false` on every step: a deny-all NetworkPolicy for the job's pod, but for the
+    /// fetch from Slipway (its address given to curl, no DNS), removed with the pod. Steps
+    /// that differ in network are refused when the pipeline is read, naming the step and line.
+    @Test func withoutNetworkThePodGetsAPolicyAndMixedStepsAreRefused() async throws {
+        let kube = try await KubeTestServer.start(controllers: true, processes: true)
+        let gate = try TemporaryDirectory("pod-gate")
+        defer { gate.remove() }
+        let repository = try GitRepository.make(files: [".slipway.yaml": """
+            stages:
+              build:
+                - {name: offline, network: false, run: "echo offline; while [ ! -f \(gate.path)/go ]; do sleep 0.05; done"}
+            """])
+        defer { repository.directory.remove() }
+        try await Self.withPodServer(kube, repository: repository) { server in
+            let id = try await server.push(app: "github", commit: try repository.head())
+            try await waitFor { try await server.log(of: id).contains("[build/offline] offline") }
+            let policies = await kube.cluster.objects(apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy")
+            let policy = try #require(policies.first)
+            #expect(policy[path: ["spec", "podSelector", "matchLabels", "slipway.dev/job"]] == .string(String(id)))
+            #expect(policy[path: ["spec", "policyTypes"]] == ["Ingress", "Egress"])
+            let egress = policy[path: ["spec", "egress"]]?.arrayValue ?? []
+            #expect(egress.count == 1)
+            #expect(egress.first?["to"]?.arrayValue?.first?[path: ["ipBlock", "cidr"]] == "127.0.0.1/32")
+            #expect(policy[path: ["metadata", "ownerReferences"]]?.arrayValue?.first?["kind"] == "Pod")
+            let pod = try #require(await kube.cluster.objects(apiVersion: "v1", kind: "Pod").first)
+            let fetch = pod[path: ["spec", "initContainers"]]?.arrayValue?.first?["command"]?.arrayValue?.last?.stringValue ?? ""
+            #expect(fetch.contains("--resolve 'localhost:\(server.config.port):127.0.0.1'"), "\(fetch)")
+            FileManager.default.createFile(atPath: gate.path + "/go", contents: Data())
+            let job = try await server.waitForEnd(of: id)
+            #expect(job.status == .succeeded, "\(job.reason ?? "")")
+            try await Self.waitUntilClean(kube)
+
+            let mixed = try repository.commit(files: [".slipway.yaml": """
+                stages:
+                  build:
+                    - {name: download, run: echo online}
+                  test:
+                    - {name: offline, network: false, run: echo offline}
+                """], message: "mixed")
+            let refused = try await server.waitForEnd(of: try await server.push(app: "github", commit: mixed))
+            #expect(refused.status == .failed)
+            #expect(refused.reason?.hasPrefix(".slipway.yaml:5:") == true, "\(refused.reason ?? "")")
+            #expect(refused.reason?.contains("step 'offline' has network: false but step 'download' needs the network") == true)
         }
         await kube.stop()
     }
