@@ -339,7 +339,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SlipwayRunnerTests",
-            dependencies: ["SlipwayRunner", "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit", "SlipwayTestSupport", "SlipwayKube", "KubeTestServer",
+            dependencies: ["SlipwayRunner", "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit", "SlipwayTestSupport", "SlipwayKube", "KubeTestServer", "SlipwayClient",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),

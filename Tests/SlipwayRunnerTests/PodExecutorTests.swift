@@ -1,5 +1,6 @@
 import Foundation
 import KubeTestServer
+import SlipwayClient
 import SlipwayConfig
 import SlipwayCore
 import SlipwayKube
@@ -279,6 +280,83 @@ import Testing
             #expect(refused.reason?.hasPrefix(".slipway.yaml:5:") == true, "\(refused.reason ?? "")")
             #expect(refused.reason?.contains("step 'offline' has network: false but step 'download' needs the network") == true)
         }
+        await kube.stop()
+    }
+
+    /// `slipway serve` killed with -9 while its job's pod runs: started again, it deletes that
+    /// pod before the next attempt's pod is made, and the next attempt runs once.
+    @Test func aServerKilledWhileItsPodRunsDeletesItBeforeTheNextAttemptRunsOnce() async throws {
+        let kube = try await KubeTestServer.start(controllers: true, processes: true)
+        let admin = try kube.client()
+        _ = try await admin.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.namespace)]], fieldManager: "setup", force: true)
+        let gate = try TemporaryDirectory("pod-gate")
+        defer { gate.remove() }
+        let repository = try GitRepository.make(files: [".slipway.yaml": """
+            stages:
+              build:
+                - name: work
+                  run: |
+                    echo "job $SLIPWAY_JOB_ID waiting"
+                    while [ ! -f \(gate.path)/go ]; do sleep 0.05; done
+                    echo "job $SLIPWAY_JOB_ID ran"
+            """])
+        defer { repository.directory.remove() }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let port = try freeLoopbackPort()
+        let config = try dir.write("slipway.yaml", """
+            listen: {host: 127.0.0.1, port: \(port)}
+            data_dir: \(dir.path)/data
+            runner:
+              max_attempts: 2
+              kill_grace: 2s
+              executor: kubernetes
+              kubernetes:
+                cluster: test
+                namespace: \(Self.namespace)
+                image_pull_policy: Never
+                fetch_image: slipway.local/busybox:1
+                default_image: slipway.local/debian:12
+                server_url: https://localhost:\(port)
+            clusters:
+              - {name: test, kubeconfig: \(kube.kubeconfigPath)}
+            api_tokens:
+              - {name: admin, role: admin, token: {env: ADMIN_TOKEN}}
+            apps:
+              - {name: app, repo: \(repository.url), forge: github, webhook_secrets: [{env: HOOK_SECRET}]}
+            """)
+        let environment = ["ADMIN_TOKEN": "admin", "HOOK_SECRET": "s"]
+        let caFile = dir.path + "/data/tls/server.crt"
+
+        let first = try await ServerProcess.start(configPath: config, environment: environment)
+        let sent = try await runSlipway(["send-test-hook", "app", "--commit", try repository.head(), "--config", config,
+                                         "--server", "https://localhost:\(port)"], environment: environment)
+        #expect(sent.status == 0, "\(sent.output)")
+        var api = try APIClient(baseURL: "https://localhost:\(port)", token: "admin", caFile: caFile)
+        try await waitFor { String(decoding: try await api.send(.GET, "/api/v1/jobs/1/log").body, as: UTF8.self).contains("job 1 waiting") }
+        await first.kill()
+        try await api.shutdown()
+        #expect(await kube.cluster.objects(apiVersion: "v1", kind: "Pod").count == 1, "the pod outlives the server that made it")
+
+        let second = try await ServerProcess.start(configPath: config, environment: environment)
+        defer { second.stop() }
+        api = try APIClient(baseURL: "https://localhost:\(port)", token: "admin", caFile: caFile)
+        try await waitFor { String(decoding: try await api.send(.GET, "/api/v1/jobs/2/log").body, as: UTF8.self).contains("job 2 waiting") }
+        #expect(try await api.job(1).status == .interrupted)
+        let requests = await kube.cluster.requestLog
+        let deleted = try #require(requests.firstIndex { $0.hasPrefix("DELETE /api/v1/namespaces/\(Self.namespace)/pods/slipway-app-1") })
+        let created = try #require(requests.firstIndex { $0.hasPrefix("PATCH /api/v1/namespaces/\(Self.namespace)/pods/slipway-app-2") })
+        #expect(deleted < created, "the old attempt's pod is deleted before the next one's is made")
+        #expect(await kube.cluster.objects(apiVersion: "v1", kind: "Pod").compactMap { $0[path: ["metadata", "name"]]?.stringValue } == ["slipway-app-2"])
+        FileManager.default.createFile(atPath: gate.path + "/go", contents: Data())
+        try await waitFor { try await api.job(2).status.isFinal }
+        #expect(try await api.job(2).status == .succeeded)
+        let log = String(decoding: try await api.send(.GET, "/api/v1/jobs/2/log").body, as: UTF8.self)
+        #expect(log.components(separatedBy: "job 2 ran").count == 2, "the next attempt ran once")
+        #expect(try await api.jobs().count == 2)
+        try await api.shutdown()
+        try await Self.waitUntilClean(kube)
+        await admin.shutdown()
         await kube.stop()
     }
 }
