@@ -51,9 +51,23 @@ public struct YAMLNode {
 
     public var line: Int? { node.mark?.line }
 
-    /// This node's value as JSON (mappings, sequences, scalars as YAML 1.1 types them).
+    /// This node's value as JSON, its plain scalars typed as YAML 1.1 types them (`true`, `3`),
+    /// though the file is read with the basic resolver (where everything is a string).
     public func json() -> JSONValue {
-        JSONValue(yaml: Constructor.default.any(from: node))
+        JSONValue(yaml: Constructor.default.any(from: Self.typed(node)))
+    }
+
+    private static func typed(_ node: Node) -> Node {
+        switch node {
+        case .scalar(let scalar) where scalar.style == .plain:
+            return .scalar(.init(scalar.string, Tag(Resolver.default.resolveTag(of: Node.scalar(.init(scalar.string))))))
+        case .mapping(let mapping):
+            return .mapping(.init(mapping.map { (typed($0.key), typed($0.value)) }))
+        case .sequence(let sequence):
+            return .sequence(.init(sequence.map(typed)))
+        default:
+            return node
+        }
     }
 
     /// An error placed at this node.
