@@ -86,6 +86,39 @@ extension JobRunner {
             // Not the app's secrets, nor the server variables it lets through: only Slipway's own.
             environment = environment.filter { $0.key.hasPrefix("SLIPWAY_") || $0.key == "PATH" || $0.key == "HOME" }
         }
+        let executorKind = app.executor ?? defaultExecutor
+        if let problem = pipeline.problem(on: executorKind, appNetwork: app.network, file: app.pipelinePath) {
+            for step in plan { try? await store.updateStep(job.id, index: step.index, status: .skipped) }
+            try? await store.updateStep(job.id, index: dryRunIndex, status: .skipped)
+            return await end(.failed, problem.description)
+        }
+        if executorKind == .kubernetes, !plan.isEmpty {
+            // The opted-in build and test steps as one pod, as for a push.
+            guard let podRunner else {
+                return await end(.failed, "app '\(app.name)' runs its steps on the kubernetes executor, but runner.kubernetes names no usable cluster")
+            }
+            var plain = environment.filter { $0.key.hasPrefix("SLIPWAY_") && app.secrets[$0.key] == nil && !app.passEnvironment.contains($0.key) }
+            plain["SLIPWAY_WORKSPACE"] = JobPod.workspacePath
+            let hidden = environment.filter { app.secrets[$0.key] != nil || app.passEnvironment.contains($0.key) }
+            let outcome = await podRunner.run(plan, pipelineImage: pipeline.image, job: job, app: app, environment: plain, secretEnvironment: hidden,
+                                              secrets: secrets, log: log, stopRequested: stopRequested, say: say)
+            switch outcome {
+            case .succeeded:
+                break
+            case .failed(let step, let why):
+                try? await store.updateStep(job.id, index: dryRunIndex, status: .skipped)
+                return await end(.failed, "step \(step.stage)/\(step.spec.name) \(why)")
+            case .stopped:
+                try? await store.updateStep(job.id, index: dryRunIndex, status: .skipped)
+                return (await stopRequested()) == .cancelled
+                    ? RunResult(status: .cancelled, reason: "cancelled while running")
+                    : RunResult(status: .interrupted, reason: "the server shut down while the job ran")
+            case .interrupted(let why):
+                try? await store.updateStep(job.id, index: dryRunIndex, status: .skipped)
+                return RunResult(status: .interrupted, reason: why)
+            }
+            plan = []
+        }
         for (position, step) in plan.enumerated() {
             let outcome = await runStep(step, job: job, app: app, workspace: workspace, environment: environment, secrets: secrets,
                                         log: log, stopRequested: stopRequested, say: say)

@@ -108,8 +108,8 @@ struct JobRunner: Sendable {
             await say("error: \(problem.reason)")
             return RunResult(status: .failed, reason: problem.reason)
         }
-        let executor = app.executor ?? defaultExecutor
-        if let problem = pipeline.problem(on: executor, appNetwork: app.network, file: app.pipelinePath) {
+        let executorKind = app.executor ?? defaultExecutor
+        if let problem = pipeline.problem(on: executorKind, appNetwork: app.network, file: app.pipelinePath) {
             await say("error: \(problem.description)")
             return RunResult(status: .failed, reason: problem.description)
         }
@@ -138,7 +138,7 @@ struct JobRunner: Sendable {
         var failure: (step: PlannedStep, why: String)?
         var stop: StopReason?
         // On the kubernetes executor the build and test steps run together, as one pod.
-        let podSteps = executor == .kubernetes ? plan.filter { [StageName.build.rawValue, StageName.test.rawValue].contains($0.stage) } : []
+        let podSteps = executorKind == .kubernetes ? plan.filter { [StageName.build.rawValue, StageName.test.rawValue].contains($0.stage) } : []
         if let first = podSteps.first {
             guard let podRunner else {
                 let reason = "app '\(app.name)' runs its steps on the kubernetes executor, but runner.kubernetes names no usable cluster"
