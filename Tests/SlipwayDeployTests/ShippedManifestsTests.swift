@@ -12,7 +12,13 @@ import Testing
         let manifests = try Renderer.renderFolder("deploy", workspace: root, variables: [:])
         try Renderer.validate(manifests)
         let kinds = manifests.map(\.kind)
-        #expect(kinds.sorted() == ["ConfigMap", "Deployment", "Namespace", "PodDisruptionBudget", "Service", "ServiceAccount"])
+        #expect(kinds.sorted() == ["ConfigMap", "Deployment", "Namespace", "Namespace", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount"])
+        // The builds namespace's Role: job pods, their logs, Secrets and policies, nothing cluster-wide.
+        let role = try #require(manifests.first { $0.kind == "Role" })
+        #expect(role.namespace == "slipway-builds")
+        let resources = (role.object["rules"]?.arrayValue ?? []).flatMap { $0["resources"]?.arrayValue ?? [] }
+        #expect(resources == ["pods", "pods/log", "secrets", "networkpolicies"])
+        #expect(!kinds.contains("ClusterRole"))
         let deployment = try #require(manifests.first { $0.kind == "Deployment" })
         #expect(deployment.object[path: ["spec", "replicas"]] == .int(3))
 
@@ -26,5 +32,7 @@ import Testing
         #expect(config.store == .postgres(url: SecretValue("postgres://slipway:secret@postgres.db:5432/slipway?sslmode=require"), pool: 10))
         #expect(config.lease == .seconds(30))
         #expect(config.apps.map(\.name) == ["storefront"])
+        #expect(config.executor == .kubernetes)
+        #expect(config.kubernetes?.namespace == "slipway-builds")
     }
 }
