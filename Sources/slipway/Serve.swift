@@ -56,6 +56,16 @@ struct Serve: AsyncParsableCommand {
                     throw CommandFailure("cluster '\(cluster.name)': \(error)")
                 }
             }
+            // The builds namespace must exist; a cluster that does not answer now may later.
+            if let settings = serverConfig.kubernetes, let client = clusters[settings.cluster] {
+                do {
+                    if try await client.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: settings.namespace) == nil {
+                        throw CommandFailure("runner.kubernetes.namespace '\(settings.namespace)' does not exist on cluster '\(settings.cluster)': create it (and the Role of README \"Running steps on Kubernetes\") first")
+                    }
+                } catch let error as KubeError {
+                    logger.warning("cannot check the builds namespace", metadata: ["namespace": "\(settings.namespace)", "error": "\(error)"])
+                }
+            }
             let metrics = SlipwayMetrics(apps: serverConfig.apps.map { ($0.name, $0.forge) })
             let dispatcher = JobDispatcher(config: serverConfig, store: store, mirrors: mirrors, clusters: clusters, logger: logger, metrics: metrics)
             var server = SlipwayServer(config: serverConfig, store: store, dispatcher: dispatcher, logger: logger)

@@ -359,4 +359,30 @@ import Testing
         await admin.shutdown()
         await kube.stop()
     }
+
+    /// A builds namespace the cluster does not have stops `slipway serve` at start, saying what to do.
+    @Test func aMissingBuildsNamespaceIsRefusedAtStart() async throws {
+        let kube = try await KubeTestServer.start()
+        let admin = try kube.client()
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let config = try dir.write("slipway.yaml", """
+            listen: {host: 127.0.0.1, port: 0}
+            data_dir: \(dir.path)/data
+            public_url: https://localhost:8443
+            runner:
+              kubernetes: {cluster: test, namespace: nowhere}
+            clusters:
+              - {name: test, kubeconfig: \(kube.kubeconfigPath)}
+            """)
+        do {
+            let server = try await ServerProcess.start(configPath: config)
+            server.stop()
+            Issue.record("slipway serve started without its builds namespace")
+        } catch ServerProcessError.exited(let output) {
+            #expect(output.contains("runner.kubernetes.namespace 'nowhere' does not exist on cluster 'test'"), "\(output)")
+        }
+        await admin.shutdown()
+        await kube.stop()
+    }
 }
