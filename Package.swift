@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "slipway-webhook-bench", targets: ["WebhookBenchmark"]),
         .executable(name: "slipway-deploy-bench", targets: ["DeployBenchmark"]),
         .executable(name: "slipway-scale-bench", targets: ["ScaleBenchmark"]),
+        .executable(name: "slipway-pod-bench", targets: ["PodBenchmark"]),
         .executable(name: "slipway-kube-api-server", targets: ["KubeAPIServer"]),
     ],
     dependencies: [
@@ -234,6 +235,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/ScaleBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "PodBenchmark",
+            dependencies: ["SlipwayCore", "SlipwayClient", "SlipwayWebhooks", "KubeTestServer", "SlipwayTestSupport"],
+            path: "Benchmarks/PodBenchmark",
             swiftSettings: swiftSettings
         ),
         .executableTarget(

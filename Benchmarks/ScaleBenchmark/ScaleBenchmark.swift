@@ -189,7 +189,7 @@ struct ScaleBenchmark {
         // Nothing changes: checks, CPU, memory, requests.
         let window = Duration.seconds(options.observe ?? options.interval * 2)
         let pid = server.process.processIdentifier
-        let cpuBefore = cpuSeconds(pid)
+        let cpuBefore = ProcessUsage.cpuSeconds(pid)
         let kubeBefore = await kube.cluster.requestLog.count
         let gitBefore = await forge.requestCount()
         let windowStart = ContinuousClock.now
@@ -205,14 +205,14 @@ struct ScaleBenchmark {
             try await Task.sleep(for: .seconds(10))
         }
         let minutes = seconds(ContinuousClock.now - windowStart) / 60
-        let cores = (cpuSeconds(pid) - cpuBefore) / (minutes * 60)
+        let cores = (ProcessUsage.cpuSeconds(pid) - cpuBefore) / (minutes * 60)
         let kubePerMinute = Double(await kube.cluster.requestLog.count - kubeBefore) / minutes
         let gitPerMinute = Double(await forge.requestCount() - gitBefore) / minutes
         var largestGap = 0.0
         for times in checks.values where times.count > 1 {
             for (earlier, later) in zip(times, times.dropFirst()) { largestGap = max(largestGap, later.timeIntervalSince(earlier)) }
         }
-        let (rss, peak) = memory(pid)
+        let (rss, peak) = ProcessUsage.memoryMiB(pid)
 
         // Drift by another field manager on 20 objects of 20 apps.
         let edited = Array(names.shuffled().prefix(20))
@@ -262,25 +262,6 @@ struct ScaleBenchmark {
             """)
         documents.append("apiVersion: v1\nkind: Service\nmetadata: {name: \(app)-web}\nspec:\n  selector: {app: \(app)}\n  ports: [{port: 80}]\n")
         return documents.joined(separator: "---\n")
-    }
-
-    /// User and system CPU seconds of a process (/proc/PID/stat, 100 ticks a second).
-    static func cpuSeconds(_ pid: Int32) -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let end = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: end)...].split(separator: " ")
-        // After the name: state is field 3, utime 14 and stime 15.
-        return (Double(fields[11]) ?? 0) / 100 + (Double(fields[12]) ?? 0) / 100
-    }
-
-    /// VmRSS and VmHWM in MiB.
-    static func memory(_ pid: Int32) -> (Double, Double) {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        func value(_ key: String) -> Double {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return 0 }
-            return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
-        }
-        return (value("VmRSS:"), value("VmHWM:"))
     }
 
     static func date(_ text: String) -> Date? {

@@ -1,0 +1,170 @@
+import Foundation
+import KubeTestServer
+import SlipwayClient
+import SlipwayCore
+import SlipwayTestSupport
+import SlipwayWebhooks
+
+/// The kubernetes executor's own cost: `slipway serve` as its own process, its jobs' pods on
+/// the Kubernetes API test server (3 ms an answer) whose stand-in kubelet starts each
+/// container's command at once as a local process, so what is measured is Slipway's part:
+///
+/// 1. push → the first line of the first step printed (the step prints its clock), and → that
+///    line readable in the API, over `--rounds` jobs one after another;
+/// 2. `--jobs` jobs at once (one app each, `max_pods` as many), each streaming `--lines` lines:
+///    Slipway's RSS (largest sample and peak) and its CPU per streamed log line;
+/// 3. one job streaming a line a second for `--stream-seconds`: requests to the API server per
+///    minute, its pod's own and all of them (with the janitor's LIST every lease round).
+///
+///     for p in slipway slipway-step-guard slipway-pod-bench; do swift build -c release --product $p; done
+///     .build/release/slipway-pod-bench [--rounds 10] [--jobs 50] [--lines 200] [--stream-seconds 60]
+@main
+struct PodBenchmark {
+    static func main() async throws {
+        var options = ["--rounds": 10, "--jobs": 50, "--lines": 200, "--stream-seconds": 60]
+        var arguments = CommandLine.arguments.dropFirst()
+        while let flag = arguments.popFirst() {
+            guard options[flag] != nil, let value = arguments.popFirst().flatMap(Int.init) else { fatalError("usage: slipway-pod-bench [--rounds N] [--jobs N] [--lines N] [--stream-seconds N]") }
+            options[flag] = value
+        }
+        try await run(rounds: options["--rounds"]!, jobs: options["--jobs"]!, lines: options["--lines"]!, streamSeconds: options["--stream-seconds"]!)
+    }
+
+    static func run(rounds: Int, jobs: Int, lines: Int, streamSeconds: Int) async throws {
+        let directory = try TemporaryDirectory("pod-bench")
+        defer { directory.remove() }
+        let kube = try await KubeTestServer.start(controllers: true, latency: .milliseconds(3), processes: true)
+        let setup = try kube.client()
+        _ = try await setup.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "builds"]], fieldManager: "setup", force: true)
+        await setup.shutdown()
+
+        // One repository; each app a link to it (apps sharing a repository share its pushes).
+        let repository = try GitRepository.make(files: [".slipway.yaml": pipeline("date +%s.%N")])
+        for index in 0..<jobs {
+            try FileManager.default.createSymbolicLink(atPath: "\(directory.path)/app\(index)", withDestinationPath: repository.path)
+        }
+        let port = try freeLoopbackPort()
+        var config = """
+            listen: {host: 127.0.0.1, port: \(port)}
+            data_dir: \(directory.path)/data
+            public_url: https://localhost:\(port)
+            runner:
+              executor: kubernetes
+              kill_grace: 2s
+              kubernetes: {cluster: bench, namespace: builds, image_pull_policy: Never, fetch_image: "slipway.local/busybox:1",
+                           default_image: "slipway.local/debian:12", max_pods: \(jobs)}
+            api_tokens: [{name: admin, role: admin, token: {env: ADMIN_TOKEN}}]
+            clusters: [{name: bench, kubeconfig: \(kube.kubeconfigPath)}]
+            apps:
+
+            """
+        for index in 0..<jobs {
+            config += "  - {name: app\(index), repo: \"file://\(directory.path)/app\(index)\", forge: github, webhook_secrets: [{env: HOOK}]}\n"
+        }
+        let configPath = try directory.write("slipway.yaml", config)
+        let server = try await ServerProcess.start(configPath: configPath, environment: ["ADMIN_TOKEN": "admin", "HOOK": "hook-secret"])
+        defer { server.stop() }
+        let client = try APIClient(baseURL: "https://localhost:\(port)", token: "admin", caFile: "\(directory.path)/data/tls/server.crt")
+        let pid = server.process.processIdentifier
+
+        // 1. Push → first line.
+        var printed: [Double] = []
+        var readable: [Double] = []
+        for round in 0..<rounds {
+            let commit = try repository.commit(files: ["round": "\(round)"], message: "round \(round)")
+            let pushed = Date()
+            let id = try await push(client, app: "app0", commit: commit)
+            var seen: Date?
+            while true {
+                let log = try await text(client, "/api/v1/jobs/\(id)/log")
+                if let line = log.split(separator: "\n").first(where: { $0.contains("[build/work] ") }), seen == nil {
+                    seen = Date()
+                    let clock = Double(line.split(separator: " ").last ?? "") ?? 0
+                    printed.append((clock - pushed.timeIntervalSince1970) * 1000)
+                    readable.append(seen!.timeIntervalSince(pushed) * 1000)
+                }
+                if seen != nil, try await client.job(id).status.isFinal { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        print("push -> first line of the first step printed: median \(median(printed)) ms, max \(Int(printed.max() ?? 0)) ms (\(rounds) jobs)")
+        print("push -> that line readable in the API: median \(median(readable)) ms, max \(Int(readable.max() ?? 0)) ms")
+
+        // 2. Many jobs at once, streaming.
+        let streaming = try repository.commit(files: [".slipway.yaml": pipeline("for i in $(seq 1 \(lines)); do echo \"line $i of $SLIPWAY_JOB_ID\"; sleep 0.05; done")],
+                                              message: "stream")
+        let cpuBefore = ProcessUsage.cpuSeconds(pid)
+        let started = ContinuousClock.now
+        var ids: [JobID] = []
+        for index in 0..<jobs { ids.append(try await push(client, app: "app\(index)", commit: streaming)) }
+        var largest = 0.0
+        while true {
+            largest = max(largest, ProcessUsage.memoryMiB(pid).rss)
+            var ended = 0
+            for id in ids where try await client.job(id).status.isFinal { ended += 1 }
+            if ended == ids.count { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let cpu = ProcessUsage.cpuSeconds(pid) - cpuBefore
+        let elapsed = ContinuousClock.now - started
+        var streamed = 0
+        var failed = 0
+        for id in ids {
+            streamed += try await text(client, "/api/v1/jobs/\(id)/log").components(separatedBy: "[build/work] line ").count - 1
+            if try await client.job(id).status != .succeeded { failed += 1 }
+        }
+        let (rss, peak) = ProcessUsage.memoryMiB(pid)
+        print("\(jobs) jobs at once, \(lines) lines each: all ended in \(String(format: "%.1f", seconds(elapsed))) s (\(failed) not succeeded), \(streamed) lines streamed")
+        print("  slipway serve: RSS largest sample \(Int(largest)) MiB, now \(Int(rss)) MiB, peak \(Int(peak)) MiB; CPU \(String(format: "%.2f", cpu)) s = \(String(format: "%.0f", cpu / Double(max(streamed, 1)) * 1e6)) µs per streamed line (all of its work included)")
+
+        // 3. Requests while one job streams.
+        let slow = try repository.commit(files: [".slipway.yaml": pipeline("for i in $(seq 1 \(streamSeconds + 20)); do echo \"tick $i\"; sleep 1; done")], message: "slow")
+        let id = try await push(client, app: "app0", commit: slow)
+        while !(try await text(client, "/api/v1/jobs/\(id)/log").contains("tick 5")) { try await Task.sleep(for: .milliseconds(200)) }
+        let before = await kube.cluster.requestLog.count
+        try await Task.sleep(for: .seconds(streamSeconds))
+        let window = await kube.cluster.requestLog.dropFirst(before)
+        let pod = "slipway-app0-\(id)"
+        let own = window.filter { $0.contains("/pods/\(pod)") || $0.contains("slipway.dev%2Fjob%3D\(id)") || $0.contains("slipway.dev/job=\(id)") }
+        let minutes = Double(streamSeconds) / 60
+        print("one job streaming a line a second for \(streamSeconds) s: \(String(format: "%.1f", Double(own.count) / minutes)) requests/min about its pod, \(String(format: "%.1f", Double(window.count) / minutes)) requests/min in all")
+        for request in Set(window.map { String($0.prefix(while: { $0 != "?" })) }).sorted() { print("    \(request)") }
+        _ = try await client.cancel(id)
+        try await client.shutdown()
+        repository.directory.remove()
+        await kube.stop()
+    }
+
+    static func pipeline(_ script: String) -> String {
+        "stages:\n  build:\n    - name: work\n      run: |\n        \(script)\n"
+    }
+
+    static func push(_ client: APIClient, app: String, commit: String) async throws -> JobID {
+        let body = TestPush.body(forge: .github, repository: "acme/\(app)", cloneURL: "file:///dev/null", branch: "main",
+                                 before: String(repeating: "0", count: 40), commit: commit, message: "bench")
+        let headers = GitHubAdapter().signedHeaders(body: body, event: "push", deliveryID: UUID().uuidString, secret: SecretValue("hook-secret"), now: Date())
+        let (status, answer) = try await client.send(.POST, "/hooks/\(app)", headers: headers.map { ($0.name, $0.value) }, body: body, authorized: false)
+        struct Accepted: Decodable { var job: Int64 }
+        guard (200..<300).contains(status), let accepted = try? JSONDecoder().decode(Accepted.self, from: answer) else {
+            throw BenchError("push to \(app) answered \(status): \(String(decoding: answer, as: UTF8.self))")
+        }
+        return accepted.job
+    }
+
+    static func text(_ client: APIClient, _ path: String) async throws -> String {
+        String(decoding: try await client.send(.GET, path).body, as: UTF8.self)
+    }
+
+    static func median(_ values: [Double]) -> Int {
+        values.isEmpty ? 0 : Int(values.sorted()[values.count / 2])
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    struct BenchError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+}
