@@ -63,17 +63,33 @@ struct PodBenchmark {
         }
         let configPath = try directory.write("slipway.yaml", config)
         let server = try await ServerProcess.start(configPath: configPath, environment: ["ADMIN_TOKEN": "admin", "HOOK": "hook-secret"])
-        defer { server.stop() }
         let client = try APIClient(baseURL: "https://localhost:\(port)", token: "admin", caFile: "\(directory.path)/data/tls/server.crt")
         let pid = server.process.processIdentifier
 
         // 1. Push → first line.
         var printed: [Double] = []
         var readable: [Double] = []
+        var phases: [String: [Double]] = [:]
         for round in 0..<rounds {
             let commit = try repository.commit(files: ["round": "\(round)"], message: "round \(round)")
             let pushed = Date()
             let id = try await push(client, app: "app0", commit: commit)
+            // Where the time goes, as the API server's objects show it (sampled every 5 ms).
+            let watcher = Task {
+                var seen: [String: Double] = [:]
+                while !Task.isCancelled {
+                    let pods = await kube.cluster.objects(apiVersion: "v1", kind: "Pod")
+                    if let pod = pods.first(where: { $0[path: ["metadata", "name"]] == .string("slipway-app0-\(id)") }) {
+                        let at = Date().timeIntervalSince(pushed) * 1000
+                        if seen["pod made"] == nil { seen["pod made"] = at }
+                        let fetch = (pod[path: ["status", "initContainerStatuses"]]?.arrayValue ?? []).first?["state"]
+                        if fetch?["running"] != nil || fetch?["terminated"] != nil, seen["fetch started"] == nil { seen["fetch started"] = at }
+                        if fetch?["terminated"] != nil, seen["fetch ended"] == nil { seen["fetch ended"] = at }
+                    }
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
+                return seen
+            }
             var seen: Date?
             while true {
                 let log = try await text(client, "/api/v1/jobs/\(id)/log")
@@ -86,9 +102,12 @@ struct PodBenchmark {
                 if seen != nil, try await client.job(id).status.isFinal { break }
                 try await Task.sleep(for: .milliseconds(10))
             }
+            watcher.cancel()
+            for (phase, at) in await watcher.value { phases[phase, default: []].append(at) }
         }
-        print("push -> first line of the first step printed: median \(median(printed)) ms, max \(Int(printed.max() ?? 0)) ms (\(rounds) jobs)")
-        print("push -> that line readable in the API: median \(median(readable)) ms, max \(Int(readable.max() ?? 0)) ms")
+        report("push -> " + ["pod made", "fetch started", "fetch ended"].map { "\($0) \(median(phases[$0] ?? [])) ms" }.joined(separator: ", ") + " (medians)")
+        report("push -> first line of the first step printed: median \(median(printed)) ms, max \(Int(printed.max() ?? 0)) ms (\(rounds) jobs)")
+        report("push -> that line readable in the API: median \(median(readable)) ms, max \(Int(readable.max() ?? 0)) ms")
 
         // 2. Many jobs at once, streaming.
         let streaming = try repository.commit(files: [".slipway.yaml": pipeline("for i in $(seq 1 \(lines)); do echo \"line $i of $SLIPWAY_JOB_ID\"; sleep 0.05; done")],
@@ -111,11 +130,28 @@ struct PodBenchmark {
         var failed = 0
         for id in ids {
             streamed += try await text(client, "/api/v1/jobs/\(id)/log").components(separatedBy: "[build/work] line ").count - 1
-            if try await client.job(id).status != .succeeded { failed += 1 }
+            let job = try await client.job(id)
+            if job.status != .succeeded {
+                failed += 1
+                report("  job \(id): \(job.status.rawValue): \(job.reason ?? "")")
+            }
         }
         let (rss, peak) = ProcessUsage.memoryMiB(pid)
-        print("\(jobs) jobs at once, \(lines) lines each: all ended in \(String(format: "%.1f", seconds(elapsed))) s (\(failed) not succeeded), \(streamed) lines streamed")
-        print("  slipway serve: RSS largest sample \(Int(largest)) MiB, now \(Int(rss)) MiB, peak \(Int(peak)) MiB; CPU \(String(format: "%.2f", cpu)) s = \(String(format: "%.0f", cpu / Double(max(streamed, 1)) * 1e6)) µs per streamed line (all of its work included)")
+        report("\(jobs) jobs at once, \(lines) lines each: all ended in \(String(format: "%.1f", seconds(elapsed))) s (\(failed) not succeeded), \(streamed) lines streamed")
+        report("  slipway serve: RSS largest sample \(Int(largest)) MiB, now \(Int(rss)) MiB, peak \(Int(peak)) MiB; CPU \(String(format: "%.2f", cpu)) s = \(String(format: "%.0f", cpu / Double(max(streamed, 1)) * 1e6)) µs per streamed line (all of its work included)")
+
+        // 2b. The cost of a line alone: one job printing 1 line, then one printing 20,000.
+        var perJob: [Double] = []
+        var arrived = 0
+        for count in [1, 20_000] {
+            let commit = try repository.commit(files: [".slipway.yaml": pipeline("seq 1 \(count)")], message: "\(count) lines")
+            let before = ProcessUsage.cpuSeconds(pid)
+            let id = try await push(client, app: "app1", commit: commit)
+            while !(try await client.job(id).status.isFinal) { try await Task.sleep(for: .milliseconds(100)) }
+            perJob.append(ProcessUsage.cpuSeconds(pid) - before)
+            arrived = try await text(client, "/api/v1/jobs/\(id)/log").components(separatedBy: "[build/work] ").count - 1
+        }
+        report("  one job of 20,000 lines (\(arrived) in its log) against one of 1 line: \(String(format: "%.2f", perJob[1])) s against \(String(format: "%.2f", perJob[0])) s of CPU = \(String(format: "%.0f", (perJob[1] - perJob[0]) / 19_999 * 1e6)) µs per streamed line")
 
         // 3. Requests while one job streams.
         let slow = try repository.commit(files: [".slipway.yaml": pipeline("for i in $(seq 1 \(streamSeconds + 20)); do echo \"tick $i\"; sleep 1; done")], message: "slow")
@@ -127,12 +163,19 @@ struct PodBenchmark {
         let pod = "slipway-app0-\(id)"
         let own = window.filter { $0.contains("/pods/\(pod)") || $0.contains("slipway.dev%2Fjob%3D\(id)") || $0.contains("slipway.dev/job=\(id)") }
         let minutes = Double(streamSeconds) / 60
-        print("one job streaming a line a second for \(streamSeconds) s: \(String(format: "%.1f", Double(own.count) / minutes)) requests/min about its pod, \(String(format: "%.1f", Double(window.count) / minutes)) requests/min in all")
-        for request in Set(window.map { String($0.prefix(while: { $0 != "?" })) }).sorted() { print("    \(request)") }
+        report("one job streaming a line a second for \(streamSeconds) s: \(String(format: "%.1f", Double(own.count) / minutes)) requests/min about its pod, \(String(format: "%.1f", Double(window.count) / minutes)) requests/min in all")
+        for request in Set(window.map { String($0.prefix(while: { $0 != "?" })) }).sorted() { report("    \(request)") }
         _ = try await client.cancel(id)
         try await client.shutdown()
+        // Slipway first: the API test server's stop waits for its clients' connections.
+        _ = await server.terminate()
         repository.directory.remove()
         await kube.stop()
+    }
+
+    /// A line to standard output at once (print's buffer would hold it until the end).
+    static func report(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
     static func pipeline(_ script: String) -> String {

@@ -12,6 +12,9 @@ public import SlipwayCore
 public final class KubeClient: Sendable {
     public let access: ClusterAccess
     private let http: HTTPClient
+    /// Long answers (watches, followed logs): a pool of their own, so that many of them (a
+    /// watch and a log stream for every job pod) never leave requests waiting for a connection.
+    private let streams: HTTPClient
     private let retry: RetryPolicy
     private let logger: Logger
     public let discovery: Discovery
@@ -24,6 +27,10 @@ public final class KubeClient: Sendable {
     public typealias RetryObserver = @Sendable (String) async -> Void
 
     /// - Parameter maxInFlight: requests to this cluster that may run at once; more wait.
+    /// Long answers open at once to one cluster, at most (each needs a connection of its own
+    /// over HTTP/1.1): watches per resource type, and a watch and a log per job pod.
+    static let streamConnections = 1024
+
     public init(access: ClusterAccess, retry: RetryPolicy = .default, maxInFlight: Int = 16, logger: Logger) throws(KubeError) {
         self.access = access
         self.gate = RequestGate(limit: maxInFlight)
@@ -49,6 +56,8 @@ public final class KubeClient: Sendable {
         // One connection per request in flight, kept for the next ones.
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, maxInFlight))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: Self.streamConnections)
+        streams = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         discovery = Discovery()
         impersonatedUser = nil
         ownsConnections = true
@@ -59,6 +68,7 @@ public final class KubeClient: Sendable {
         retry = client.retry
         logger = client.logger
         http = client.http
+        streams = client.streams
         discovery = client.discovery
         gate = client.gate
         impersonatedUser = user
@@ -74,11 +84,17 @@ public final class KubeClient: Sendable {
     }
 
     deinit {
-        if ownsConnections { _ = http.shutdown() }
+        if ownsConnections {
+            _ = http.shutdown()
+            _ = streams.shutdown()
+        }
     }
 
     public func shutdown() async {
-        if ownsConnections { try? await http.shutdown() }
+        if ownsConnections {
+            try? await http.shutdown()
+            try? await streams.shutdown()
+        }
     }
 
     // MARK: Requests
@@ -164,7 +180,7 @@ public final class KubeClient: Sendable {
             throw .transport("GET \(access.server)\(path): \(error)")
         }
         let (parts, continuation) = AsyncThrowingStream<StreamPart, any Error>.makeStream()
-        let task = http.execute(request: request, delegate: StreamDelegate(continuation: continuation))
+        let task = streams.execute(request: request, delegate: StreamDelegate(continuation: continuation))
         continuation.onTermination = { _ in task.cancel() }
         return parts
     }

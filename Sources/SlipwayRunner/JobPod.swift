@@ -169,6 +169,8 @@ struct JobPod {
         switch step.command {
         case .shell(let text):
             script = text
+        // (`hook:` steps are not build or test steps: the pipeline's parser allows them in
+        // `hooks:` only, which run on the server.)
         case .repositoryScript(let path), .serverHook(let path):
             let file = shellQuoted("\(workspacePath)/\(path)")
             script = "if [ -x \(file) ]; then exec \(file); else exec /bin/sh \(file); fi"

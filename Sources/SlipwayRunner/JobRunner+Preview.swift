@@ -97,9 +97,7 @@ extension JobRunner {
             guard let podRunner else {
                 return await end(.failed, "app '\(app.name)' runs its steps on the kubernetes executor, but runner.kubernetes names no usable cluster")
             }
-            var plain = environment.filter { $0.key.hasPrefix("SLIPWAY_") && app.secrets[$0.key] == nil && !app.passEnvironment.contains($0.key) }
-            plain["SLIPWAY_WORKSPACE"] = JobPod.workspacePath
-            let hidden = environment.filter { app.secrets[$0.key] != nil || app.passEnvironment.contains($0.key) }
+            let (plain, hidden) = PodStepRunner.environment(environment, app: app)
             let outcome = await podRunner.run(plan, pipelineImage: pipeline.image, job: job, app: app, environment: plain, secretEnvironment: hidden,
                                               secrets: secrets, log: log, stopRequested: stopRequested, say: say)
             switch outcome {

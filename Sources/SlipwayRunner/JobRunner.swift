@@ -145,9 +145,7 @@ struct JobRunner: Sendable {
                 await say("error: \(reason)")
                 return RunResult(status: .failed, reason: reason)
             }
-            var plain = environment.filter { $0.key.hasPrefix("SLIPWAY_") && app.secrets[$0.key] == nil && !app.passEnvironment.contains($0.key) }
-            plain["SLIPWAY_WORKSPACE"] = JobPod.workspacePath
-            let hidden = environment.filter { app.secrets[$0.key] != nil || app.passEnvironment.contains($0.key) }
+            let (plain, hidden) = PodStepRunner.environment(environment, app: app)
             let outcome = await podRunner.run(podSteps, pipelineImage: pipeline.image, job: job, app: app, environment: plain,
                                               secretEnvironment: hidden, secrets: secrets, log: log, stopRequested: stopRequested, say: say)
             await log.flush()

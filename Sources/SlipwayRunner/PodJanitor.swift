@@ -48,7 +48,13 @@ struct PodJanitor: Sendable {
                   let id = pod[path: ["metadata", "labels", JobPod.jobLabel]]?.stringValue.flatMap(JobID.init), id != keeping else { continue }
             // Already being deleted: only waited for.
             if pod[path: ["metadata", "deletionTimestamp"]] != nil && keeping == nil { continue }
-            let job = try? await store.job(id: id)
+            let job: Job?
+            do {
+                job = try await store.job(id: id)
+            } catch {
+                // A store that cannot answer now says nothing about the job: its pod stays.
+                continue
+            }
             if job?.status != .running { stale.append(name) }
         }
         return stale

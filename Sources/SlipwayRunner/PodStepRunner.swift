@@ -38,7 +38,7 @@ struct PodStepRunner: Sendable {
         case gone
         case tick
         /// A container's followed log ended; `last` is the time stamp of its last line.
-        case logEnded(container: Int, last: String?, error: KubeError?)
+        case logEnded(container: Int, end: LogPosition?, error: KubeError?)
     }
 
     func run(_ steps: [JobRunner.PlannedStep], pipelineImage: String?, job: Job, app: AppConfig, environment: [String: String],
@@ -109,7 +109,13 @@ struct PodStepRunner: Sendable {
         var current = 0
         var follower: Task<Void, Never>?
         var logDone = false
-        var lastStamp: String?
+        /// A log stream ended while the container still ran (a proxy cut it, or the
+        /// container is ending): read on from the last line when the status says it ended,
+        /// or after a second.
+        var refollowAt: ContinuousClock.Instant?
+        /// Where the log read so far ends: the last line's time and how many lines had that
+        /// very time (a kubelet may stamp several lines alike), for a stream read on.
+        var logEnd: LogPosition?
         /// Since when the current container's time counts (its timeout includes its image pull).
         var clockStarted = ContinuousClock.now
         var startedAt = ContinuousClock.now
@@ -142,16 +148,18 @@ struct PodStepRunner: Sendable {
                     await say("step \(run.label) \(message)")
                     return .stopped
                 }
-                if let step = run.step, ContinuousClock.now - run.clockStarted > step.spec.timeout * (step.spec.retries + 1) {
+                // The fetch counts toward the first step's time (it is that step's start).
+                let step = run.step ?? run.steps[0]
+                if ContinuousClock.now - run.clockStarted > step.spec.timeout * (step.spec.retries + 1) {
                     await deletePod(&run)
                     let message = "timed out after \(step.spec.timeout * (step.spec.retries + 1)): the pod was deleted with a grace period of \(killGrace)"
                     await end(&run, job: job, status: .timedOut, message: message, say: say)
                     return .failed(step, message)
                 }
-            case .logEnded(let container, let last, let error):
+            case .logEnded(let container, let end, let error):
                 guard container == run.current else { continue }
                 run.follower = nil
-                run.lastStamp = last ?? run.lastStamp
+                run.logEnd = end ?? run.logEnd
                 if let error {
                     // Not yet started (a race with the status) or a broken stream: read on
                     // from the last line seen, unless the container has ended meanwhile.
@@ -160,8 +168,10 @@ struct PodStepRunner: Sendable {
                         follow(&run, log: log, secrets: secrets, sink: sink)
                         continue
                     }
-                } else {
+                } else if case .terminated = ContainerState.of(run.containerName, in: run.latest) {
                     run.logDone = true
+                } else {
+                    run.refollowAt = .now + .seconds(1)
                 }
             }
             if let outcome = await advance(&run, job: job, log: log, secrets: secrets, sink: sink, say: say) { return outcome }
@@ -200,7 +210,14 @@ struct PodStepRunner: Sendable {
                     await say("step \(run.label) started (image \(image))")
                 }
             }
-            if run.follower == nil && !run.logDone { follow(&run, log: log, secrets: secrets, sink: sink) }
+            if run.follower == nil && !run.logDone {
+                var ended = false
+                if case .terminated = state { ended = true }
+                if ended || (run.refollowAt.map { ContinuousClock.now >= $0 } ?? true) {
+                    run.refollowAt = nil
+                    follow(&run, log: log, secrets: secrets, sink: sink)
+                }
+            }
             guard case .terminated(let code, _, _) = state, run.logDone else { return nil }
             // A pod past its deadline or evicted says why better than its container's 137.
             let message = ContainerState.podFailure(run.latest) ?? state.endMessage(memoryLimit: run.step?.spec.resources?.memory)
@@ -215,9 +232,9 @@ struct PodStepRunner: Sendable {
             await log.flush()
             run.current += 1
             run.logDone = false
-            run.lastStamp = nil
+            run.logEnd = nil
             run.recordedRunning = false
-            run.clockStarted = .now
+            if run.current > 1 { run.clockStarted = .now }
         }
         return .succeeded
     }
@@ -258,20 +275,42 @@ struct PodStepRunner: Sendable {
                                      propagation: "Background", gracePeriod: killGrace)
     }
 
+    /// Where a followed log stands: its last line's time, and how many lines had that time.
+    struct LogPosition: Sendable, Equatable {
+        var stamp: String
+        var count: Int
+
+        /// Whether a line stamped `stamp` is one already read (a stream read on starts at
+        /// the second of `self.stamp` and repeats what came since), and the position after it.
+        func admits(_ lineStamp: String, skipped: inout Int) -> Bool {
+            if lineStamp < stamp { return false }
+            if lineStamp == stamp && skipped < count {
+                skipped += 1
+                return false
+            }
+            return true
+        }
+
+        func after(_ lineStamp: String) -> LogPosition {
+            lineStamp == stamp ? LogPosition(stamp: stamp, count: count + 1) : LogPosition(stamp: lineStamp, count: 1)
+        }
+    }
+
     /// Follows the current container's log into the job log, masked, line by line.
     private func follow(_ run: inout Progress, log: LogSink, secrets: [String], sink: AsyncStream<Event>.Continuation) {
-        let (container, name, label, since) = (run.current, run.containerName, run.label, run.lastStamp)
+        let (container, name, label, start) = (run.current, run.containerName, run.label, run.logEnd)
         let stream = client.followLog(namespace: settings.namespace, pod: run.jobPod.name, container: name,
-                                      sinceTime: since.flatMap { try? Date(String($0.prefix(19)) + "Z", strategy: .iso8601) })
+                                      sinceTime: start.flatMap { try? Date(String($0.stamp.prefix(19)) + "Z", strategy: .iso8601) })
         run.follower = Task {
             var lines = LineAssembler(secrets: secrets)
-            var last = since
+            var end = start
+            var skipped = 0
             func write(_ text: String) async {
                 // `2026-12-07T09:50:26.021359633Z text`: the kubelet's time, then the line.
                 guard let space = text.firstIndex(of: " ") else { return }
-                let stamp = String(text[..<space])
-                if let seen = last, stamp <= seen { return }
-                last = stamp
+                let stamp = Self.sortableStamp(String(text[..<space]))
+                if let start, !start.admits(stamp, skipped: &skipped) { return }
+                end = end.map { $0.after(stamp) } ?? LogPosition(stamp: stamp, count: 1)
                 await log.line(label, String(text[text.index(after: space)...]))
             }
             do {
@@ -279,10 +318,10 @@ struct PodStepRunner: Sendable {
                     for line in lines.feed(chunk) { await write(line) }
                 }
                 for line in lines.finish() { await write(line) }
-                sink.yield(.logEnded(container: container, last: last, error: nil))
+                sink.yield(.logEnded(container: container, end: end, error: nil))
             } catch {
                 for line in lines.finish() { await write(line) }
-                sink.yield(.logEnded(container: container, last: last, error: error as? KubeError ?? .transport("\(error)")))
+                sink.yield(.logEnded(container: container, end: end, error: error as? KubeError ?? .transport("\(error)")))
             }
         }
     }
@@ -335,6 +374,25 @@ struct PodStepRunner: Sendable {
         }
         // Owned by the pod, the cluster removes it with the pod; this covers a pod never made.
         _ = try? await client.delete(apiVersion: "v1", kind: "Secret", namespace: jobPod.namespace, name: jobPod.name, propagation: "Background")
+    }
+
+    /// A job's variables split for its pod: Slipway's own (the workspace at the mount path),
+    /// which the pod's spec shows, and the app's secrets and passed server variables, which
+    /// only the job's Secret holds. The server's PATH and HOME are not the image's.
+    static func environment(_ environment: [String: String], app: AppConfig) -> (plain: [String: String], hidden: [String: String]) {
+        let isHidden = { (name: String) in app.secrets[name] != nil || app.passEnvironment.contains(name) }
+        var plain = environment.filter { $0.key.hasPrefix("SLIPWAY_") && !isHidden($0.key) }
+        plain["SLIPWAY_WORKSPACE"] = JobPod.workspacePath
+        return (plain, environment.filter { isHidden($0.key) })
+    }
+
+    /// The kubelet's RFC 3339 time with its fraction written out to nine digits (Go's
+    /// RFC3339Nano drops trailing zeros), so two stamps compare as their times do.
+    static func sortableStamp(_ stamp: String) -> String {
+        guard stamp.hasSuffix("Z") else { return stamp }
+        let body = stamp.dropLast()
+        let (seconds, fraction) = body.firstIndex(of: ".").map { (body[..<$0], body[body.index(after: $0)...]) } ?? (body, "")
+        return seconds + "." + fraction.padding(toLength: 9, withPad: "0", startingAt: 0) + "Z"
     }
 
     private static func image(of container: String, in pod: JSONValue) -> String {

@@ -21,7 +21,8 @@ final class ContainerProcess: Sendable {
     let pid: Int32
 
     /// Starts `command` (its first word an absolute path or a name on PATH) in `directory`.
-    init(command: [String], environment: [String: String], directory: String) throws {
+    /// - Parameter ended: told when the process has ended and its output is read.
+    init(command: [String], environment: [String: String], directory: String, ended: @escaping @Sendable () -> Void) throws {
         let process = Process()
         // Foundation starts the child as the leader of a process group of its own: a signal
         // to the group reaches everything the container started.
@@ -40,29 +41,40 @@ final class ContainerProcess: Sendable {
         process.standardError = pipe
         process.standardInput = FileHandle.nullDevice
         let output = self.output
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            output.state.withLock { state in
-                guard !data.isEmpty else {
-                    state.endOfOutput = true
-                    if !state.partial.isEmpty { state.lines.append((Date(), String(decoding: state.partial, as: UTF8.self))) }
-                    state.partial = Data()
-                    handle.readabilityHandler = nil
-                    return
+        let reader = pipe.fileHandleForReading
+        // A thread of its own reads the output to its end: Foundation's readabilityHandler on
+        // Linux stops calling back after the first 16 KiB now and then, and lines were lost.
+        Thread.detachNewThread {
+            while true {
+                let data = reader.availableData
+                let finished = output.state.withLock { state -> Bool in
+                    guard !data.isEmpty else {
+                        state.endOfOutput = true
+                        if !state.partial.isEmpty { state.lines.append((Date(), String(decoding: state.partial, as: UTF8.self))) }
+                        state.partial = Data()
+                        return state.exitCode != nil
+                    }
+                    state.partial.append(data)
+                    while let newline = state.partial.firstIndex(of: UInt8(ascii: "\n")) {
+                        state.lines.append((Date(), String(decoding: state.partial[state.partial.startIndex..<newline], as: UTF8.self)))
+                        state.partial = Data(state.partial[(newline + 1)...])
+                    }
+                    return false
                 }
-                state.partial.append(data)
-                while let newline = state.partial.firstIndex(of: UInt8(ascii: "\n")) {
-                    state.lines.append((Date(), String(decoding: state.partial[state.partial.startIndex..<newline], as: UTF8.self)))
-                    state.partial = Data(state.partial[(newline + 1)...])
+                if data.isEmpty {
+                    if finished { ended() }
+                    return
                 }
             }
         }
-        process.terminationHandler = { ended in
-            let code = ended.terminationReason == .uncaughtSignal ? 128 + ended.terminationStatus : ended.terminationStatus
-            output.state.withLock { state in
+        process.terminationHandler = { exited in
+            let code = exited.terminationReason == .uncaughtSignal ? 128 + exited.terminationStatus : exited.terminationStatus
+            let finished = output.state.withLock { state -> Bool in
                 state.exitCode = code
                 state.exitedAt = Date()
+                return state.endOfOutput
             }
+            if finished { ended() }
         }
         try process.run()
         pid = process.processIdentifier

@@ -47,7 +47,19 @@ extension KubeCluster {
         objects[key] = stored
     }
 
-    func setRunsProcesses() { runsProcesses = true }
+    /// Process mode, the pods' folders under `root`.
+    func setRunsProcesses(root: URL, podWork: @escaping @Sendable () -> Void) {
+        runsProcesses = true
+        podsRoot = root
+        self.podWork = podWork
+    }
+
+    /// Kills every container process (the server stops; nothing it ran may outlive it).
+    func stopProcesses() {
+        for run in podRuns.values {
+            for container in run.allContainers { container.process?.signal(SIGKILL) }
+        }
+    }
 
     private var node: JSONValue? { objects[ObjectKey(group: "", plural: "nodes", namespace: "", name: Self.nodeName)]?.object }
 
@@ -61,7 +73,10 @@ extension KubeCluster {
                 continue
             }
             guard var run = podRuns[uid] else { continue }
+            let endedBefore = run.allContainers.filter(\.isTerminated).count
             advance(&run, stored: stored, now: now)
+            // Process mode: a container that just ended lets the next start in a pass now.
+            if runsProcesses, run.allContainers.filter(\.isTerminated).count > endedBefore { podWork?() }
             podRuns[uid] = run
             let phase = stored.object[path: ["status", "phase"]]?.stringValue
             // A deleted pod goes once its containers have stopped and the phase says so, or at
@@ -217,7 +232,8 @@ extension KubeCluster {
         let directory = definition["workingDir"]?.stringValue.map(local) ?? volumes.values.sorted().first ?? NSTemporaryDirectory()
         do {
             guard !words.isEmpty else { throw CocoaError(.fileNoSuchFile) }
-            container.process = try ContainerProcess(command: words, environment: container.environment.mapValues(local), directory: directory)
+            container.process = try ContainerProcess(command: words, environment: container.environment.mapValues(local), directory: directory,
+                                                     ended: podWork ?? {})
         } catch {
             container.state = .terminated(exitCode: 128, reason: "StartError", started: nil, finished: Date())
         }
@@ -225,7 +241,7 @@ extension KubeCluster {
 
     /// The local folder of a pod's volumes (process mode).
     func podFolder(_ uid: String) -> URL {
-        URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("kube-test-pods").appendingPathComponent(uid)
+        (podsRoot ?? URL(fileURLWithPath: NSTemporaryDirectory())).appendingPathComponent(uid)
     }
 
     /// SIGTERM to every running container, SIGKILL after the grace period.

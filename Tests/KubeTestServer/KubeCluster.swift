@@ -45,6 +45,11 @@ public actor KubeCluster {
     /// The kubelet runs containers' commands as local processes (see `ContainerProcess`)
     /// rather than playing their scripts.
     public var runsProcesses = false
+    /// Where the pods' volumes are, in process mode (inside the server's own temporary folder).
+    var podsRoot: URL?
+    /// Asks the controllers for a pass now (process mode: a new pod, a process that ended),
+    /// so the stand-in kubelet starts and ends containers at once rather than at its next tick.
+    var podWork: (@Sendable () -> Void)?
     /// Bearer tokens and who they are.
     var users: [String: KubeUser] = [:]
     private var injectedFailures: [(status: Int, retryAfter: Int?)] = []
@@ -371,6 +376,8 @@ public actor KubeCluster {
         if !dryRun {
             put(key, stored)
             if before == nil, type.kind == "Namespace" { publishRootCA(in: key.name) }
+            // The stand-in kubelet takes a new pod at once (process mode).
+            if before == nil, type.kind == "Pod", runsProcesses { podWork?() }
             if type.group == "apiextensions.k8s.io", type.kind == "CustomResourceDefinition" { establish(key) }
         }
         return answer

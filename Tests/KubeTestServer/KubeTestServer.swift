@@ -63,7 +63,9 @@ public final class KubeTestServer: Sendable {
             await cluster.addRecordedNode(node)
         }
         if let token { await cluster.addToken(token, for: .admin) }
-        if processes { await cluster.setRunsProcesses() }
+        // The controllers' pass: every 50 ms, and at once when the kubelet has pod work.
+        let (passes, pass) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        if processes { await cluster.setRunsProcesses(root: tlsDir.url.appendingPathComponent("pods"), podWork: { pass.yield() }) }
         let router = Router()
         let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [token] request, _ in
             let body = try await request.body.collect(upTo: 16 << 20)
@@ -93,10 +95,17 @@ public final class KubeTestServer: Sendable {
                         onServerRunning: { listening($0.localAddress?.port ?? 0) }, logger: logger)
         }
         let loop: Task<Void, Never>? = controllers ? Task {
-            while !Task.isCancelled {
-                await cluster.reconcileWorkloads()
-                try? await Task.sleep(for: .milliseconds(50))
+            let ticker = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(50))
+                    pass.yield()
+                }
             }
+            for await _ in passes {
+                if Task.isCancelled { break }
+                await cluster.reconcileWorkloads()
+            }
+            ticker.cancel()
         } : nil
         return KubeTestServer(served: served, cluster: cluster, certificatePath: identity.certificatePath, controllers: loop, tlsDir: tlsDir)
     }
@@ -113,6 +122,7 @@ public final class KubeTestServer: Sendable {
 
     public func stop() async {
         controllers?.cancel()
+        await cluster.stopProcesses()
         await cluster.endAllWatches()
         await served.stop()
         tlsDir.remove()

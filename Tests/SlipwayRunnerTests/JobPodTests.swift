@@ -122,4 +122,27 @@ import Testing
         #expect(fetch.contains("--resolve 'slipway.example.com:443:10.0.0.7'"))
         #expect(fetch.contains("--cacert /slipway/ca.crt"))
     }
+
+    /// The kubelet's time stamps (Go's RFC3339Nano drops trailing zeros) compare as times, so
+    /// a log read on after a broken stream skips exactly the lines already written.
+    @Test func logTimeStampsCompareAsTimes() {
+        let earlier = PodStepRunner.sortableStamp("2026-12-07T09:50:26.0213596Z")
+        let later = PodStepRunner.sortableStamp("2026-12-07T09:50:26.021359633Z")
+        #expect(earlier == "2026-12-07T09:50:26.021359600Z")
+        #expect(earlier < later)
+        #expect(PodStepRunner.sortableStamp("2026-12-07T09:50:27Z") > later)
+    }
+
+    /// A log read on after a broken stream repeats the lines since the last line's second; of
+    /// those, exactly the ones already written are skipped, lines stamped alike included.
+    @Test func aLogReadOnSkipsExactlyTheLinesAlreadyRead() {
+        let stamps = ["09:50:26.1", "09:50:26.2", "09:50:26.2", "09:50:26.2", "09:50:26.3"].map { "2026-12-07T\($0)00000000Z" }
+        // Read so far: up to the second of the three lines stamped .2.
+        var position = PodStepRunner.LogPosition(stamp: stamps[0], count: 1)
+        for stamp in stamps[1...2] { position = position.after(stamp) }
+        #expect(position == PodStepRunner.LogPosition(stamp: stamps[1], count: 2))
+        var skipped = 0
+        let admitted = stamps.filter { position.admits($0, skipped: &skipped) }
+        #expect(admitted == [stamps[3], stamps[4]])
+    }
 }

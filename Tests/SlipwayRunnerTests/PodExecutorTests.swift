@@ -52,6 +52,19 @@ import Testing
         return names
     }
 
+    /// One step that says it waits, waits until the test creates `go` in `gate`, and says it ran.
+    static func gatedPipeline(_ gate: TemporaryDirectory) -> [String: String] {
+        [".slipway.yaml": """
+            stages:
+              build:
+                - name: work
+                  run: |
+                    echo "job $SLIPWAY_JOB_ID waiting"
+                    while [ ! -f \(gate.path)/go ]; do sleep 0.05; done
+                    echo "job $SLIPWAY_JOB_ID ran"
+            """]
+    }
+
     /// Waits until no job pod, Secret or policy is left; names what is left when some stays.
     static func waitUntilClean(_ kube: KubeTestServer, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         do {
@@ -206,15 +219,7 @@ import Testing
         let kube = try await KubeTestServer.start(controllers: true, processes: true)
         let gate = try TemporaryDirectory("pod-gate")
         defer { gate.remove() }
-        let repository = try GitRepository.make(files: [".slipway.yaml": """
-            stages:
-              build:
-                - name: work
-                  run: |
-                    echo "job $SLIPWAY_JOB_ID waiting"
-                    while [ ! -f \(gate.path)/go ]; do sleep 0.05; done
-                    echo "job $SLIPWAY_JOB_ID ran"
-            """])
+        let repository = try GitRepository.make(files: Self.gatedPipeline(gate))
         defer { repository.directory.remove() }
         try await Self.withPodServer(kube, repository: repository) { server in
             let id = try await server.push(app: "github", commit: try repository.head())
@@ -291,15 +296,7 @@ import Testing
         _ = try await admin.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.namespace)]], fieldManager: "setup", force: true)
         let gate = try TemporaryDirectory("pod-gate")
         defer { gate.remove() }
-        let repository = try GitRepository.make(files: [".slipway.yaml": """
-            stages:
-              build:
-                - name: work
-                  run: |
-                    echo "job $SLIPWAY_JOB_ID waiting"
-                    while [ ! -f \(gate.path)/go ]; do sleep 0.05; done
-                    echo "job $SLIPWAY_JOB_ID ran"
-            """])
+        let repository = try GitRepository.make(files: Self.gatedPipeline(gate))
         defer { repository.directory.remove() }
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -383,6 +380,24 @@ import Testing
             #expect(output.contains("runner.kubernetes.namespace 'nowhere' does not exist on cluster 'test'"), "\(output)")
         }
         await admin.shutdown()
+        await kube.stop()
+    }
+
+    /// A step that prints fast (many lines share the kubelet's time stamp): every line arrives, once.
+    @Test func everyLineOfAFastStepArrivesOnce() async throws {
+        let kube = try await KubeTestServer.start(controllers: true, processes: true)
+        let repository = try GitRepository.make(files: [".slipway.yaml": "stages:\n  build:\n    - {name: fast, run: 'seq 1 5000'}\n"])
+        defer { repository.directory.remove() }
+        try await Self.withPodServer(kube, repository: repository) { server in
+            let id = try await server.push(app: "github", commit: try repository.head())
+            let job = try await server.waitForEnd(of: id)
+            #expect(job.status == .succeeded, "\(job.reason ?? "")")
+            let log = try await server.log(of: id)
+            let lines = log.split(separator: "\n").filter { $0.contains("[build/fast] ") }.map { $0.split(separator: " ").last.map(String.init) ?? "" }
+            // Compared as a count and a check, not as two arrays (a failure would print 10,000 lines).
+            #expect(lines.count == 5000, "\(lines.count) lines; the log ends: \(log.split(separator: "\n").suffix(8).joined(separator: "\n"))")
+            #expect(lines == (1...5000).map(String.init), "the lines are not 1 to 5000 in order")
+        }
         await kube.stop()
     }
 }
