@@ -151,9 +151,9 @@ extension KubeCluster {
     /// How many watches are open.
     public var openWatches: Int { watchers.count }
 
-    /// How many watches of a kind over all namespaces are open.
-    public func openWatches(ofKind kind: String) -> Int {
-        watchers.values.filter { $0.type.kind == kind && $0.namespace == nil }.count
+    /// How many watches of a kind over all namespaces (or in `namespace`) are open.
+    public func openWatches(ofKind kind: String, namespace: String? = nil) -> Int {
+        watchers.values.filter { $0.type.kind == kind && $0.namespace == namespace }.count
     }
 
     /// Ends every open watch with a 410 `Expired` event, as the API server does when etcd has
