@@ -37,7 +37,7 @@ struct PodStepRunner: Sendable {
         case pod(JSONValue)
         case gone
         case tick
-        /// A container's followed log ended; `last` is the time stamp of its last line.
+        /// A container's followed log ended; `end`: where the log read so far ends.
         case logEnded(container: Int, end: LogPosition?, error: KubeError?)
     }
 
@@ -57,9 +57,9 @@ struct PodStepRunner: Sendable {
         do {
             let fenced = try await PodJanitor(client: client, settings: settings, store: store, killGrace: killGrace)
                 .fence(app: app.name, keeping: job.id)
-            if fenced > 0 { await say("deleted \(fenced) pod(s) of earlier attempts of \(app.name) before this one starts") }
+            if fenced > 0 { await say("deleted \(fenced) pod(s) of earlier jobs or attempts of \(app.name) before this one starts") }
         } catch {
-            return .failed(first, "could not start: cannot remove the pods of earlier attempts in namespace \(settings.namespace): \(error)")
+            return .failed(first, "could not start: cannot remove the pods of earlier jobs or attempts in namespace \(settings.namespace): \(error)")
         }
 
         // 2. The token, the Secret, the Pod, then the Secret and policy made the pod's.
