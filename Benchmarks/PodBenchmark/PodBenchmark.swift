@@ -164,7 +164,9 @@ struct PodBenchmark {
         let own = window.filter { $0.contains("/pods/\(pod)") || $0.contains("slipway.dev%2Fjob%3D\(id)") || $0.contains("slipway.dev/job=\(id)") }
         let minutes = Double(streamSeconds) / 60
         report("one job streaming a line a second for \(streamSeconds) s: \(String(format: "%.1f", Double(own.count) / minutes)) requests/min about its pod, \(String(format: "%.1f", Double(window.count) / minutes)) requests/min in all")
-        for request in Set(window.map { String($0.prefix(while: { $0 != "?" })) }).sorted() { report("    \(request)") }
+        var counts: [String: Int] = [:]
+        for request in window { counts[String(request.prefix(160)), default: 0] += 1 }
+        for (request, count) in counts.sorted(by: { $0.key < $1.key }) { report("    \(count) × \(request)") }
         _ = try await client.cancel(id)
         try await client.shutdown()
         // Slipway first: the API test server's stop waits for its clients' connections.
