@@ -399,11 +399,14 @@ extension KubeCluster {
         var body = text(lines)
         if let limit = query["limitBytes"].flatMap(Int.init) { body = String(decoding: Array(body.utf8).prefix(limit), as: UTF8.self) }
         guard query["follow"] == "true", container.isRunning else { return (.text(200, body), nil) }
-        // Follow: what is there, then each new line until the container ends.
+        // Follow: what is there, then each new line until the container ends. A reader that
+        // goes away, or the server's stop, ends it (a quiet container would keep it open, and
+        // a graceful stop waits for every open answer).
         let (stream, continuation) = AsyncStream<String>.makeStream()
         if !body.isEmpty { continuation.yield(body) }
         let seen = container.log.count
-        Task {
+        let id = UUID()
+        let poller = Task {
             var sent = seen
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(20))
@@ -413,8 +416,21 @@ extension KubeCluster {
                 if !running { break }
             }
             continuation.finish()
+            await self.forgetLogFollower(id)
         }
+        logFollowers[id] = continuation
+        continuation.onTermination = { _ in poller.cancel() }
         return (nil, stream)
+    }
+
+    private func forgetLogFollower(_ id: UUID) {
+        logFollowers[id] = nil
+    }
+
+    /// Ends every followed log (the server stops).
+    func endAllLogFollows() {
+        for continuation in logFollowers.values { continuation.finish() }
+        logFollowers.removeAll()
     }
 
     private func logSince(uid: String, container name: String, from index: Int) -> ([(time: Date, line: String)], Bool)? {

@@ -50,6 +50,8 @@ public actor KubeCluster {
     /// Asks the controllers for a pass now (process mode: a new pod, a process that ended),
     /// so the stand-in kubelet starts and ends containers at once rather than at its next tick.
     var podWork: (@Sendable () -> Void)?
+    /// Open `follow=true` log answers, ended when the server stops.
+    var logFollowers: [UUID: AsyncStream<String>.Continuation] = [:]
     /// Bearer tokens and who they are.
     var users: [String: KubeUser] = [:]
     private var injectedFailures: [(status: Int, retryAfter: Int?)] = []

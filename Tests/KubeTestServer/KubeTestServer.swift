@@ -124,6 +124,7 @@ public final class KubeTestServer: Sendable {
         controllers?.cancel()
         await cluster.stopProcesses()
         await cluster.endAllWatches()
+        await cluster.endAllLogFollows()
         await served.stop()
         tlsDir.remove()
     }
