@@ -1,5 +1,6 @@
 import Foundation
 import KubeTestServer
+import SlipwayConfig
 import SlipwayCore
 import SlipwayKube
 import SlipwayTestSupport
@@ -229,5 +230,51 @@ import Testing
             #expect(job.status == .failed)
             #expect(job.reason?.contains("runs commands only in the sandbox") == true, "\(job.reason ?? "")")
         }
+    }
+
+    /// On the kubernetes executor a preview's opted-in steps run as a pod too, in the request's
+    /// head (fetched from the forge's pull-request ref into Slipway's mirror, then served to the pod).
+    @Test func aPreviewOnTheKubernetesExecutorRunsItsStepsAsAPod() async throws {
+        let kube = try await KubeTestServer.start(controllers: true, processes: true)
+        let client = try kube.client()
+        for namespace in ["shop", "builds"] {
+            _ = try await client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace)]], fieldManager: "setup", force: true)
+        }
+        let repository = try GitRepository.make(files: [".slipway.yaml": """
+            stages:
+              test:
+                - {name: lint, run: 'echo "request $SLIPWAY_PULL_REQUEST"; grep "replicas:" deploy/web.yaml'}
+            deploy:
+              manifests: deploy
+            """, "deploy/web.yaml": Self.web(replicas: 2)])
+        defer { repository.directory.remove() }
+        let port = try freeLoopbackPort()
+        try await withLiveServer(runner: true, clusters: ["test": client], configure: { config in
+            config.port = port
+            config.publicURL = "https://localhost:\(port)"
+            config.apps[0].repoURL = repository.url
+            config.apps[0].target = DeployTarget(cluster: "test", namespace: "shop")
+            config.apps[0].preview.stages = [.test]
+            config.executor = .kubernetes
+            var settings = KubernetesExecutorSettings(cluster: "test", namespace: "builds")
+            settings.imagePullPolicy = "Never"
+            settings.fetchImage = "slipway.local/busybox:1"
+            settings.defaultImage = "slipway.local/debian:12"
+            config.kubernetes = settings
+        }) { server in
+            let head = try Self.pushToRequest(repository, number: 9, files: ["deploy/web.yaml": Self.web(replicas: 3)], message: "three")
+            let opened = try await Self.pullRequest(server, app: "github", number: 9, action: "opened", head: head)
+            let job = try await server.waitForEnd(of: try #require(opened.job))
+            let log = try await server.log(of: job.id)
+            #expect(job.status == .succeeded, "\(job.reason ?? "")\n\(log)")
+            #expect(log.contains("[slipway] pod builds/slipway-github-\(job.id) created"), "\(log)")
+            #expect(log.contains("[test/lint] request 9"))
+            // The request's head, not the branch's: the pod's workspace has three replicas.
+            #expect(log.contains("[test/lint]   replicas: 3"), "\(log)")
+            #expect(try await server.store.steps(job.id).map(\.status) == [.succeeded, .succeeded])
+            try await waitFor { await kube.cluster.objects(apiVersion: "v1", kind: "Pod").isEmpty }
+        }
+        await client.shutdown()
+        await kube.stop()
     }
 }
