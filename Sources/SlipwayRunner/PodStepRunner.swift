@@ -33,7 +33,7 @@ struct PodStepRunner: Sendable {
         case interrupted(String)
     }
 
-    private enum Event: Sendable {
+    enum Event: Sendable {
         case pod(JSONValue)
         case gone
         case tick
@@ -101,7 +101,7 @@ struct PodStepRunner: Sendable {
     }
 
     /// Where the pod run stands.
-    private struct Progress {
+    struct Progress {
         let jobPod: JobPod
         let steps: [JobRunner.PlannedStep]
         var latest: JSONValue
@@ -275,97 +275,6 @@ struct PodStepRunner: Sendable {
                                      propagation: "Background", gracePeriod: killGrace)
     }
 
-    /// Where a followed log stands: its last line's time, and how many lines had that time.
-    struct LogPosition: Sendable, Equatable {
-        var stamp: String
-        var count: Int
-
-        /// Whether a line stamped `stamp` is one already read (a stream read on starts at
-        /// the second of `self.stamp` and repeats what came since), and the position after it.
-        func admits(_ lineStamp: String, skipped: inout Int) -> Bool {
-            if lineStamp < stamp { return false }
-            if lineStamp == stamp && skipped < count {
-                skipped += 1
-                return false
-            }
-            return true
-        }
-
-        func after(_ lineStamp: String) -> LogPosition {
-            lineStamp == stamp ? LogPosition(stamp: stamp, count: count + 1) : LogPosition(stamp: lineStamp, count: 1)
-        }
-    }
-
-    /// Follows the current container's log into the job log, masked, line by line.
-    private func follow(_ run: inout Progress, log: LogSink, secrets: [String], sink: AsyncStream<Event>.Continuation) {
-        let (container, name, label, start) = (run.current, run.containerName, run.label, run.logEnd)
-        let stream = client.followLog(namespace: settings.namespace, pod: run.jobPod.name, container: name,
-                                      sinceTime: start.flatMap { try? Date(String($0.stamp.prefix(19)) + "Z", strategy: .iso8601) })
-        run.follower = Task {
-            var lines = LineAssembler(secrets: secrets)
-            var end = start
-            var skipped = 0
-            func write(_ text: String) async {
-                // `2026-12-07T09:50:26.021359633Z text`: the kubelet's time, then the line.
-                guard let space = text.firstIndex(of: " ") else { return }
-                let stamp = Self.sortableStamp(String(text[..<space]))
-                if let start, !start.admits(stamp, skipped: &skipped) { return }
-                end = end.map { $0.after(stamp) } ?? LogPosition(stamp: stamp, count: 1)
-                await log.line(label, String(text[text.index(after: space)...]))
-            }
-            do {
-                for try await chunk in stream {
-                    for line in lines.feed(chunk) { await write(line) }
-                }
-                for line in lines.finish() { await write(line) }
-                sink.yield(.logEnded(container: container, end: end, error: nil))
-            } catch {
-                for line in lines.finish() { await write(line) }
-                sink.yield(.logEnded(container: container, end: end, error: error as? KubeError ?? .transport("\(error)")))
-            }
-        }
-    }
-
-    /// The pod's changes as events: a watch by the job's label from the pod's version, picked
-    /// up again where it ended (the server ends watches); a GET when the version has expired.
-    private func watch(_ jobPod: JobPod, from created: JSONValue, into sink: AsyncStream<Event>.Continuation) async {
-        var version = created[path: ["metadata", "resourceVersion"]]?.stringValue ?? ""
-        let selector = "\(JobPod.jobLabel)=\(created[path: ["metadata", "labels", JobPod.jobLabel]]?.stringValue ?? "")"
-        while !Task.isCancelled {
-            do {
-                for try await event in client.watch(apiVersion: "v1", kind: "Pod", namespace: jobPod.namespace, labelSelector: selector,
-                                                    resourceVersion: version, timeout: .seconds(50)) {
-                    switch event {
-                    case .added(let pod), .modified(let pod):
-                        guard pod[path: ["metadata", "name"]]?.stringValue == jobPod.name else { continue }
-                        version = pod[path: ["metadata", "resourceVersion"]]?.stringValue ?? version
-                        sink.yield(.pod(pod))
-                    case .deleted(let pod):
-                        guard pod[path: ["metadata", "name"]]?.stringValue == jobPod.name else { continue }
-                        sink.yield(.gone)
-                        return
-                    case .bookmark(let resourceVersion):
-                        version = resourceVersion
-                    }
-                }
-            } catch {
-                if Task.isCancelled { return }
-                // 410 (expired) or a broken connection: read the pod as it is now.
-                try? await Task.sleep(for: .milliseconds((error as? KubeError)?.code == 410 ? 0 : 500))
-                do {
-                    guard let pod = try await client.get(apiVersion: "v1", kind: "Pod", namespace: jobPod.namespace, name: jobPod.name) else {
-                        sink.yield(.gone)
-                        return
-                    }
-                    version = pod[path: ["metadata", "resourceVersion"]]?.stringValue ?? version
-                    sink.yield(.pod(pod))
-                } catch {
-                    continue
-                }
-            }
-        }
-    }
-
     /// The pod (and the Secret with it) deleted, the token forgotten.
     private func cleanUp(_ jobPod: JobPod, session: String, podDeleted: Bool = false) async {
         try? await store.deleteSession(digest: session)
@@ -386,32 +295,8 @@ struct PodStepRunner: Sendable {
         return (plain, environment.filter { isHidden($0.key) })
     }
 
-    /// The kubelet's RFC 3339 time with its fraction written out to nine digits (Go's
-    /// RFC3339Nano drops trailing zeros), so two stamps compare as their times do.
-    static func sortableStamp(_ stamp: String) -> String {
-        guard stamp.hasSuffix("Z") else { return stamp }
-        let body = stamp.dropLast()
-        let (seconds, fraction) = body.firstIndex(of: ".").map { (body[..<$0], body[body.index(after: $0)...]) } ?? (body, "")
-        return seconds + "." + fraction.padding(toLength: 9, withPad: "0", startingAt: 0) + "Z"
-    }
-
     private static func image(of container: String, in pod: JSONValue) -> String {
         let all = (pod[path: ["spec", "initContainers"]]?.arrayValue ?? []) + (pod[path: ["spec", "containers"]]?.arrayValue ?? [])
         return all.first { $0["name"]?.stringValue == container }?["image"]?.stringValue ?? "?"
-    }
-
-    /// The server's host, port and an address of it, for a pod that may reach nothing else.
-    static func address(of serverURL: String) -> (host: String, port: Int, ip: String)? {
-        guard let url = URL(string: serverURL), let host = url.host else { return nil }
-        let port = url.port ?? (url.scheme == "http" ? 80 : 443)
-        if host.allSatisfy({ $0.isNumber || $0 == "." }) || host.contains(":") { return (host, port, host) }
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return nil }
-        defer { freeaddrinfo(result) }
-        var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-        guard getnameinfo(first.pointee.ai_addr, first.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 else { return nil }
-        return (host, port, String(cString: buffer))
     }
 }
