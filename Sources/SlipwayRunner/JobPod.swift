@@ -65,10 +65,12 @@ struct JobPod {
                                    "annotations": ["slipway.dev/commit": .string(job.commit)]]
         let network = inputs.app.network && inputs.steps.allSatisfy(\.network)
 
-        var secretData: [String: JSONValue] = ["SLIPWAY_JOB_TOKEN": .string(Data(inputs.token.utf8).base64EncodedString())]
-        if let certificate = inputs.serverCertificate { secretData["SLIPWAY_CA_CERT"] = .string(Data(certificate.utf8).base64EncodedString()) }
-        for (key, value) in inputs.secretEnvironment { secretData[key] = .string(Data(value.utf8).base64EncodedString()) }
-        secret = ["apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "Opaque", "data": .object(secretData)]
+        // `stringData`, as the recorded Secret a pod reads (workloads 166): the API server
+        // stores it as `data`.
+        var secretData: [String: JSONValue] = ["SLIPWAY_JOB_TOKEN": .string(inputs.token)]
+        if let certificate = inputs.serverCertificate { secretData["SLIPWAY_CA_CERT"] = .string(certificate) }
+        for (key, value) in inputs.secretEnvironment { secretData[key] = .string(value) }
+        secret = ["apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": .object(secretData)]
 
         let secretName = name
         func fromSecret(_ key: String) -> JSONValue {

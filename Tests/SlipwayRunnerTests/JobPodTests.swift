@@ -102,8 +102,8 @@ import Testing
         // Nothing secret in the pod: the token, the certificate and the secret are in the Secret.
         let text = String(decoding: try SlipwayJSON.data(pod.pod), as: UTF8.self)
         for secret in ["t0ken", "s3cr3t", "MIIB"] { #expect(!text.contains(secret)) }
-        #expect(pod.secret[path: ["data", "SLIPWAY_JOB_TOKEN"]] == .string(Data("t0ken".utf8).base64EncodedString()))
-        #expect(pod.secret[path: ["data", "API_KEY"]] == .string(Data("s3cr3t".utf8).base64EncodedString()))
+        #expect(pod.secret[path: ["stringData", "SLIPWAY_JOB_TOKEN"]] == "t0ken")
+        #expect(pod.secret[path: ["stringData", "API_KEY"]] == "s3cr3t")
         #expect(pod.networkPolicy == nil)
         let owned = pod.ownedByPod(pod.secret, uid: "u-1")
         #expect(owned[path: ["metadata", "ownerReferences"]] == [["apiVersion": "v1", "kind": "Pod", "name": "slipway-shop-api-v2-42", "uid": "u-1",
