@@ -187,8 +187,8 @@ struct PodBenchmark {
     static func push(_ client: APIClient, app: String, commit: String) async throws -> JobID {
         let body = TestPush.body(forge: .github, repository: "acme/\(app)", cloneURL: "file:///dev/null", branch: "main",
                                  before: String(repeating: "0", count: 40), commit: commit, message: "bench")
-        let headers = GitHubAdapter().signedHeaders(body: body, event: "push", deliveryID: UUID().uuidString, secret: SecretValue("hook-secret"), now: Date())
-        let (status, answer) = try await client.send(.POST, "/hooks/\(app)", headers: headers.map { ($0.name, $0.value) }, body: body, authorized: false)
+        let (status, answer) = try await client.send(.POST, "/hooks/\(app)", headers: GitHubSigning.headers(body: body, secret: "hook-secret"), body: body,
+                                                     authorized: false)
         struct Accepted: Decodable { var job: Int64 }
         guard (200..<300).contains(status), let accepted = try? JSONDecoder().decode(Accepted.self, from: answer) else {
             throw BenchError("push to \(app) answered \(status): \(String(decoding: answer, as: UTF8.self))")

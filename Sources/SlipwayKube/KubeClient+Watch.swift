@@ -28,34 +28,21 @@ extension KubeClient {
                     // timeout, so a quiet watch ends cleanly); the reader lists and watches again.
                     let query = [("labelSelector", labelSelector), ("watch", "1"), ("allowWatchBookmarks", "true"),
                                  ("resourceVersion", resourceVersion), ("timeoutSeconds", String(seconds))]
-                    let parts = try stream(info.path(namespace: namespace), query: query)
-                    var status = 0
                     var pending = Data()
                     do {
-                        for try await part in parts {
-                            switch part {
-                            case .status(let code):
-                                status = code
-                            case .body(let chunk) where status != 200:
-                                pending.append(contentsOf: chunk.readableBytesView)
-                            case .body(let chunk):
-                                pending.append(contentsOf: chunk.readableBytesView)
-                                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                                    let line = pending[pending.startIndex..<newline]
-                                    pending = Data(pending[(newline + 1)...])
-                                    guard !line.isEmpty else { continue }
-                                    if let event = try Self.watchEvent(Data(line), apiVersion: apiVersion, kind: kind) { continuation.yield(event) }
-                                }
+                        for try await chunk in streamedBody(info.path(namespace: namespace), query: query, what: "the watch of \(kind)") {
+                            pending.append(chunk)
+                            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                                let line = pending[pending.startIndex..<newline]
+                                pending = Data(pending[(newline + 1)...])
+                                guard !line.isEmpty else { continue }
+                                if let event = try Self.watchEvent(Data(line), apiVersion: apiVersion, kind: kind) { continuation.yield(event) }
                             }
                         }
                     } catch let error as KubeError {
                         throw error
                     } catch {
-                        if Task.isCancelled { throw KubeError.transport("the watch was cancelled") }
                         throw KubeError.transport("the watch of \(kind) broke off: \(error)")
-                    }
-                    if status != 200 {
-                        throw KubeError.fromStatus(try? JSONDecoder().decode(JSONValue.self, from: pending), code: status)
                     }
                     continuation.finish()
                 } catch {

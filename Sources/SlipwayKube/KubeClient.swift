@@ -185,6 +185,40 @@ public final class KubeClient: Sendable {
         return parts
     }
 
+    /// A long GET's body as it arrives (a watch, a followed log). An error answer ends it
+    /// with the `KubeError` its Status says; a broken connection with a transport error that
+    /// names `what`. Ending the body stream cancels the request.
+    func streamedBody(_ path: String, query: [(String, String)], what: String) -> AsyncThrowingStream<Data, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do throws(KubeError) {
+                    let parts = try stream(path, query: query)
+                    var status = 0
+                    var errorBody = Data()
+                    do {
+                        for try await part in parts {
+                            switch part {
+                            case .status(let code): status = code
+                            case .body(let chunk) where status != 200: errorBody.append(contentsOf: chunk.readableBytesView)
+                            case .body(let chunk): continuation.yield(Data(chunk.readableBytesView))
+                            }
+                        }
+                    } catch {
+                        if Task.isCancelled { throw KubeError.transport("\(what) was no longer read") }
+                        throw KubeError.transport("\(what) broke off: \(error)")
+                    }
+                    if status != 200 {
+                        throw KubeError.fromStatus(try? JSONDecoder().decode(JSONValue.self, from: errorBody), code: status)
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
     /// `send`, turning an error answer into a `KubeError`.
     func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
               contentType: String? = nil, onRetry: RetryObserver? = nil) async throws(KubeError) -> JSONValue {

@@ -320,16 +320,6 @@ public actor KubeCluster {
         var bodyWithoutStatus = body
         bodyWithoutStatus["status"] = nil
         object = FieldSet.merge(bodyWithoutStatus, into: object)
-        if type.group.isEmpty && type.kind == "Secret" {
-            // The API server keeps `stringData` as base64 `data`, type Opaque by default (166).
-            var data = object["data"]?.objectValue ?? [:]
-            for (key, value) in object["stringData"]?.objectValue ?? [:] {
-                data[key] = .string(Data((value.stringValue ?? "").utf8).base64EncodedString())
-            }
-            if !data.isEmpty { object["data"] = .object(data) }
-            object["stringData"] = nil
-            object["type"] = object["type"] ?? "Opaque"
-        }
         if type.namespaced { object["metadata"]?["namespace"] = .string(namespace ?? "") }
         if let invalid = validate(type: type, name: name, object: object) { return invalid }
         if let immutable = jobTemplateRefusal(creating ? nil : objects[objectKey], object, name: name) { return immutable }
