@@ -62,7 +62,7 @@ extension PipelineSpec {
     }
 
     private static func deploySpec(_ node: YAMLNode) throws(ConfigError) -> DeploySpec {
-        let mapping = try node.mapping(allowing: ["manifests", "render", "variables", "wait", "daemonset_wait"])
+        let mapping = try node.mapping(allowing: ["manifests", "render", "variables", "wait", "daemonset_wait", "rollout"])
         var spec = DeploySpec()
         if let manifests = mapping["manifests"] { spec.manifests = try insideWorkspace(try manifests.string(), manifests) }
         if let render = mapping["render"] { spec.render = try render.string() }
@@ -77,7 +77,107 @@ extension PipelineSpec {
         }
         if let wait = mapping["wait"] { spec.wait = try wait.duration() }
         if let wait = mapping["daemonset_wait"] { spec.daemonSetWait = try wait.duration() }
+        if let rollout = mapping["rollout"] { spec.rollout = try rolloutSpec(rollout) }
         return spec
+    }
+
+    /// `deploy.rollout`: the target, its steps and the analyses they name.
+    private static func rolloutSpec(_ node: YAMLNode) throws(ConfigError) -> RolloutSpec {
+        let mapping = try node.mapping(allowing: ["target", "steps", "analyses"])
+        let targetNode = try mapping.required("target")
+        let target = try targetNode.string()
+        let parts = target.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2, parts[0] == "Deployment", ServerConfig.isDNSSubdomain(parts[1]) && parts[1].count <= 240 else {
+            throw targetNode.error("rollout.target is Deployment/NAME (only Deployments are rolled out progressively), found '\(target)'")
+        }
+        var analyses: [String: AnalysisSpec] = [:]
+        for (name, value) in try mapping["analyses"]?.entries() ?? [] {
+            analyses[name] = try analysisSpec(name: name, value)
+        }
+        let stepsNode = try mapping.required("steps")
+        var steps: [RolloutStep] = []
+        var lastWeight = 0
+        for item in try stepsNode.sequence() {
+            let step = try item.mapping(allowing: ["weight", "pause", "analysis"])
+            let keys = ["weight", "pause", "analysis"].filter { step[$0] != nil }
+            guard keys.count == 1, let key = keys.first, let value = step[key] else {
+                throw item.error("a rollout step is one of weight: PERCENT, pause: DURATION (or {until: promoted}), analysis: NAME")
+            }
+            switch key {
+            case "weight":
+                let weight = try value.int()
+                guard (1...100).contains(weight) else { throw value.error("a weight is a percentage from 1 to 100, found \(weight)") }
+                guard weight > lastWeight else {
+                    throw value.error("weights must rise from step to step: \(weight) follows \(lastWeight)")
+                }
+                lastWeight = weight
+                steps.append(.weight(weight))
+            case "pause":
+                if let duration = try? value.duration() {
+                    guard duration > .zero else { throw value.error("a pause must be longer than zero") }
+                    steps.append(.pause(duration))
+                } else {
+                    let until = try value.mapping(allowing: ["until"])
+                    let what = try until.required("until")
+                    guard try what.string() == "promoted" else {
+                        throw what.error("a pause waits a duration (pause: 2m) or until the rollout is promoted (pause: {until: promoted})")
+                    }
+                    steps.append(.pauseUntilPromoted)
+                }
+            default:
+                let name = try value.string()
+                guard analyses[name] != nil else {
+                    let known = analyses.keys.sorted()
+                    throw value.error("analysis '\(name)' is not defined under rollout.analyses" + (known.isEmpty ? "" : " (\(known.joined(separator: ", ")))"))
+                }
+                if lastWeight == 0 {
+                    throw value.error("analysis '\(name)' comes before any weight: step, when no canary pod runs yet")
+                }
+                steps.append(.analysis(name))
+            }
+        }
+        guard !steps.isEmpty else { throw stepsNode.error("a rollout needs at least one step (weight: 20, pause: 2m, analysis: NAME, ...)") }
+        return RolloutSpec(targetKind: parts[0], targetName: parts[1], steps: steps, analyses: analyses, line: node.line)
+    }
+
+    private static func analysisSpec(name: String, _ node: YAMLNode) throws(ConfigError) -> AnalysisSpec {
+        let mapping = try node.mapping(allowing: ["query", "success", "interval", "count", "failure_limit"])
+        guard let queryNode = mapping["query"] else { throw node.error("analysis '\(name)' names no query: add query: PROMQL") }
+        let query = try queryNode.string()
+        guard !query.trimmingCharacters(in: .whitespaces).isEmpty else { throw queryNode.error("analysis '\(name)' has an empty query") }
+        let successNode = try mapping.required("success")
+        let successText = try successNode.string()
+        guard let success = SuccessCondition(parsing: successText) else {
+            throw successNode.error("success is a comparison with a number (>= 0.99, < 500, == 1), found '\(successText)'")
+        }
+        var spec = AnalysisSpec(name: name, query: query, success: success, line: node.line)
+        if let interval = mapping["interval"] {
+            spec.interval = try interval.duration()
+            guard spec.interval >= .seconds(1) else { throw interval.error("an analysis interval is at least 1s") }
+        }
+        if let count = mapping["count"] {
+            spec.count = try count.int()
+            guard (1...1000).contains(spec.count) else { throw count.error("count is the number of measurements, from 1 to 1000") }
+        }
+        if let limit = mapping["failure_limit"] {
+            spec.failureLimit = try limit.int()
+            guard spec.failureLimit >= 0, spec.failureLimit < spec.count else {
+                throw limit.error("failure_limit (failed measurements tolerated) must be from 0 to count - 1 (\(spec.count - 1))")
+            }
+        }
+        return spec
+    }
+
+    /// What the pipeline's rollout needs that the app lacks: analyses need a metrics provider.
+    public func rolloutProblem(metricsProvider: MetricsProvider?, app: String, file: String) -> ConfigError? {
+        guard let rollout = deploy?.rollout, metricsProvider == nil else { return nil }
+        for step in rollout.steps {
+            if case .analysis(let name) = step {
+                return ConfigError(file: file, line: rollout.analyses[name]?.line ?? rollout.line,
+                                   message: "analysis '\(name)' needs a metrics provider: app '\(app)' has none (metrics_providers and apps[].metrics_provider in the server configuration)")
+            }
+        }
+        return nil
     }
 
     private static func steps(_ node: YAMLNode, allowHook: Bool, inContainer: Bool) throws(ConfigError) -> [StepSpec] {

@@ -20,7 +20,7 @@ extension ServerConfig {
     public static func parse(_ text: String, file: String, environment: [String: String]) throws(ConfigError) -> ServerConfig {
         let root = try YAMLNode.parse(text, file: file).mapping(allowing: [
             "listen", "tls", "public_url", "data_dir", "store", "limits", "workers", "runner", "api_tokens", "clusters", "apps", "web",
-            "reconciler",
+            "reconciler", "metrics_providers",
         ])
         var config = ServerConfig()
         if let listen = try root["listen"]?.mapping(allowing: ["host", "port"]) {
@@ -158,8 +158,26 @@ extension ServerConfig {
             guard maxInFlight >= 1 else { throw node.error("cluster '\(name)': max_in_flight must be at least 1") }
             config.clusters.append(ClusterConfig(name: name, source: source, maxInFlight: maxInFlight))
         }
+        for node in try root["metrics_providers"]?.sequence() ?? [] {
+            let provider = try parseMetricsProvider(node, secrets: secrets)
+            guard !config.metricsProviders.contains(where: { $0.name == provider.name }) else {
+                throw node.error("a metrics provider named '\(provider.name)' is already defined")
+            }
+            config.metricsProviders.append(provider)
+        }
         for node in try root["apps"]?.sequence() ?? [] {
-            let app = try parseApp(node, secrets: secrets)
+            var app = try parseApp(node, secrets: secrets)
+            if let named = try node.mapping(allowing: appKeys)["metrics_provider"] {
+                let name = try named.string()
+                guard let provider = config.metricsProviders.first(where: { $0.name == name }) else {
+                    let known = config.metricsProviders.map(\.name)
+                    throw named.error("app '\(app.name)' names metrics provider '\(name)', which is not in metrics_providers"
+                                      + (known.isEmpty ? "" : " (\(known.joined(separator: ", ")))"))
+                }
+                app.metricsProvider = provider
+            } else if config.metricsProviders.count == 1 {
+                app.metricsProvider = config.metricsProviders[0]
+            }
             if let target = app.target, config.cluster(named: target.cluster) == nil {
                 throw node.error("app '\(app.name)' deploys to cluster '\(target.cluster)', which is not in clusters")
             }
@@ -180,6 +198,20 @@ extension ServerConfig {
             throw appNodes[index].error("apps depend on each other in a cycle: \(cycle.joined(separator: " -> "))")
         }
         return config
+    }
+
+    private static func parseMetricsProvider(_ node: YAMLNode, secrets: SecretResolver) throws(ConfigError) -> MetricsProvider {
+        let mapping = try node.mapping(allowing: ["name", "prometheus"])
+        let name = try mapping.required("name").string()
+        guard !name.isEmpty else { throw node.error("a metrics provider needs a non-empty name") }
+        let prometheus = try mapping.required("prometheus").mapping(allowing: ["url", "token"])
+        let urlNode = try prometheus.required("url")
+        let url = try urlNode.string()
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+            throw urlNode.error("prometheus.url is the Prometheus server's base URL, http(s)://HOST:PORT, found '\(url)'")
+        }
+        let token = try prometheus["token"].map { node throws(ConfigError) in try secrets.resolve(node) }
+        return MetricsProvider(name: name, url: url.hasSuffix("/") ? String(url.dropLast()) : url, token: token)
     }
 
     private static func parseKubernetesExecutor(_ node: YAMLNode) throws(ConfigError) -> KubernetesExecutorSettings {
@@ -291,13 +323,15 @@ extension ServerConfig {
     /// App names become URL path segments and file names.
     static let appNameCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
+    static let appKeys: Set<String> = [
+        "name", "repo", "branch", "forge", "webhook_secrets", "pipeline", "secrets", "pass_env", "repo_auth", "cancel_running_on_push", "network",
+        "cluster", "namespace", "prune", "force_conflicts", "rollback", "drift", "reconcile_interval",
+        "allowed_namespaces", "allowed_cluster_kinds", "denied_kinds", "service_account", "paths", "depends_on", "forge_api",
+        "preview", "executor", "metrics_provider",
+    ]
+
     private static func parseApp(_ node: YAMLNode, secrets: SecretResolver) throws(ConfigError) -> AppConfig {
-        let app = try node.mapping(allowing: [
-            "name", "repo", "branch", "forge", "webhook_secrets", "pipeline", "secrets", "pass_env", "repo_auth", "cancel_running_on_push", "network",
-            "cluster", "namespace", "prune", "force_conflicts", "rollback", "drift", "reconcile_interval",
-            "allowed_namespaces", "allowed_cluster_kinds", "denied_kinds", "service_account", "paths", "depends_on", "forge_api",
-            "preview", "executor",
-        ])
+        let app = try node.mapping(allowing: appKeys)
         let nameNode = try app.required("name")
         let name = try nameNode.string()
         guard !name.isEmpty, name.unicodeScalars.allSatisfy(appNameCharacters.contains), !name.hasPrefix(".") else {

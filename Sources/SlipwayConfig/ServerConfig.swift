@@ -71,6 +71,8 @@ public struct ServerConfig: Sendable {
     public var apiTokens: [APIToken] = []
     public var apps: [AppConfig] = []
     public var clusters: [ClusterConfig] = []
+    /// Where rollouts' analyses are measured (`metrics_providers`).
+    public var metricsProviders: [MetricsProvider] = []
 
     public init() {}
 

@@ -33,6 +33,9 @@ public struct AppConfig: Sendable, Hashable {
     public var forgeAPI: ForgeAPI?
     /// Whether pull requests to the app's branch get a preview job, and which stages it runs.
     public var preview = PreviewSettings()
+    /// The metrics provider a rollout's analyses query (`metrics_provider`; resolved when the
+    /// configuration is read: the only provider when there is one and the app names none).
+    public var metricsProvider: MetricsProvider?
 
     /// Every secret value of the app (its own and its webhook secrets): masked wherever a job
     /// writes text a user reads.

@@ -10,11 +10,14 @@ public struct DeploySpec: Sendable, Hashable {
     public var wait: Duration
     /// DaemonSets roll out node by node and get their own, usually longer, timeout.
     public var daemonSetWait: Duration?
+    /// One Deployment rolled out progressively (canary steps), when the pipeline asks for it.
+    public var rollout: RolloutSpec?
 
     public static let defaultWait: Duration = .seconds(300)
 
     public init(manifests: String? = nil, render: String? = nil, variables: [String: String] = [:], wait: Duration = DeploySpec.defaultWait,
-                daemonSetWait: Duration? = nil) {
+                daemonSetWait: Duration? = nil, rollout: RolloutSpec? = nil) {
+        self.rollout = rollout
         self.daemonSetWait = daemonSetWait
         self.manifests = manifests
         self.render = render

@@ -109,7 +109,8 @@ struct JobRunner: Sendable {
             return RunResult(status: .failed, reason: problem.reason)
         }
         let executorKind = app.executor ?? defaultExecutor
-        if let problem = pipeline.problem(on: executorKind, appNetwork: app.network, file: app.pipelinePath) {
+        if let problem = pipeline.problem(on: executorKind, appNetwork: app.network, file: app.pipelinePath)
+            ?? pipeline.rolloutProblem(metricsProvider: app.metricsProvider, app: app.name, file: app.pipelinePath) {
             await say("error: \(problem.description)")
             return RunResult(status: .failed, reason: problem.description)
         }

@@ -129,6 +129,18 @@ public protocol JobStore: AnyObject, Sendable {
     /// Why a commit was marked bad, or nil when it was not.
     func badCommit(app: String, commit: String) async throws(StoreError) -> BadCommit?
 
+    // MARK: Rollouts
+
+    /// Writes an app's rollout state (one per app). A rollout of another job replaces the
+    /// app's earlier one and clears any promote or abort asked of it.
+    func saveRollout(_ state: RolloutState, now: Date) async throws(StoreError)
+    /// The app's newest rollout, with what was asked of it.
+    func rollout(app: String) async throws(StoreError) -> RolloutRecord?
+    /// Asks the app's running rollout to promote or abort; nil when no rollout of the app runs.
+    func requestRollout(app: String, _ action: RolloutAction, by who: String, now: Date) async throws(StoreError) -> RolloutRecord?
+    /// Forgets a promotion once a pause ended on it (the next pause waits for another).
+    func consumePromotion(app: String, jobID: JobID) async throws(StoreError)
+
     // MARK: Step processes
 
     /// Remembers a step's process group while its job runs.
@@ -196,6 +208,19 @@ public struct StepPlan: Sendable, Hashable {
 }
 
 /// A commit rolled back as bad, and why.
+/// An app's rollout as stored, with the promote or abort asked of it (and by whom).
+public struct RolloutRecord: Sendable, Equatable {
+    public var state: RolloutState
+    public var promoteRequestedBy: String?
+    public var abortRequestedBy: String?
+
+    public init(state: RolloutState, promoteRequestedBy: String? = nil, abortRequestedBy: String? = nil) {
+        self.state = state
+        self.promoteRequestedBy = promoteRequestedBy
+        self.abortRequestedBy = abortRequestedBy
+    }
+}
+
 public struct BadCommit: Sendable, Hashable {
     public var jobID: JobID
     public var reason: String
@@ -265,6 +290,14 @@ extension JobStore {
 
     public func markBad(app: String, commit: String, jobID: JobID, reason: String) async throws(StoreError) {
         try await markBad(app: app, commit: commit, jobID: jobID, reason: reason, now: Date())
+    }
+
+    public func saveRollout(_ state: RolloutState) async throws(StoreError) {
+        try await saveRollout(state, now: Date())
+    }
+
+    public func requestRollout(app: String, _ action: RolloutAction, by who: String) async throws(StoreError) -> RolloutRecord? {
+        try await requestRollout(app: app, action, by: who, now: Date())
     }
 
     public func leftoverProcesses(host: String, bootID: String) async throws(StoreError) -> [StepProcess] {

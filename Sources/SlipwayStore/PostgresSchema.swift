@@ -182,6 +182,19 @@ enum PostgresSchema {
         ("v8-step-messages", [
             "ALTER TABLE job_steps ADD COLUMN message TEXT",
         ]),
+        ("v9-rollouts", [
+            """
+            CREATE TABLE rollouts (
+                app TEXT PRIMARY KEY,
+                job_id BIGINT NOT NULL,
+                state TEXT NOT NULL,
+                active BOOLEAN NOT NULL,
+                promote_requested_by TEXT,
+                abort_requested_by TEXT,
+                updated_at DOUBLE PRECISION NOT NULL
+            )
+            """,
+        ]),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

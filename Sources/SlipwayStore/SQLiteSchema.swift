@@ -74,6 +74,7 @@ enum Schema {
         SQLiteJobStore.registerSessionMigrations(&migrator)
         SQLiteJobStore.registerCommitStatusMigrations(&migrator)
         SQLiteJobStore.registerPreviewMigrations(&migrator)
+        SQLiteJobStore.registerRolloutMigrations(&migrator)
         return migrator
     }
 }
