@@ -114,9 +114,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SlipwayRollout",
+            dependencies: [
+                "SlipwayCore", "SlipwayKube", "SlipwayDeploy",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SlipwayRunner",
             dependencies: [
                 "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayGit", "SlipwayKube", "SlipwayDeploy", "SlipwayMetrics", "SlipwayForge",
+                "SlipwayRollout",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -20,6 +20,9 @@ public struct Deployer: Sendable {
         public var rules: TenancyRules?
         /// The ApplySet's parent object, kept so other tools see the set (nil: none is written).
         public var applySetParent: ApplySetParent?
+        /// Objects of the set this deploy does not apply (a progressive rollout applies its
+        /// target itself): never pruned, and named in the parent as members.
+        public var held: [ObjectReference] = []
 
         public init(defaultNamespace: String, applySetID: String, force: Bool = true, prune: Bool = true, wait: Duration = DeploySpec.defaultWait,
                     daemonSetWait: Duration? = nil) {
@@ -177,7 +180,7 @@ public struct Deployer: Sendable {
         // 4. Prune what the previous revision applied and this one does not.
         var pruned: [ObjectReference] = []
         if options.prune {
-            let current = Set(applied.map(\.identity))
+            let current = Set((applied + options.held).map(\.identity))
             let gone = ApplyPlan.pruneOrder(previous.filter { !current.contains($0.identity) })
             for kind in Self.runs(of: gone, kind: \.kind) {
                 let results = await Self.concurrently(kind) { reference in await prune(reference, options: options) }
@@ -196,10 +199,10 @@ public struct Deployer: Sendable {
         }
 
         // The parent names what the set holds now; with nothing left, it goes too.
-        if applied.isEmpty && (options.prune || previous.isEmpty) {
+        if applied.isEmpty && options.held.isEmpty && (options.prune || previous.isEmpty) {
             await removeParent(options: options, log: log)
         } else {
-            await keepParent(members: options.prune ? applied : previous + applied, options: options, log: log)
+            await keepParent(members: (options.prune ? applied : previous + applied) + options.held, options: options, log: log)
         }
 
         // 5. Health.

@@ -30,6 +30,21 @@ extension KubeClient {
         }
     }
 
+    /// A JSON merge patch (`application/merge-patch+json`) as `fieldManager`: for a change that
+    /// is not part of any manifest, such as a rollout scaling a Deployment (recorded: 12).
+    public func mergePatch(apiVersion: String, kind: String, namespace: String?, name: String, _ patch: JSONValue,
+                           fieldManager: String) async throws(KubeError) -> JSONValue {
+        let info = try await resource(apiVersion: apiVersion, kind: kind)
+        let body: Data
+        do {
+            body = try SlipwayJSON.data(patch)
+        } catch {
+            throw .configuration("cannot send the patch of \(kind) \(name): \(error)")
+        }
+        return try await call(.PATCH, info.path(namespace: info.namespaced ? namespace : nil, name: name), query: [("fieldManager", fieldManager)],
+                              body: body, contentType: "application/merge-patch+json")
+    }
+
     /// The live object, or nil when it does not exist.
     public func get(apiVersion: String, kind: String, namespace: String?, name: String) async throws(KubeError) -> JSONValue? {
         let info = try await resource(apiVersion: apiVersion, kind: kind)

@@ -45,7 +45,9 @@ public final class SlipwayMetrics: Sendable {
         _ = watchChecks
         _ = watchCheckedObjects
         _ = watchRelists
+        for result in AnalysisMeasurement.Result.allCases { _ = analysisMeasurements(result) }
         for app in apps.map(\.name) {
+            rolloutStep(app: app, step: 0)
             _ = pollJobs(app: app)
             setStatus(app: app, sync: "Unknown", health: "Unknown")
             drifted(app: app).set(to: 0)
@@ -55,6 +57,22 @@ public final class SlipwayMetrics: Sendable {
     private static func deliveries(_ registry: PrometheusCollectorRegistry, forge: String, result: String) -> Counter {
         registry.makeCounter(descriptor: Self.name("webhook_deliveries_total", help: "Webhook deliveries by forge and result"),
                              labels: [("forge", forge), ("result", result)])
+    }
+
+    /// The step a running rollout of `app` is at, 1-based (0: no rollout runs).
+    public func rolloutStep(app: String, step: Int) {
+        registry.makeGauge(descriptor: Self.name("rollout_step", help: "The step a running rollout is at, from 1 (0: no rollout runs)"),
+                           labels: [("app", app)]).set(to: Double(step))
+    }
+
+    private func analysisMeasurements(_ result: AnalysisMeasurement.Result) -> Counter {
+        registry.makeCounter(descriptor: Self.name("analysis_measurements_total", help: "Rollout analysis measurements by result"),
+                             labels: [("result", result.rawValue)])
+    }
+
+    /// Counts one measurement of a rollout's analysis.
+    public func measured(_ result: AnalysisMeasurement.Result) {
+        analysisMeasurements(result).increment()
     }
 
     private func jobs(status: String) -> Counter {

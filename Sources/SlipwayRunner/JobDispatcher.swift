@@ -74,6 +74,7 @@ public actor JobDispatcher: Service {
                            manifestStep: ManifestStep(store: store, clusters: clusters, pollInterval: healthPollInterval, sandbox: sandbox),
                            baseURL: config.baseURL)
         runner.defaultExecutor = config.executor
+        runner.manifestStep.metrics = metrics
         runner.podRunner = podRunner
         self.runner = runner
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))

@@ -22,7 +22,7 @@ struct JobRunner: Sendable {
     /// The server's own environment, from which only an app's `pass_env` names are taken.
     let serverEnvironment: [String: String]
     /// Applies the pipeline's `deploy:` block.
-    let manifestStep: ManifestStep
+    var manifestStep: ManifestStep
     /// Where the server's pages are, for links to a job (`ServerConfig.baseURL`).
     let baseURL: String
     /// Where apps' build and test steps run unless an app says otherwise.
@@ -169,7 +169,8 @@ struct JobRunner: Sendable {
             }
             if let deploy = step.manifests {
                 try? await store.updateStep(job.id, index: step.index, status: .running)
-                let problem = await manifestStep.run(deploy, job: job, app: app, workspace: workspace, environment: environment) { line in
+                let problem = await manifestStep.run(deploy, job: job, app: app, workspace: workspace, environment: environment,
+                                                     stopRequested: { await stopRequested() != nil }) { line in
                     await log.line("deploy/apply", masker.masking(line))
                 }
                 try? await store.updateStep(job.id, index: step.index, status: problem == nil ? .succeeded : .failed)

@@ -2,6 +2,8 @@ import Foundation
 import SlipwayCore
 import SlipwayDeploy
 import SlipwayKube
+import SlipwayMetrics
+import SlipwayRollout
 import SlipwayStore
 import Subprocess
 import SystemPackage
@@ -14,9 +16,12 @@ struct ManifestStep: Sendable {
     let pollInterval: Duration
     /// The render command runs where steps run.
     let sandbox: Sandbox
+    /// Where rollouts report their step and measurements.
+    var metrics: SlipwayMetrics?
 
     /// Returns nil on success, or why the deploy failed (after any rollback).
     func run(_ spec: DeploySpec, job: Job, app: AppConfig, workspace: String, environment: [String: String],
+             stopRequested: @escaping @Sendable () async -> Bool = { false },
              say: @escaping @Sendable (String) async -> Void) async -> String? {
         guard let target = app.target else {
             return "the pipeline has a deploy block, but app '\(app.name)' has no cluster: add cluster and namespace to the app"
@@ -62,39 +67,112 @@ struct ManifestStep: Sendable {
             return "\(error)"
         }
         let sent = JSONValue.array(plan.all.map(\.object))
+        // A progressive rollout's target is left out of the deploy and rolled out after it.
+        var rollout: (spec: RolloutSpec, target: Manifest)?
+        if let rolloutSpec = spec.rollout {
+            guard let found = plan.stages[1].first(where: { $0.kind == rolloutSpec.targetKind && $0.name == rolloutSpec.targetName }) else {
+                return "deploy.rollout (\(app.pipelinePath), line \(rolloutSpec.line ?? 1)): the target \(rolloutSpec.target) is not among the \(plan.all.count) rendered objects; nothing was applied"
+            }
+            do {
+                if try await CanaryRollout.isNeeded(for: found, client: client) {
+                    rollout = (rolloutSpec, found)
+                } else {
+                    await say("rollout: \(found.reference) is applied whole (\(try await client.get(apiVersion: found.apiVersion, kind: found.kind, namespace: found.namespace, name: found.name) == nil ? "nothing of it is live yet" : "its pod template is unchanged"))")
+                }
+            } catch {
+                return "deploy: \(error); nothing was applied"
+            }
+        }
         // The fence before the cluster: a replica whose lease was taken (its job interrupted and
         // queued again elsewhere) must not apply a revision that is no longer its to apply.
         guard (try? await store.job(id: job.id))?.status == .running else {
             return "job \(job.id) is no longer running here (another replica took it over): nothing was applied"
         }
+        var deployPlan = plan
+        var deployOptions = options
+        var hooks = sync.hooks
+        if let rollout {
+            deployPlan.stages[1].removeAll { $0.reference.identity == rollout.target.reference.identity }
+            deployOptions.held = [rollout.target.reference]
+            // PostSync hooks run once the rollout is promoted.
+            hooks = hooks.filter { !$0.annotations.hookPhases.contains(.postSync) }
+            if let warning = CanaryTrack.serviceWarning(target: rollout.target, manifests: plan.all) { await say("warning: \(warning)") }
+        }
+        let outcome: Deployer.Outcome
         do {
-            let outcome = try await deployer.deploy(plan, options: options, previous: previous, hooks: sync.hooks, log: say)
+            outcome = try await deployer.deploy(deployPlan, options: deployOptions, previous: previous, hooks: hooks, log: say)
+        } catch {
+            return await failed(error, job: job, app: app, target: target, client: client, deployer: deployer, options: options, previous: previous,
+                                plan: plan, sent: sent, sync: sync, markBad: false, say: say)
+        }
+        guard let rollout else {
+            if let rolloutSpec = spec.rollout, let found = plan.stages[1].first(where: { $0.kind == rolloutSpec.targetKind && $0.name == rolloutSpec.targetName }) {
+                await CanaryRollout.removeLeftoverCanary(of: found, client: client, log: say)
+            }
             try? await store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(outcome.applied),
-                                        manifests: sent, healthy: true)
+                                              manifests: sent, healthy: true)
             await say("deployed \(job.commit.prefix(12)): \(outcome.applied.count) objects applied, \(outcome.pruned.count) pruned")
             return nil
-        } catch {
-            // Whatever this attempt may have created is now part of the inventory.
-            let attempted = Self.union(previous, plan.all.map(\.reference))
-            try? await store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(attempted),
-                                        manifests: sent, healthy: false)
-            await say("deploy failed: \(error)")
-            let reason = target.rollback
-                ? await rollback(after: error, job: job, app: app, deployer: deployer, options: options, inventory: attempted, say: say)
-                : "deploy: \(error)"
-            // SyncFail hooks: after the failure (and the rollback, when on); their own failure
-            // is logged, the job has failed already.
-            let syncFail = sync.hooks(.syncFail)
-            if !syncFail.isEmpty {
-                do {
-                    try await HookRunner(client: client, pollInterval: pollInterval)
-                        .run(syncFail, phase: .syncFail, defaultNamespace: target.namespace, timeout: options.wait, log: say)
-                } catch {
-                    await say("\(error)")
-                }
-            }
-            return reason
         }
+        let ended = await runRollout(rollout.spec, target: rollout.target, job: job, app: app, client: client, options: options, wait: spec.wait,
+                                     stopRequested: stopRequested, say: say)
+        switch ended {
+        case .promoted:
+            do {
+                try await HookRunner(client: client, pollInterval: pollInterval)
+                    .run(sync.hooks(.postSync), phase: .postSync, defaultNamespace: target.namespace, timeout: options.wait, log: say)
+            } catch {
+                return await failed(error, job: job, app: app, target: target, client: client, deployer: deployer, options: options, previous: previous,
+                                    plan: plan, sent: sent, sync: sync, markBad: false, say: say)
+            }
+            let applied = outcome.applied + [rollout.target.reference]
+            try? await store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(applied), manifests: sent, healthy: true)
+            await say("deployed \(job.commit.prefix(12)): \(applied.count) objects applied (\(rollout.target.reference) progressively), \(outcome.pruned.count) pruned")
+            return nil
+        case .aborted(let why):
+            // The stable pods never changed: the commit is marked bad, the other objects go
+            // back to the last healthy revision where the app rolls back.
+            return await failed(DeployError("rollout aborted: \(why)"), job: job, app: app, target: target, client: client, deployer: deployer,
+                                options: options, previous: previous, plan: plan, sent: sent, sync: sync, markBad: true, say: say)
+        case .promotionFailed(let why):
+            return await failed(DeployError(why), job: job, app: app, target: target, client: client, deployer: deployer, options: options,
+                                previous: previous, plan: plan, sent: sent, sync: sync, markBad: true, say: say)
+        }
+    }
+
+    /// A deploy that failed: what it may have created joins the inventory, the app rolls back
+    /// where it asks to (which marks the commit bad; `markBad` marks it either way), and the
+    /// SyncFail hooks run. Returns the job's reason.
+    private func failed(_ error: DeployError, job: Job, app: AppConfig, target: DeployTarget, client: KubeClient, deployer: Deployer,
+                        options: Deployer.Options, previous: [ObjectReference], plan: ApplyPlan, sent: JSONValue, sync: SyncSet, markBad: Bool,
+                        say: @escaping @Sendable (String) async -> Void) async -> String {
+        // Whatever this attempt may have created is now part of the inventory.
+        let attempted = Self.union(previous, plan.all.map(\.reference))
+        try? await store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(attempted),
+                                          manifests: sent, healthy: false)
+        await say("deploy failed: \(error)")
+        let reason: String
+        if target.rollback {
+            reason = await rollback(after: error, job: job, app: app, deployer: deployer, options: options, inventory: attempted, say: say)
+        } else {
+            if markBad {
+                try? await store.markBad(app: app.name, commit: job.commit, jobID: job.id, reason: error.description)
+                await say("commit \(job.commit.prefix(12)) is marked bad: it will not be deployed again")
+            }
+            reason = "deploy: \(error)"
+        }
+        // SyncFail hooks: after the failure (and the rollback, when on); their own failure
+        // is logged, the job has failed already.
+        let syncFail = sync.hooks(.syncFail)
+        if !syncFail.isEmpty {
+            do {
+                try await HookRunner(client: client, pollInterval: pollInterval)
+                    .run(syncFail, phase: .syncFail, defaultNamespace: target.namespace, timeout: options.wait, log: say)
+            } catch {
+                await say("\(error)")
+            }
+        }
+        return reason
     }
 
     /// A hook with only `generateName` gets a stand-in name for the rules check.

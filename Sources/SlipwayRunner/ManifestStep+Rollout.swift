@@ -1,0 +1,56 @@
+import AsyncHTTPClient
+import Foundation
+import SlipwayCore
+import SlipwayDeploy
+import SlipwayKube
+import SlipwayRollout
+import SlipwayStore
+
+extension ManifestStep {
+    /// Runs the target's progressive rollout, its state kept in the store: the same job
+    /// taken over by another replica continues where the state stands; a retried job (or a
+    /// new push) starts from the live state, reusing the canary Deployment there is.
+    func runRollout(_ spec: RolloutSpec, target: Manifest, job: Job, app: AppConfig, client: KubeClient, options: Deployer.Options,
+                    wait: Duration, stopRequested: @escaping @Sendable () async -> Bool,
+                    say: @escaping @Sendable (String) async -> Void) async -> CanaryRollout.Outcome {
+        let store = self.store, metrics = self.metrics
+        var state: RolloutState
+        if let stored = try? await store.rollout(app: app.name)?.state, stored.jobID == job.id, stored.commit == job.commit, stored.isActive {
+            state = stored
+            await say("rollout of \(target.reference) continues at step \(stored.step + 1)/\(stored.steps.count) (\(stored.phase.rawValue))")
+        } else {
+            state = RolloutState(app: app.name, jobID: job.id, commit: job.commit, target: spec.target, namespace: target.namespace ?? "",
+                                 steps: spec.steps.map(\.description), replicas: CanaryTrack.replicas(of: target), now: Date())
+            await say("rollout of \(target.reference): \(spec.steps.count) steps (\(state.steps.joined(separator: ", "))) over \(state.replicas) replica(s)")
+        }
+        let appName = app.name, jobID = job.id
+        let control = RolloutControl(
+            save: { state in
+                do {
+                    try await store.saveRollout(state)
+                } catch {
+                    await say("the rollout's state could not be stored (\(error)); a replica taking the job over would start it again")
+                }
+                metrics?.rolloutStep(app: appName, step: state.isActive ? state.step + 1 : 0)
+            },
+            abortReason: {
+                if await stopRequested() { return "the job was cancelled" }
+                guard let record = try? await store.rollout(app: appName), record.state.jobID == jobID else { return nil }
+                if let who = record.abortRequestedBy { return "aborted by \(who)" }
+                if let newer = try? await store.jobs(JobQuery(app: appName, status: .queued, deploysOnly: true, limit: 1)).first, newer.id > jobID {
+                    return "a newer push (job \(newer.id), commit \(newer.commit.prefix(12))) is queued"
+                }
+                return nil
+            },
+            takePromotion: {
+                guard let record = try? await store.rollout(app: appName), record.state.jobID == jobID, let who = record.promoteRequestedBy else { return nil }
+                try? await store.consumePromotion(app: appName, jobID: jobID)
+                return who
+            },
+            measured: { measurement in metrics?.measured(measurement.result) })
+        let prometheus = app.metricsProvider.map { PrometheusQuery(provider: $0, client: HTTPClient.shared) }
+        let runner = CanaryRollout(spec: spec, target: target, client: client, applySetID: options.applySetID, wait: wait, prometheus: prometheus,
+                                   control: control, pollInterval: pollInterval)
+        return await runner.run(&state, log: say)
+    }
+}
