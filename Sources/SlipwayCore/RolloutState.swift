@@ -2,7 +2,7 @@ public import Foundation
 
 /// Where an app's progressive rollout stands: kept in the store after every change, so the
 /// next owner of the job continues it, and shown by the API, the CLI and the App page.
-public struct RolloutState: Codable, Sendable, Equatable {
+public struct RolloutState: Codable, Sendable, Hashable {
     public enum Phase: String, Codable, Sendable, CaseIterable {
         /// Scaling the canary to a weight and waiting for it to be healthy.
         case progressing
@@ -34,6 +34,8 @@ public struct RolloutState: Codable, Sendable, Equatable {
     public var canaryReplicas: Int
     public var stableReplicas: Int
     public var measurements: [AnalysisMeasurement]
+    /// Each analysis' success condition (`>= 0.99`), by name.
+    public var analyses: [String: String]?
     /// What the rollout waits for, or why it ended.
     public var message: String?
     /// When a timed pause ends.
@@ -59,12 +61,22 @@ public struct RolloutState: Codable, Sendable, Equatable {
         self.updatedAt = now
     }
 
+    enum CodingKeys: String, CodingKey {
+        case app, commit, target, namespace, steps, step, phase, weight, replicas, measurements, message, analyses
+        case jobID = "job_id"
+        case canaryReplicas = "canary_replicas"
+        case stableReplicas = "stable_replicas"
+        case pauseEndsAt = "pause_ends_at"
+        case startedAt = "started_at"
+        case updatedAt = "updated_at"
+    }
+
     /// Whether the rollout still runs (neither promoted nor aborted).
     public var isActive: Bool { phase != .promoted && phase != .aborted }
 }
 
 /// One measurement of an analysis.
-public struct AnalysisMeasurement: Codable, Sendable, Equatable {
+public struct AnalysisMeasurement: Codable, Sendable, Hashable {
     public enum Result: String, Codable, Sendable, CaseIterable {
         /// The value met the success condition.
         case successful

@@ -76,3 +76,18 @@ public struct DriftReport: Sendable, Hashable, Codable {
         return report
     }
 }
+
+extension DriftReport {
+    /// The report without what a running progressive rollout changes on purpose: the target's
+    /// `spec.replicas` (its canary is outside the app's set and never listed).
+    public func ignoringRollout(of target: String) -> DriftReport {
+        var report = self
+        report.drifted = drifted.compactMap { drift in
+            guard drift.object == target, drift.kind == .changed else { return drift }
+            var kept = drift
+            kept.fields = drift.fields.filter { $0.path != "spec.replicas" }
+            return kept.fields.isEmpty ? nil : kept
+        }
+        return report
+    }
+}

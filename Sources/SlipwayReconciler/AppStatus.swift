@@ -23,6 +23,8 @@ public struct AppStatus: Sendable, Codable, Hashable {
     public var nextCorrectionAt: Date?
     /// What the reconcile under way waits for (a forge's answer, a cluster's), if one is.
     public var waitingFor: String?
+    /// The app's newest progressive rollout (filled in for one app's status, not in lists).
+    public var rollout: RolloutState?
 
     public init(app: String) {
         self.app = app
@@ -43,6 +45,7 @@ public struct AppStatus: Sendable, Codable, Hashable {
         case reconciledAt = "reconciled_at"
         case nextCorrectionAt = "next_correction_at"
         case waitingFor = "waiting_for"
+        case rollout
     }
 }
 

@@ -127,7 +127,7 @@ extension Reconciler {
         status.deployedCommit = record.commit
         let manifests = Manifest.stored(record.manifests, commit: record.commit)
         watchKinds(of: manifests, cluster: target.cluster)
-        let report: DriftReport
+        var report: DriftReport
         let limit = settings.clusterTimeout
         do {
             let applySetID = Deployer.applySetID(app: app.name, namespace: target.namespace)
@@ -148,7 +148,17 @@ extension Reconciler {
             if !Task.isCancelled { logger.warning("drift check failed", metadata: ["app": "\(app.name)", "error": "\(error)"]) }
             return
         }
+        let rollout = (try? await store.rollout(app: app.name))?.state
+        if let rollout, rollout.isActive {
+            let parts = rollout.target.split(separator: "/", maxSplits: 1).map(String.init)
+            let reference = ObjectReference(apiVersion: "apps/v1", kind: parts.first ?? "Deployment", namespace: rollout.namespace, name: parts.last ?? "")
+            report = report.ignoringRollout(of: reference.description)
+        }
         status.apply(report, deployed: record.commit)
+        if let rollout, rollout.isActive {
+            status.message = "rollout of \(rollout.target) at step \(min(rollout.step + 1, rollout.steps.count))/\(rollout.steps.count) (\(rollout.phase.rawValue)): its replicas are not drift"
+                + (report.inSync ? "" : "; \(report.drifted.count) object(s) drifted from \(record.commit.prefix(12))")
+        }
         await correctDrift(app: app, target: target, report: report, deployed: record.commit, status: &status)
     }
 

@@ -21,6 +21,7 @@ extension ManifestStep {
         } else {
             state = RolloutState(app: app.name, jobID: job.id, commit: job.commit, target: spec.target, namespace: target.namespace ?? "",
                                  steps: spec.steps.map(\.description), replicas: CanaryTrack.replicas(of: target), now: Date())
+            state.analyses = spec.analyses.mapValues(\.success.description)
             await say("rollout of \(target.reference): \(spec.steps.count) steps (\(state.steps.joined(separator: ", "))) over \(state.replicas) replica(s)")
         }
         let appName = app.name, jobID = job.id

@@ -56,7 +56,7 @@ public struct WorkspaceArchive: Sendable {
             let result = try await Subprocess.run(.name("tar"), arguments: ["-c", "-f", partial, "--owner=0", "--group=0", "--numeric-owner", "-C", tree, "."],
                                                   output: .discarded, error: .string(limit: 64 * 1024))
             guard result.terminationStatus.isSuccess else {
-                throw Failure(description: "tar could not pack the workspace: \(result.standardError ?? "")")
+                throw Failure(description: "tar could not pack the workspace: \(result.standardError)")
             }
             // Whole or not at all: a concurrent request may have made it meanwhile.
             if !FileManager.default.fileExists(atPath: file) { try FileManager.default.moveItem(atPath: partial, toPath: file) }

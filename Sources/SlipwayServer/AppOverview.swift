@@ -15,7 +15,9 @@ struct AppOverview: Sendable {
         let latest = try? await store.latestJob(app: app.name)
         let summary = AppSummary(latestJob: latest?.id, latestJobStatus: latest?.status,
                                  deployedCommit: (try? await store.lastDeployment(app: app.name, healthyOnly: true))?.commit)
-        return compose(app, reconciled: await reconciler?.status(of: app.name), summary: summary)
+        var status = compose(app, reconciled: await reconciler?.status(of: app.name), summary: summary)
+        status.rollout = try? await store.rollout(app: app.name)?.state
+        return status
     }
 
     /// Every configured app's status, in the configuration's order: one read of the

@@ -55,6 +55,13 @@ struct PageRoutes: Sendable {
             let job = try await apps.queueSync(try apps.app(context), commit: commit, by: who.token.name)
             return Self.redirect("/jobs/\(job.id)")
         } }
+        for action in RolloutAction.allCases {
+            router.post("/apps/:name/rollout/\(action.rawValue)") { request, context in try await page(request, context, form: true, role: .admin) { _, who in
+                let app = try apps.app(context)
+                _ = try await RolloutRoutes(apps: apps).request(action, app: app, by: who.token.name)
+                return Self.redirect("/apps/\(Self.pathComponent(app.name))")
+            } }
+        }
         router.get("/jobs") { request, context in try await page(request, context) { _, who in try await jobsPage(request, who) } }
         router.get("/jobs/:id") { request, context in try await page(request, context) { _, who in try await jobPage(context, who) } }
         router.post("/jobs/:id/cancel") { request, context in try await page(request, context, form: true, role: .admin) { _, who in
@@ -186,8 +193,11 @@ struct PageRoutes: Sendable {
         if let commit = request.uri.queryParameters.get("commit").map({ String($0).trimmingCharacters(in: .whitespaces) }) {
             shown = await previewView(app, commit: commit)
         }
+        let rollout = try await storeCall { try await store.rollout(app: app.name) }.map {
+            RolloutView($0.state, promoteRequestedBy: $0.promoteRequestedBy, abortRequestedBy: $0.abortRequestedBy)
+        }
         return Self.html(renderer.render(AppPage(chrome: viewer.chrome, app: await row(status), canAdmin: viewer.isAdmin,
-                                                 drift: drift, history: history, preview: shown)))
+                                                 drift: drift, history: history, preview: shown, rollout: rollout)))
     }
 
     private func previewView(_ app: AppConfig, commit: String) async -> PreviewView {

@@ -87,6 +87,7 @@ public struct SlipwayServer: Sendable {
         let appRoutes = AppRoutes(config: config, store: store, preview: preview, reconciler: reconciler, jobsChanged: jobsChanged)
         jobRoutes.register(on: api)
         appRoutes.register(on: api)
+        RolloutRoutes(apps: appRoutes).register(on: api)
         PageRoutes(config: config, store: store, sessions: sessions, overview: overview, apps: appRoutes, jobs: jobRoutes,
                    preview: preview, logger: logger).register(on: router)
         if let metrics {

@@ -269,8 +269,10 @@ public struct AppPage: Sendable {
     public var drift: [ObjectRow]
     public var history: [JobRow]
     public var preview: PreviewView?
+    public var rollout: RolloutView?
 
-    public init(chrome: PageChrome, app: AppRow, canAdmin: Bool, drift: [ObjectRow], history: [JobRow], preview: PreviewView?) {
+    public init(chrome: PageChrome, app: AppRow, canAdmin: Bool, drift: [ObjectRow], history: [JobRow], preview: PreviewView?, rollout: RolloutView? = nil) {
+        self.rollout = rollout
         self.chrome = chrome
         self.chrome.onApps = true
         self.app = app

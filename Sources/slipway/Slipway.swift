@@ -8,7 +8,7 @@ struct Slipway: AsyncParsableCommand {
         commandName: "slipway",
         abstract: "A webhook-driven, push-model deployer for Kubernetes.",
         version: "\(BuildInfo.version) (\(BuildInfo.commit))",
-        subcommands: [Serve.self, Jobs.self, Logs.self, Cancel.self, Apps.self, Diff.self, Sync.self, SendTestHook.self]
+        subcommands: [Serve.self, Jobs.self, Logs.self, Cancel.self, Apps.self, Diff.self, Sync.self, Rollout.self, SendTestHook.self]
     )
 }
 
