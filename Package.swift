@@ -325,6 +325,8 @@ let package = Package(
         .testTarget(
             name: "SlipwayDeployTests",
             dependencies: ["SlipwayDeploy", "SlipwayKube", "SlipwayCore", "SlipwayConfig", "KubeTestServer", "SlipwayTestSupport", "SlipwayStore",
+                           "SlipwayRollout", "SlipwayClient",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),

@@ -7,17 +7,21 @@ import SlipwayRollout
 import SlipwayStore
 
 extension ManifestStep {
-    /// Runs the target's progressive rollout, its state kept in the store: the same job
-    /// taken over by another replica continues where the state stands; a retried job (or a
-    /// new push) starts from the live state, reusing the canary Deployment there is.
+    /// Runs the target's progressive rollout, its state kept in the store: the job's next
+    /// attempt (its replica died, or it was taken over) continues where the state stands, its
+    /// pause end and measurements kept; any other job starts from the live state, reusing
+    /// (rescaling) the canary Deployment there is, never making a second one.
     func runRollout(_ spec: RolloutSpec, target: Manifest, job: Job, app: AppConfig, client: KubeClient, options: Deployer.Options,
                     wait: Duration, stopRequested: @escaping @Sendable () async -> Bool,
                     say: @escaping @Sendable (String) async -> Void) async -> CanaryRollout.Outcome {
         let store = self.store, metrics = self.metrics
         var state: RolloutState
-        if let stored = try? await store.rollout(app: app.name)?.state, stored.jobID == job.id, stored.commit == job.commit, stored.isActive {
+        if var stored = try? await store.rollout(app: app.name)?.state, stored.isActive, stored.commit == job.commit,
+           stored.jobID == job.id || stored.jobID == job.retryOf {
+            let previous = stored.jobID
+            stored.jobID = job.id
             state = stored
-            await say("rollout of \(target.reference) continues at step \(stored.step + 1)/\(stored.steps.count) (\(stored.phase.rawValue))")
+            await say("rollout of \(target.reference) continues at step \(min(stored.step + 1, stored.steps.count))/\(stored.steps.count) (\(stored.phase.rawValue)), as job \(previous) left it")
         } else {
             state = RolloutState(app: app.name, jobID: job.id, commit: job.commit, target: spec.target, namespace: target.namespace ?? "",
                                  steps: spec.steps.map(\.description), replicas: CanaryTrack.replicas(of: target), now: Date())
