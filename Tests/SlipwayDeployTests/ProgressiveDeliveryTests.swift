@@ -296,4 +296,79 @@ import Testing
             #expect(try await server.store.lastDeployment(app: "github", healthyOnly: true)?.commit == secondCommit)
         }
     }
+
+    /// `slipway serve` killed with -9 while its rollout waits for a promotion: started again,
+    /// the job's next attempt continues the rollout at the pause (one canary, never two), and
+    /// a promotion finishes it.
+    @Test func aServerKilledMidRolloutContinuesOnRestart() async throws {
+        let kube = try await KubeTestServer.start(controllers: true)
+        let admin = try kube.client()
+        _ = try await admin.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.namespace)]], fieldManager: "setup", force: true)
+        let steps = "[{weight: 40}, {pause: {until: promoted}}, {weight: 100}]"
+        let repository = try GitRepository.make(files: Self.files(image: "1.0", steps: steps, query: "vector(1)").compactMapValues { $0 })
+        defer { repository.directory.remove() }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let port = try freeLoopbackPort()
+        let config = try dir.write("slipway.yaml", """
+            listen: {host: 127.0.0.1, port: \(port)}
+            data_dir: \(dir.path)/data
+            runner: {max_attempts: 2}
+            clusters:
+              - {name: test, kubeconfig: \(kube.kubeconfigPath)}
+            api_tokens:
+              - {name: admin, role: admin, token: {env: ADMIN_TOKEN}}
+            apps:
+              - {name: app, repo: \(repository.url), forge: github, webhook_secrets: [{env: HOOK_SECRET}], cluster: test, namespace: \(Self.namespace),
+                 reconcile_interval: 1h}
+            """)
+        // Secrets are masked in logs: one that is not a common letter.
+        let environment = ["ADMIN_TOKEN": "admin-token-for-the-test", "HOOK_SECRET": "hook-secret-for-the-test"]
+        let caFile = dir.path + "/data/tls/server.crt"
+        let url = "https://localhost:\(port)"
+        func send(_ commit: String) async throws {
+            let sent = try await runSlipway(["send-test-hook", "app", "--commit", commit, "--config", config, "--server", url], environment: environment)
+            #expect(sent.status == 0, "\(sent.output)")
+        }
+        func rollout(_ api: APIClient) async throws -> [String: Any]? {
+            let (status, body) = try await api.send(.GET, "/api/v1/apps/app/rollout")
+            return status == 200 ? try JSONSerialization.jsonObject(with: body) as? [String: Any] : nil
+        }
+
+        let first = try await ServerProcess.start(configPath: config, environment: environment)
+        var api = try APIClient(baseURL: url, token: "admin-token-for-the-test", caFile: caFile)
+        try await send(try repository.head())
+        try await waitFor(timeout: .seconds(60)) { try await api.job(1).status.isFinal }
+        #expect(try await api.job(1).status == .succeeded)
+        try await send(try repository.commit(files: Self.files(image: "2.0", steps: steps, query: "vector(1)"), message: "2.0"))
+        try await waitFor(timeout: .seconds(60)) { try await rollout(api)?["phase"] as? String == "paused" }
+        await first.kill()
+        try await api.shutdown()
+        #expect(Self.replicas(await Self.deployment(kube, "web-canary")) == 2, "the canary outlives the server that made it")
+
+        let second = try await ServerProcess.start(configPath: config, environment: environment)
+        defer { second.stop() }
+        api = try APIClient(baseURL: url, token: "admin-token-for-the-test", caFile: caFile)
+        try await waitFor(timeout: .seconds(60)) {
+            let state = try await rollout(api)
+            return state?["job_id"] as? Int == 3 && state?["phase"] as? String == "paused"
+        }
+        #expect(try await api.job(2).status == .interrupted)
+        var log = ""
+        try await waitFor {
+            log = String(decoding: try await api.send(.GET, "/api/v1/jobs/3/log").body, as: UTF8.self)
+            return log.contains("paused until promoted")
+        }
+        #expect(log.contains("rollout of Deployment shop/web continues at step 2/3 (paused), as job 2 left it"), "\(log)")
+        #expect(!log.contains("rollout step 1/3"), "the weight step is not run again")
+        #expect(await kube.cluster.objects(apiVersion: "apps/v1", kind: "Deployment").count == 2, "one stable, one canary")
+        #expect(try await api.send(.POST, "/api/v1/apps/app/rollout/promote").status == 202)
+        try await waitFor(timeout: .seconds(60)) { try await api.job(3).status.isFinal }
+        #expect(try await api.job(3).status == .succeeded)
+        #expect(Self.image(await Self.deployment(kube, "web")) == "shop:2.0")
+        try await waitFor { await Self.deployment(kube, "web-canary") == nil }
+        try await api.shutdown()
+        await admin.shutdown()
+        await kube.stop()
+    }
 }
