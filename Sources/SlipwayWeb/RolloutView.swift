@@ -8,7 +8,8 @@ public struct RolloutView: Sendable {
         public var text: String
         /// `done`, `current` or `pending`.
         public var state: String
-        public var isCurrent: Bool { state == "current" }
+        /// Stored: templates see stored properties only.
+        public var isCurrent: Bool
     }
 
     public struct Point: Sendable {
@@ -44,7 +45,7 @@ public struct RolloutView: Sendable {
     public var promoteRequestedBy: String?
     public var abortRequestedBy: String?
     public var measurements: [Measurement]
-    public var hasMeasurements: Bool { !measurements.isEmpty }
+    public var hasMeasurements: Bool
     /// The chart: measured values as points and a line, the success threshold dashed.
     public var points: [Point]
     public var line: String
@@ -68,7 +69,8 @@ public struct RolloutView: Sendable {
         message = state.message
         let done = state.phase == .promoted ? state.steps.count : state.step
         steps = state.steps.enumerated().map { index, text in
-            Step(number: index + 1, text: text, state: index < done ? "done" : index == state.step && state.isActive ? "current" : "pending")
+            let current = index >= done && index == state.step && state.isActive
+            return Step(number: index + 1, text: text, state: index < done ? "done" : current ? "current" : "pending", isCurrent: current)
         }
         percent = state.steps.isEmpty ? 100 : min(100, done * 100 / state.steps.count)
         weight = state.weight
@@ -81,6 +83,7 @@ public struct RolloutView: Sendable {
                         value: measurement.value.map(DurationText.number) ?? "no value", result: measurement.result.rawValue,
                         resultClass: measurement.result == .successful ? "s-ok" : "s-bad", note: measurement.note)
         }
+        hasMeasurements = !measurements.isEmpty
         let chart = Self.chart(state.measurements, thresholds: state.measurements.compactMap { thresholds[$0.analysis]?.threshold })
         points = chart.points
         line = chart.line

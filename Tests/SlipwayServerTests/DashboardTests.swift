@@ -196,4 +196,59 @@ import Testing
             #expect(outcome.response.contains(#""id":\#(id)"#))
         }
     }
+
+    /// A running rollout on the App page: its steps as a progress bar, the tracks, the
+    /// measurements as a table and a chart; Promote and Abort for admins only, with the CSRF token.
+    @Test func theAppPageShowsARolloutAndAdminsPromoteIt() async throws {
+        try await withLiveServer { server in
+            var state = RolloutState(app: "github", jobID: 9, commit: String(repeating: "d", count: 40), target: "Deployment/web", namespace: "shop",
+                                     steps: ["weight 20%", "analysis success-rate", "pause until promoted", "weight 100%"], replicas: 5, now: Date())
+            state.step = 2
+            state.phase = .paused
+            state.weight = 20
+            state.canaryReplicas = 1
+            state.stableReplicas = 4
+            state.message = "paused until promoted (slipway rollout promote github)"
+            state.analyses = ["success-rate": ">= 0.99"]
+            state.measurements = [
+                AnalysisMeasurement(analysis: "success-rate", step: 1, time: Date(timeIntervalSince1970: 1_800_000_000), value: 0.995, result: .successful),
+                AnalysisMeasurement(analysis: "success-rate", step: 1, time: Date(timeIntervalSince1970: 1_800_000_030), value: nil, result: .error,
+                                    note: "Prometheus at http://p:9090 did not answer within 30s <timeout>"),
+            ]
+            try await server.store.saveRollout(state)
+
+            let admin = try Self.browser(server)
+            _ = try await admin.signIn(token: LiveServer.adminToken)
+            let page = try await admin.get("/apps/github")
+            #expect(page.status == 200)
+            #expect(page.body.contains(#"<section aria-labelledby="rollout-h" class="rollout" data-rollout-phase="paused">"#), "\(page.body)")
+            #expect(page.body.contains(#"<progress max="100" value="50" aria-label="Rollout progress">50 %</progress>"#))
+            #expect(page.body.contains(#"<li class="done"><span class="sr-only">done: </span>weight 20%</li>"#))
+            #expect(page.body.contains(#"<li class="current" aria-current="step"><span class="sr-only">current: </span>pause until promoted</li>"#))
+            #expect(page.body.contains("1 canary pod(s), 4 stable pod(s)"))
+            #expect(page.body.contains(#"<circle class="successful""#) && page.body.contains(#"<circle class="error""#))
+            #expect(page.body.contains(#"<line class="threshold""#))
+            #expect(page.body.contains("did not answer within 30s &lt;timeout&gt;"))
+            #expect(page.body.contains(">Promote</button>") && page.body.contains(">Abort</button>"))
+
+            let reader = try Self.browser(server)
+            _ = try await reader.signIn(token: LiveServer.readToken)
+            let readerPage = try await reader.get("/apps/github")
+            #expect(readerPage.body.contains("pause until promoted") && !readerPage.body.contains(">Promote</button>"))
+            #expect(try await reader.post("/apps/github/rollout/promote", form: [("csrf_token", try #require(readerPage.csrfToken))]).status == 403)
+            #expect(try await admin.post("/apps/github/rollout/promote", form: [("csrf_token", "forged")]).status == 403)
+            #expect(try await server.store.rollout(app: "github")?.promoteRequestedBy == nil)
+
+            let promoted = try await admin.post("/apps/github/rollout/promote", form: [("csrf_token", try #require(page.csrfToken))])
+            #expect(promoted.status == 303 && promoted.header("Location") == "/apps/github")
+            #expect(try await server.store.rollout(app: "github")?.promoteRequestedBy == "test-admin")
+            #expect(try await admin.get("/apps/github").body.contains("Promotion asked by test-admin."))
+            // Ended: no buttons, and a late promote is refused.
+            state.phase = .promoted
+            try await server.store.saveRollout(state)
+            let ended = try await admin.get("/apps/github")
+            #expect(!ended.body.contains(">Promote</button>"))
+            #expect(try await admin.post("/apps/github/rollout/promote", form: [("csrf_token", try #require(ended.csrfToken))]).status == 409)
+        }
+    }
 }
