@@ -46,16 +46,26 @@ public struct CanaryRollout: Sendable {
         ObjectReference(apiVersion: target.apiVersion, kind: target.kind, namespace: target.namespace, name: CanaryTrack.canaryName(of: target.name))
     }
 
+    /// What a deploy does with the rollout's target.
+    public enum Need: Sendable, Equatable {
+        /// Nothing of it is live yet: applied whole.
+        case firstDeploy
+        /// Its pod template is what runs: applied whole (replicas and all).
+        case unchanged
+        /// A new pod template: rolled out progressively.
+        case rollout
+    }
+
     /// Whether the target needs a progressive rollout: it is live and the pod template
     /// Slipway's apply would give it differs from the running one (a server dry-run, so
     /// defaults never count as a change).
-    public static func isNeeded(for target: Manifest, client: KubeClient) async throws(DeployError) -> Bool {
+    public static func need(for target: Manifest, client: KubeClient) async throws(DeployError) -> Need {
         do {
             guard let live = try await client.get(apiVersion: target.apiVersion, kind: target.kind, namespace: target.namespace, name: target.name) else {
-                return false
+                return .firstDeploy
             }
             let dryRun = try await client.apply(target.object, fieldManager: Deployer.fieldManager, force: true, dryRun: true)
-            return dryRun[path: ["spec", "template"]] != live[path: ["spec", "template"]]
+            return dryRun[path: ["spec", "template"]] == live[path: ["spec", "template"]] ? .unchanged : .rollout
         } catch {
             throw DeployError("reading \(target.reference) for its rollout: \(error)")
         }

@@ -74,10 +74,10 @@ struct ManifestStep: Sendable {
                 return "deploy.rollout (\(app.pipelinePath), line \(rolloutSpec.line ?? 1)): the target \(rolloutSpec.target) is not among the \(plan.all.count) rendered objects; nothing was applied"
             }
             do {
-                if try await CanaryRollout.isNeeded(for: found, client: client) {
-                    rollout = (rolloutSpec, found)
-                } else {
-                    await say("rollout: \(found.reference) is applied whole (\(try await client.get(apiVersion: found.apiVersion, kind: found.kind, namespace: found.namespace, name: found.name) == nil ? "nothing of it is live yet" : "its pod template is unchanged"))")
+                switch try await CanaryRollout.need(for: found, client: client) {
+                case .rollout: rollout = (rolloutSpec, found)
+                case .firstDeploy: await say("rollout: \(found.reference) is applied whole (nothing of it is live yet)")
+                case .unchanged: await say("rollout: \(found.reference) is applied whole (its pod template is unchanged)")
                 }
             } catch {
                 return "deploy: \(error); nothing was applied"

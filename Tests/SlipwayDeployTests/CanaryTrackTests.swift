@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import SlipwayCore
 import SlipwayDeploy
@@ -64,5 +65,26 @@ import Testing
         let refused = Self.problem(Self.read(#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected <EOF>"}"#, status: 400))
         #expect(refused == "Prometheus refused the query (400 bad_data): 1:5: parse error: unexpected <EOF>")
         #expect(Self.problem(Self.read("<html>", status: 502)) == "Prometheus answered 502 with something that is not JSON")
+    }
+
+    /// A Prometheus that takes the connection and never answers: the measurement fails when
+    /// its interval is over, saying so.
+    @Test func aPrometheusThatDoesNotAnswerInTimeIsAFailedMeasurement() async throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(listener >= 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(bound == 0 && listen(listener, 8) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        // The kernel completes connections into the backlog; nobody accepts or answers.
+        let query = PrometheusQuery(provider: MetricsProvider(name: "p", url: "http://127.0.0.1:\(port)"), client: HTTPClient.shared)
+        let result = await query.value("up", timeout: .seconds(1))
+        #expect(Self.problem(result) == "Prometheus at http://127.0.0.1:\(port) did not answer within 1s", "\(result)")
     }
 }

@@ -275,6 +275,27 @@ import Testing
         }
     }
 
+    /// A canary whose pods never become available (the test server's controller reports
+    /// ProgressDeadlineExceeded for an image tagged `broken`) aborts before the stable
+    /// Deployment is scaled at all.
+    @Test func aCanaryThatIsNotHealthyInTimeAborts() async throws {
+        let steps = "[{weight: 20}, {weight: 100}]"
+        try await Self.withRollout(steps: steps, successRate: 1.0) { server, kube, repository, metrics in
+            let before = try #require(await Self.deployment(kube, "web"))
+            let (id, commit) = try await Self.push(server, repository, image: "broken", steps: steps, metrics: metrics)
+            let job = try await server.waitForEnd(of: id)
+            let log = try await server.log(of: id)
+            #expect(job.status == .failed)
+            #expect(job.reason?.contains("rollout aborted: weight 20%: Deployment shop/web-canary is unhealthy: ProgressDeadlineExceeded") == true,
+                    "\(job.reason ?? "")\n\(log)")
+            #expect(!log.contains("scaled the stable Deployment shop/web to 4"), "the stable track was never scaled down")
+            let after = try #require(await Self.deployment(kube, "web"))
+            #expect(after[path: ["metadata", "resourceVersion"]] == before[path: ["metadata", "resourceVersion"]], "the stable Deployment was not written at all")
+            try await waitFor { await Self.deployment(kube, "web-canary") == nil }
+            #expect(try await server.store.badCommit(app: "github", commit: commit) != nil)
+        }
+    }
+
     @Test func aNewerPushDuringAPauseAbortsAndStartsAgain() async throws {
         let steps = "[{weight: 20}, {pause: {until: promoted}}, {weight: 100}]"
         try await Self.withRollout(steps: steps, successRate: 1.0) { server, kube, repository, metrics in
