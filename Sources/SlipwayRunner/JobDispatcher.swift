@@ -26,6 +26,10 @@ public actor JobDispatcher: Service {
     public nonisolated let replica: String
     /// Jobs this replica runs, by id.
     private var running: [JobID: Job] = [:]
+    /// Jobs whose rollout waits: they hold no worker (or pod place) while they do.
+    private let rolloutWaits = RolloutWaits()
+    /// `rolloutWaits` as the last round read it.
+    private var waitingRollouts: Set<JobID> = []
     private var stopping: [JobID: StopReason] = [:]
     /// Jobs whose end is being written: their lease ends with them, not lost.
     private var ending: Set<JobID> = []
@@ -75,9 +79,14 @@ public actor JobDispatcher: Service {
                            baseURL: config.baseURL)
         runner.defaultExecutor = config.executor
         runner.manifestStep.metrics = metrics
+        let (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        runner.manifestStep.rolloutWaiting = { [rolloutWaits] id, waiting in
+            // A worker just came free: claim at once.
+            if await rolloutWaits.set(id, waiting: waiting), waiting { wakeup.yield() }
+        }
         runner.podRunner = podRunner
         self.runner = runner
-        (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (self.wakeups, self.wakeup) = (wakeups, wakeup)
     }
 
     /// The least time between two looks at the queue.
@@ -197,6 +206,7 @@ public actor JobDispatcher: Service {
     private func step() async -> [Job] {
         do {
             metrics?.queueDepth(try await store.queueDepth())
+            waitingRollouts = await rolloutWaits.jobs
             for (id, job) in running where stopping[id] == nil && job.trigger != .preview && config.app(named: job.app)?.cancelRunningOnPush == true {
                 // A preview queued meanwhile is no newer push.
                 if let newer = try await store.jobs(JobQuery(app: job.app, status: .queued, deploysOnly: true, limit: 1)).first, newer.id > id {
@@ -257,18 +267,21 @@ public actor JobDispatcher: Service {
         return config.executor(of: app) == .kubernetes
     }
 
-    private var runningAsPods: Int { running.values.filter { runsAsPods($0.app) }.count }
+    /// The running jobs that hold a place (a waiting rollout holds none).
+    private var holdingPlaces: [Job] { running.values.filter { !waitingRollouts.contains($0.id) } }
+
+    private var runningAsPods: Int { holdingPlaces.filter { runsAsPods($0.app) }.count }
 
     /// Whether a worker or a pod place is free.
     private var hasRoom: Bool {
         let pods = runningAsPods
-        return running.count - pods < config.workers || pods < (config.kubernetes?.maxPods ?? 0) && janitor != nil
+        return holdingPlaces.count - pods < config.workers || pods < (config.kubernetes?.maxPods ?? 0) && janitor != nil
     }
 
     /// Apps whose kind of place (worker or pod) is full: not claimed this round.
     private var appsWithoutRoom: Set<String> {
         let pods = runningAsPods
-        let workersFull = running.count - pods >= config.workers
+        let workersFull = holdingPlaces.count - pods >= config.workers
         let podsFull = pods >= (config.kubernetes?.maxPods ?? 0)
         return Set(config.apps.filter { runsAsPods($0.name) ? podsFull : workersFull }.map(\.name))
     }
@@ -283,6 +296,7 @@ public actor JobDispatcher: Service {
             result = RunResult(status: .failed, reason: "app '\(job.app)' is no longer in the server configuration")
         }
         ending.insert(job.id)
+        await rolloutWaits.set(job.id, waiting: false)
         do {
             if result.status == .interrupted {
                 try await store.interrupt(job.id, reason: Job.summarized(reason: result.reason) ?? "interrupted", maxAttempts: config.maxAttempts, now: now())

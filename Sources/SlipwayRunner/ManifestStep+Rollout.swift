@@ -14,7 +14,7 @@ extension ManifestStep {
     func runRollout(_ spec: RolloutSpec, target: Manifest, job: Job, app: AppConfig, client: KubeClient, options: Deployer.Options,
                     wait: Duration, stopRequested: @escaping @Sendable () async -> Bool,
                     say: @escaping @Sendable (String) async -> Void) async -> CanaryRollout.Outcome {
-        let store = self.store, metrics = self.metrics
+        let store = self.store, metrics = self.metrics, waiting = self.rolloutWaiting
         var state: RolloutState
         if var stored = try? await store.rollout(app: app.name)?.state, stored.isActive, stored.commit == job.commit,
            stored.jobID == job.id || stored.jobID == job.retryOf {
@@ -37,6 +37,7 @@ extension ManifestStep {
                     await say("the rollout's state could not be stored (\(error)); a replica taking the job over would start it again")
                 }
                 metrics?.rolloutStep(app: appName, step: state.isActive ? state.step + 1 : 0)
+                await waiting(jobID, state.phase == .paused || state.phase == .analysing)
             },
             abortReason: {
                 if await stopRequested() { return "the job was cancelled" }
@@ -56,6 +57,8 @@ extension ManifestStep {
         let prometheus = app.metricsProvider.map { PrometheusQuery(provider: $0, client: HTTPClient.shared) }
         let runner = CanaryRollout(spec: spec, target: target, client: client, applySetID: options.applySetID, wait: wait, prometheus: prometheus,
                                    control: control, pollInterval: pollInterval)
-        return await runner.run(&state, log: say)
+        let outcome = await runner.run(&state, log: say)
+        await waiting(jobID, false)
+        return outcome
     }
 }

@@ -18,6 +18,9 @@ struct ManifestStep: Sendable {
     let sandbox: Sandbox
     /// Where rollouts report their step and measurements.
     var metrics: SlipwayMetrics?
+    /// Told when a job's rollout starts or stops waiting (a pause, an analysis), so the job
+    /// holds no worker meanwhile.
+    var rolloutWaiting: @Sendable (JobID, Bool) async -> Void = { _, _ in }
 
     /// Returns nil on success, or why the deploy failed (after any rollback).
     func run(_ spec: DeploySpec, job: Job, app: AppConfig, workspace: String, environment: [String: String],
@@ -69,10 +72,12 @@ struct ManifestStep: Sendable {
         let sent = JSONValue.array(plan.all.map(\.object))
         // A progressive rollout's target is left out of the deploy and rolled out after it.
         var rollout: (spec: RolloutSpec, target: Manifest)?
+        var rolloutTarget: Manifest?
         if let rolloutSpec = spec.rollout {
             guard let found = plan.stages[1].first(where: { $0.kind == rolloutSpec.targetKind && $0.name == rolloutSpec.targetName }) else {
                 return "deploy.rollout (\(app.pipelinePath), line \(rolloutSpec.line ?? 1)): the target \(rolloutSpec.target) is not among the \(plan.all.count) rendered objects; nothing was applied"
             }
+            rolloutTarget = found
             do {
                 switch try await CanaryRollout.need(for: found, client: client) {
                 case .rollout: rollout = (rolloutSpec, found)
@@ -106,9 +111,7 @@ struct ManifestStep: Sendable {
                                 plan: plan, sent: sent, sync: sync, markBad: false, say: say)
         }
         guard let rollout else {
-            if let rolloutSpec = spec.rollout, let found = plan.stages[1].first(where: { $0.kind == rolloutSpec.targetKind && $0.name == rolloutSpec.targetName }) {
-                await CanaryRollout.removeLeftoverCanary(of: found, client: client, log: say)
-            }
+            if let rolloutTarget { await CanaryRollout.removeLeftoverCanary(of: rolloutTarget, client: client, log: say) }
             try? await store.recordDeployment(app: app.name, jobID: job.id, commit: job.commit, objects: Self.json(outcome.applied),
                                               manifests: sent, healthy: true)
             await say("deployed \(job.commit.prefix(12)): \(outcome.applied.count) objects applied, \(outcome.pruned.count) pruned")

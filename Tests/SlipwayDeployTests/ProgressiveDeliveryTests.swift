@@ -71,6 +71,7 @@ import Testing
     /// A cluster with the namespace, a repository at 1.0, a metrics endpoint Prometheus
     /// already has a value for, and a server whose app `github` deploys there with rollback.
     static func withRollout(steps: String, successRate: Double, count: Int = 2, failureLimit: Int = 0, hooks: String = "", reconciler: Bool = false,
+                            configure: (inout ServerConfig) -> Void = { _ in },
                             _ body: (LiveServer, KubeTestServer, GitRepository, ScrapedMetrics) async throws -> Void) async throws {
         let metrics = try await ScrapedMetrics.start(successRate: successRate)
         let kube = try await KubeTestServer.start(controllers: true)
@@ -89,6 +90,7 @@ import Testing
                 config.apps[0].metricsProvider = provider
                 config.apps[0].target = DeployTarget(cluster: "test", namespace: namespace, rollback: true)
                 config.apps[0].reconcileInterval = .seconds(3600)
+                configure(&config)
             }) { server in
                 // The first deploy has nothing live: the Deployment is applied whole.
                 let first = try await server.push(app: "github", commit: try repository.head())
@@ -315,6 +317,28 @@ import Testing
             #expect(job.status == .succeeded, "\(job.reason ?? "")")
             #expect(Self.image(await Self.deployment(kube, "web")) == "shop:3.0")
             #expect(try await server.store.lastDeployment(app: "github", healthyOnly: true)?.commit == secondCommit)
+        }
+    }
+
+    /// A rollout paused until someone promotes it holds no worker: with one worker, another
+    /// app's job runs meanwhile.
+    @Test func aPausedRolloutHoldsNoWorker() async throws {
+        let steps = "[{weight: 20}, {pause: {until: promoted}}, {weight: 100}]"
+        let other = try GitRepository.make(files: [".slipway.yaml": "stages:\n  build:\n    - {name: hello, run: echo hello from the other app}\n"])
+        defer { other.directory.remove() }
+        try await Self.withRollout(steps: steps, successRate: 1.0, configure: { config in
+            config.workers = 1
+            config.apps.append(AppConfig(name: "other", repoURL: other.url, branch: "main", forge: .github, webhookSecrets: [SecretValue(WebhookFixture.secret)]))
+        }) { server, kube, repository, metrics in
+            let (rolling, _) = try await Self.push(server, repository, image: "2.0", steps: steps, metrics: metrics)
+            _ = try await Self.waitUntilPaused(server, job: rolling, step: 2)
+            let meanwhile = try await server.push(app: "other", commit: try other.head())
+            let job = try await server.waitForEnd(of: meanwhile)
+            #expect(job.status == .succeeded, "\(job.reason ?? "")")
+            #expect(try await server.store.job(id: rolling)?.status == .running, "the rollout still waits")
+            _ = try await server.withClient { try await $0.send(.POST, "/api/v1/apps/github/rollout/promote") }
+            #expect(try await server.waitForEnd(of: rolling).status == .succeeded)
+            #expect(Self.image(await Self.deployment(kube, "web")) == "shop:2.0")
         }
     }
 
