@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "slipway-deploy-bench", targets: ["DeployBenchmark"]),
         .executable(name: "slipway-scale-bench", targets: ["ScaleBenchmark"]),
         .executable(name: "slipway-pod-bench", targets: ["PodBenchmark"]),
+        .executable(name: "slipway-rollout-bench", targets: ["RolloutBenchmark"]),
         .executable(name: "slipway-kube-api-server", targets: ["KubeAPIServer"]),
     ],
     dependencies: [
@@ -250,6 +251,12 @@ let package = Package(
             name: "PodBenchmark",
             dependencies: ["SlipwayCore", "SlipwayClient", "SlipwayWebhooks", "KubeTestServer", "SlipwayTestSupport"],
             path: "Benchmarks/PodBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "RolloutBenchmark",
+            dependencies: ["SlipwayCore", "SlipwayClient", "SlipwayWebhooks", "KubeTestServer", "SlipwayTestSupport"],
+            path: "Benchmarks/RolloutBenchmark",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
