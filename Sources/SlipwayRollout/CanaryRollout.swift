@@ -177,8 +177,11 @@ public struct CanaryRollout: Sendable {
     /// Waits until `end` (nil: no end) or a promotion; the reason when the rollout must stop.
     private func pause(until end: Date?, log: Log) async -> String? {
         while true {
-            if let why = await stopReason() { return why }
-            if let who = await control.takePromotion() {
+            if Task.isCancelled { return Self.stopped }
+            let asked = await control.requests()
+            if let why = asked.stop { return why }
+            if let who = asked.promotedBy {
+                await control.usePromotion()
                 await log("promoted by \(who): the pause ends")
                 return nil
             }
@@ -336,9 +339,11 @@ public struct CanaryRollout: Sendable {
         }
     }
 
+    static let stopped = "the job was stopped"
+
     private func stopReason() async -> String? {
-        if Task.isCancelled { return "the job was stopped" }
-        return await control.abortReason()
+        if Task.isCancelled { return Self.stopped }
+        return await control.requests().stop
     }
 
     private func save(_ state: inout RolloutState) async {

@@ -29,6 +29,7 @@ extension ManifestStep {
             await say("rollout of \(target.reference): \(spec.steps.count) steps (\(state.steps.joined(separator: ", "))) over \(state.replicas) replica(s)")
         }
         let appName = app.name, jobID = job.id
+        let newerPushes = Throttle(every: .seconds(5))
         let control = RolloutControl(
             save: { state in
                 do {
@@ -39,20 +40,18 @@ extension ManifestStep {
                 metrics?.rolloutStep(app: appName, step: state.isActive ? state.step + 1 : 0)
                 await waiting(jobID, state.phase == .paused || state.phase == .analysing)
             },
-            abortReason: {
-                if await stopRequested() { return "the job was cancelled" }
-                guard let record = try? await store.rollout(app: appName), record.state.jobID == jobID else { return nil }
-                if let who = record.abortRequestedBy { return "aborted by \(who)" }
-                if let newer = try? await store.jobs(JobQuery(app: appName, status: .queued, deploysOnly: true, limit: 1)).first, newer.id > jobID {
-                    return "a newer push (job \(newer.id), commit \(newer.commit.prefix(12))) is queued"
+            requests: {
+                if await stopRequested() { return RolloutControl.Requests(stop: "the job was cancelled") }
+                guard let record = try? await store.rollout(app: appName), record.state.jobID == jobID else { return RolloutControl.Requests() }
+                if let who = record.abortRequestedBy { return RolloutControl.Requests(stop: "aborted by \(who)") }
+                // A newer push is looked for every few seconds, not on every look.
+                if await newerPushes.isDue(), let newer = try? await store.jobs(JobQuery(app: appName, status: .queued, deploysOnly: true, limit: 1)).first,
+                   newer.id > jobID {
+                    return RolloutControl.Requests(stop: "a newer push (job \(newer.id), commit \(newer.commit.prefix(12))) is queued")
                 }
-                return nil
+                return RolloutControl.Requests(promotedBy: record.promoteRequestedBy)
             },
-            takePromotion: {
-                guard let record = try? await store.rollout(app: appName), record.state.jobID == jobID, let who = record.promoteRequestedBy else { return nil }
-                try? await store.consumePromotion(app: appName, jobID: jobID)
-                return who
-            },
+            usePromotion: { try? await store.consumePromotion(app: appName, jobID: jobID) },
             measured: { measurement in metrics?.measured(measurement.result) })
         let prometheus = app.metricsProvider.map { PrometheusQuery(provider: $0, client: HTTPClient.shared) }
         let runner = CanaryRollout(spec: spec, target: target, client: client, applySetID: options.applySetID, wait: wait, prometheus: prometheus,
@@ -60,5 +59,22 @@ extension ManifestStep {
         let outcome = await runner.run(&state, log: say)
         await waiting(jobID, false)
         return outcome
+    }
+}
+
+/// Says "due" at most once per interval.
+actor Throttle {
+    private let interval: Duration
+    private var next = ContinuousClock.now
+
+    init(every interval: Duration) {
+        self.interval = interval
+    }
+
+    func isDue() -> Bool {
+        let now = ContinuousClock.now
+        guard now >= next else { return false }
+        next = now + interval
+        return true
     }
 }
