@@ -42,7 +42,7 @@ extension ManifestStep {
             },
             requests: {
                 if await stopRequested() { return RolloutControl.Requests(stop: "the job was cancelled") }
-                guard let record = try? await store.rollout(app: appName), record.state.jobID == jobID else { return RolloutControl.Requests() }
+                guard let record = try? await store.rolloutRequests(app: appName), record.jobID == jobID else { return RolloutControl.Requests() }
                 if let who = record.abortRequestedBy { return RolloutControl.Requests(stop: "aborted by \(who)") }
                 // A newer push is looked for every few seconds, not on every look.
                 if await newerPushes.isDue(), let newer = try? await store.jobs(JobQuery(app: appName, status: .queued, deploysOnly: true, limit: 1)).first,

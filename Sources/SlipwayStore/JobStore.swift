@@ -136,6 +136,9 @@ public protocol JobStore: AnyObject, Sendable {
     func saveRollout(_ state: RolloutState, now: Date) async throws(StoreError)
     /// The app's newest rollout, with what was asked of it.
     func rollout(app: String) async throws(StoreError) -> RolloutRecord?
+    /// What was asked of the app's rollout, without reading its state (a waiting rollout
+    /// looks every second).
+    func rolloutRequests(app: String) async throws(StoreError) -> RolloutRequests?
     /// Asks the app's running rollout to promote or abort; nil when no rollout of the app runs.
     func requestRollout(app: String, _ action: RolloutAction, by who: String, now: Date) async throws(StoreError) -> RolloutRecord?
     /// Forgets a promotion once a pause ended on it (the next pause waits for another).
@@ -216,6 +219,19 @@ public struct RolloutRecord: Sendable, Equatable {
 
     public init(state: RolloutState, promoteRequestedBy: String? = nil, abortRequestedBy: String? = nil) {
         self.state = state
+        self.promoteRequestedBy = promoteRequestedBy
+        self.abortRequestedBy = abortRequestedBy
+    }
+}
+
+/// The promote and abort asked of an app's rollout, and the job that runs it.
+public struct RolloutRequests: Sendable, Equatable {
+    public var jobID: JobID
+    public var promoteRequestedBy: String?
+    public var abortRequestedBy: String?
+
+    public init(jobID: JobID, promoteRequestedBy: String?, abortRequestedBy: String?) {
+        self.jobID = jobID
         self.promoteRequestedBy = promoteRequestedBy
         self.abortRequestedBy = abortRequestedBy
     }

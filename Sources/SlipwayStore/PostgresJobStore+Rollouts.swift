@@ -28,6 +28,18 @@ extension PostgresJobStore {
         return RolloutRecord(state: try StoreRollouts.state(columns.0, app: app), promoteRequestedBy: columns.1, abortRequestedBy: columns.2)
     }
 
+    public func rolloutRequests(app: String) async throws(StoreError) -> RolloutRequests? {
+        let found = try await rows("SELECT job_id, promote_requested_by, abort_requested_by FROM rollouts WHERE app = \(app)",
+                                   "read what was asked of the rollout of \(app)")
+        guard let row = found.first else { return nil }
+        do {
+            return RolloutRequests(jobID: try row["job_id"].decode(Int64.self), promoteRequestedBy: try row["promote_requested_by"].decode(String?.self),
+                                   abortRequestedBy: try row["abort_requested_by"].decode(String?.self))
+        } catch {
+            throw Self.storeError(error, doing: "read what was asked of the rollout of \(app)")
+        }
+    }
+
     public func requestRollout(app: String, _ action: RolloutAction, by who: String, now: Date) async throws(StoreError) -> RolloutRecord? {
         let query: PostgresQuery = switch action {
         case .promote: "UPDATE rollouts SET promote_requested_by = \(who) WHERE app = \(app) AND active RETURNING app"

@@ -41,6 +41,13 @@ extension SQLiteJobStore {
         return RolloutRecord(state: try StoreRollouts.state(row.0, app: app), promoteRequestedBy: row.1, abortRequestedBy: row.2)
     }
 
+    public func rolloutRequests(app: String) async throws(StoreError) -> RolloutRequests? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT job_id, promote_requested_by, abort_requested_by FROM rollouts WHERE app = ?", arguments: [app])
+                .map { RolloutRequests(jobID: $0["job_id"], promoteRequestedBy: $0["promote_requested_by"], abortRequestedBy: $0["abort_requested_by"]) }
+        }
+    }
+
     public func requestRollout(app: String, _ action: RolloutAction, by who: String, now: Date) async throws(StoreError) -> RolloutRecord? {
         let column = action == .promote ? "promote_requested_by" : "abort_requested_by"
         let changed = try await write { db in

@@ -30,6 +30,7 @@ import Testing
             // The runner's next write keeps the request; using it up clears it.
             try await store.saveRollout(Self.state(job: 7, step: 1, phase: .paused))
             #expect(try await store.rollout(app: "shop")?.promoteRequestedBy == "dana")
+            #expect(try await store.rolloutRequests(app: "shop") == RolloutRequests(jobID: 7, promoteRequestedBy: "dana", abortRequestedBy: nil))
             try await store.consumePromotion(app: "shop", jobID: 7)
             #expect(try await store.rollout(app: "shop")?.promoteRequestedBy == nil)
 
