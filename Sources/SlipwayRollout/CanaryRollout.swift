@@ -248,6 +248,8 @@ public struct CanaryRollout: Sendable {
             try await Deployer(client: client, pollInterval: pollInterval)
                 .waitUntilHealthy([target.reference], applySetID: applySetID, timeout: wait, what: "the promoted \(target.reference)", log: log)
         } catch {
+            // The new template failed on the stable track too: the canary's pods run it as well.
+            await deleteCanary(log: log)
             let why = "the promotion failed: \(error)"
             state.phase = .aborted
             state.message = why
