@@ -229,11 +229,21 @@ public actor Reconciler: Service {
             guard heldUntil[name].map({ $0 <= now }) ?? true, let app = apps[name] else { return nil }
             return ReconcilePool.Candidate(app: name, cluster: app.target?.cluster)
         }
+        // Repositories another app's reconcile is about to read: one that started but has not
+        // registered its read yet, or an earlier candidate of this round. Without this, two
+        // apps of a hanging repository could take two places (one reading, one waiting for
+        // that read) and leave none to the other apps.
+        var claimedRepositories = Set(pool.running.compactMap { apps[$0].map { RepositoryKey(url: $0.repoURL, credentials: $0.repositoryAuth) } })
         let due = schedule.due(now: now).compactMap { name -> ReconcilePool.Candidate? in
             guard let app = apps[name] else { return nil }
+            let key = RepositoryKey(url: app.repoURL, credentials: app.repositoryAuth)
             // Its repository is being read for another app: that read will serve it too.
-            let reading = branchReads[RepositoryKey(url: app.repoURL, credentials: app.repositoryAuth)].map { !$0.finished } ?? false
-            return ReconcilePool.Candidate(app: name, cluster: app.target?.cluster, waitsForRead: reading)
+            let read = branchReads[key]
+            let reading = read.map { !$0.finished } ?? false
+            // A fresh read serves every app of the repository at once.
+            let fresh = read.map { $0.finished && now.timeIntervalSince($0.at) < branchReadLifetime[key] ?? 0 } ?? false
+            let waits = reading || !fresh && !claimedRepositories.insert(key).inserted
+            return ReconcilePool.Candidate(app: name, cluster: app.target?.cluster, waitsForRead: waits)
         }
         let troubled = Set(troubledClusters.filter { $0.value > now }.keys)
         let picked = pool.claim(changed: changed, due: due, troubled: troubled)

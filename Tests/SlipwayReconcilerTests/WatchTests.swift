@@ -153,24 +153,31 @@ import Testing
                     return app
                 }
             }) { server in
-                func apps() async throws -> [List.App] {
-                    let (_, body) = try await server.withClient { try await $0.send(.GET, "/api/v1/apps") }
-                    return try JSONDecoder().decode(List.self, from: body).apps
+                // A failure stops the forge before the server: the server's stop waits for the
+                // read the forge holds (git_timeout, 10 minutes here).
+                do {
+                    func apps() async throws -> [List.App] {
+                        let (_, body) = try await server.withClient { try await $0.send(.GET, "/api/v1/apps") }
+                        return try JSONDecoder().decode(List.self, from: body).apps
+                    }
+                    // Two places: the hanging read holds one, the fast apps go through the other.
+                    try await waitFor(timeout: .seconds(120)) {
+                        try await apps().filter { $0.app.hasPrefix("fast") }.allSatisfy { $0.branch_head == (try fast.head()) }
+                    }
+                    let slow = try await apps().filter { $0.app.hasPrefix("slow") }
+                    #expect(slow.allSatisfy { $0.reconciled_at == nil }, "\(slow)")
+                    #expect(slow.compactMap(\.waiting_for) == ["git: reading the branches of \(forge.url("slow.git"))"])
+                    #expect(await forge.heldRequests() == 1)
+                    // The forge answers: its six apps share that one read.
+                    await forge.answer()
+                    try await waitFor(timeout: .seconds(120)) {
+                        try await apps().filter { $0.app.hasPrefix("slow") }.allSatisfy { $0.branch_head == (try work.head()) }
+                    }
+                    #expect(try await WatchTests.counter(server, "slipway_branch_reads_total") == 2)
+                } catch {
+                    await forge.stop()
+                    throw error
                 }
-                // Two places: the hanging read holds one, the fast apps go through the other.
-                try await waitFor(timeout: .seconds(120)) {
-                    try await apps().filter { $0.app.hasPrefix("fast") }.allSatisfy { $0.branch_head == (try fast.head()) }
-                }
-                let slow = try await apps().filter { $0.app.hasPrefix("slow") }
-                #expect(slow.allSatisfy { $0.reconciled_at == nil }, "\(slow)")
-                #expect(slow.compactMap(\.waiting_for) == ["git: reading the branches of \(forge.url("slow.git"))"])
-                #expect(await forge.heldRequests() == 1)
-                // The forge answers: its six apps share that one read.
-                await forge.answer()
-                try await waitFor(timeout: .seconds(120)) {
-                    try await apps().filter { $0.app.hasPrefix("slow") }.allSatisfy { $0.branch_head == (try work.head()) }
-                }
-                #expect(try await WatchTests.counter(server, "slipway_branch_reads_total") == 2)
             }
         } catch {
             await forge.stop()
