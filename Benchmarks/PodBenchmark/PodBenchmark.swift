@@ -73,7 +73,7 @@ struct PodBenchmark {
         for round in 0..<rounds {
             let commit = try repository.commit(files: ["round": "\(round)"], message: "round \(round)")
             let pushed = Date()
-            let id = try await push(client, app: "app0", commit: commit)
+            let id = try await Bench.push(client, app: "app0", commit: commit, secret: "hook-secret")
             // Where the time goes, as the API server's objects show it (sampled every 5 ms).
             let watcher = Task {
                 var seen: [String: Double] = [:]
@@ -105,9 +105,9 @@ struct PodBenchmark {
             watcher.cancel()
             for (phase, at) in await watcher.value { phases[phase, default: []].append(at) }
         }
-        report("push -> " + ["pod made", "fetch started", "fetch ended"].map { "\($0) \(median(phases[$0] ?? [])) ms" }.joined(separator: ", ") + " (medians)")
-        report("push -> first line of the first step printed: median \(median(printed)) ms, max \(Int(printed.max() ?? 0)) ms (\(rounds) jobs)")
-        report("push -> that line readable in the API: median \(median(readable)) ms, max \(Int(readable.max() ?? 0)) ms")
+        Bench.report("push -> " + ["pod made", "fetch started", "fetch ended"].map { "\($0) \(median(phases[$0] ?? [])) ms" }.joined(separator: ", ") + " (medians)")
+        Bench.report("push -> first line of the first step printed: median \(median(printed)) ms, max \(Int(printed.max() ?? 0)) ms (\(rounds) jobs)")
+        Bench.report("push -> that line readable in the API: median \(median(readable)) ms, max \(Int(readable.max() ?? 0)) ms")
 
         // 2. Many jobs at once, streaming.
         let streaming = try repository.commit(files: [".slipway.yaml": pipeline("for i in $(seq 1 \(lines)); do echo \"line $i of $SLIPWAY_JOB_ID\"; sleep 0.05; done")],
@@ -115,7 +115,7 @@ struct PodBenchmark {
         let cpuBefore = ProcessUsage.cpuSeconds(pid)
         let started = ContinuousClock.now
         var ids: [JobID] = []
-        for index in 0..<jobs { ids.append(try await push(client, app: "app\(index)", commit: streaming)) }
+        for index in 0..<jobs { ids.append(try await Bench.push(client, app: "app\(index)", commit: streaming, secret: "hook-secret")) }
         var largest = 0.0
         while true {
             largest = max(largest, ProcessUsage.memoryMiB(pid).rss)
@@ -133,12 +133,12 @@ struct PodBenchmark {
             let job = try await client.job(id)
             if job.status != .succeeded {
                 failed += 1
-                report("  job \(id): \(job.status.rawValue): \(job.reason ?? "")")
+                Bench.report("  job \(id): \(job.status.rawValue): \(job.reason ?? "")")
             }
         }
         let (rss, peak) = ProcessUsage.memoryMiB(pid)
-        report("\(jobs) jobs at once, \(lines) lines each: all ended in \(String(format: "%.1f", seconds(elapsed))) s (\(failed) not succeeded), \(streamed) lines streamed")
-        report("  slipway serve: RSS largest sample \(Int(largest)) MiB, now \(Int(rss)) MiB, peak \(Int(peak)) MiB; CPU \(String(format: "%.2f", cpu)) s = \(String(format: "%.0f", cpu / Double(max(streamed, 1)) * 1e6)) µs per streamed line (all of its work included)")
+        Bench.report("\(jobs) jobs at once, \(lines) lines each: all ended in \(String(format: "%.1f", seconds(elapsed))) s (\(failed) not succeeded), \(streamed) lines streamed")
+        Bench.report("  slipway serve: RSS largest sample \(Int(largest)) MiB, now \(Int(rss)) MiB, peak \(Int(peak)) MiB; CPU \(String(format: "%.2f", cpu)) s = \(String(format: "%.0f", cpu / Double(max(streamed, 1)) * 1e6)) µs per streamed line (all of its work included)")
 
         // 2b. The cost of a line alone: one job printing 1 line, then one printing 20,000.
         var perJob: [Double] = []
@@ -146,16 +146,16 @@ struct PodBenchmark {
         for count in [1, 20_000] {
             let commit = try repository.commit(files: [".slipway.yaml": pipeline("seq 1 \(count)")], message: "\(count) lines")
             let before = ProcessUsage.cpuSeconds(pid)
-            let id = try await push(client, app: "app1", commit: commit)
+            let id = try await Bench.push(client, app: "app1", commit: commit, secret: "hook-secret")
             while !(try await client.job(id).status.isFinal) { try await Task.sleep(for: .milliseconds(100)) }
             perJob.append(ProcessUsage.cpuSeconds(pid) - before)
             arrived = try await text(client, "/api/v1/jobs/\(id)/log").components(separatedBy: "[build/work] ").count - 1
         }
-        report("  one job of 20,000 lines (\(arrived) in its log) against one of 1 line: \(String(format: "%.2f", perJob[1])) s against \(String(format: "%.2f", perJob[0])) s of CPU = \(String(format: "%.0f", (perJob[1] - perJob[0]) / 19_999 * 1e6)) µs per streamed line")
+        Bench.report("  one job of 20,000 lines (\(arrived) in its log) against one of 1 line: \(String(format: "%.2f", perJob[1])) s against \(String(format: "%.2f", perJob[0])) s of CPU = \(String(format: "%.0f", (perJob[1] - perJob[0]) / 19_999 * 1e6)) µs per streamed line")
 
         // 3. Requests while one job streams.
         let slow = try repository.commit(files: [".slipway.yaml": pipeline("for i in $(seq 1 \(streamSeconds + 20)); do echo \"tick $i\"; sleep 1; done")], message: "slow")
-        let id = try await push(client, app: "app0", commit: slow)
+        let id = try await Bench.push(client, app: "app0", commit: slow, secret: "hook-secret")
         while !(try await text(client, "/api/v1/jobs/\(id)/log").contains("tick 5")) { try await Task.sleep(for: .milliseconds(200)) }
         let before = await kube.cluster.requestLog.count
         try await Task.sleep(for: .seconds(streamSeconds))
@@ -163,10 +163,10 @@ struct PodBenchmark {
         let pod = "slipway-app0-\(id)"
         let own = window.filter { $0.contains("/pods/\(pod)") || $0.contains("slipway.dev%2Fjob%3D\(id)") || $0.contains("slipway.dev/job=\(id)") }
         let minutes = Double(streamSeconds) / 60
-        report("one job streaming a line a second for \(streamSeconds) s: \(String(format: "%.1f", Double(own.count) / minutes)) requests/min about its pod, \(String(format: "%.1f", Double(window.count) / minutes)) requests/min in all")
+        Bench.report("one job streaming a line a second for \(streamSeconds) s: \(String(format: "%.1f", Double(own.count) / minutes)) requests/min about its pod, \(String(format: "%.1f", Double(window.count) / minutes)) requests/min in all")
         var counts: [String: Int] = [:]
         for request in window { counts[String(request.prefix(160)), default: 0] += 1 }
-        for (request, count) in counts.sorted(by: { $0.key < $1.key }) { report("    \(count) × \(request)") }
+        for (request, count) in counts.sorted(by: { $0.key < $1.key }) { Bench.report("    \(count) × \(request)") }
         _ = try await client.cancel(id)
         try await client.shutdown()
         // Slipway first: the API test server's stop waits for its clients' connections.
@@ -175,26 +175,11 @@ struct PodBenchmark {
         await kube.stop()
     }
 
-    /// A line to standard output at once (print's buffer would hold it until the end).
-    static func report(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
-    }
 
     static func pipeline(_ script: String) -> String {
         "stages:\n  build:\n    - name: work\n      run: |\n        \(script)\n"
     }
 
-    static func push(_ client: APIClient, app: String, commit: String) async throws -> JobID {
-        let body = TestPush.body(forge: .github, repository: "acme/\(app)", cloneURL: "file:///dev/null", branch: "main",
-                                 before: String(repeating: "0", count: 40), commit: commit, message: "bench")
-        let (status, answer) = try await client.send(.POST, "/hooks/\(app)", headers: GitHubSigning.headers(body: body, secret: "hook-secret"), body: body,
-                                                     authorized: false)
-        struct Accepted: Decodable { var job: Int64 }
-        guard (200..<300).contains(status), let accepted = try? JSONDecoder().decode(Accepted.self, from: answer) else {
-            throw BenchError("push to \(app) answered \(status): \(String(decoding: answer, as: UTF8.self))")
-        }
-        return accepted.job
-    }
 
     static func text(_ client: APIClient, _ path: String) async throws -> String {
         String(decoding: try await client.send(.GET, path).body, as: UTF8.self)
@@ -208,8 +193,4 @@ struct PodBenchmark {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    struct BenchError: Error, CustomStringConvertible {
-        var description: String
-        init(_ description: String) { self.description = description }
-    }
 }

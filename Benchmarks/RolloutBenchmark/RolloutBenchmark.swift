@@ -94,14 +94,14 @@ struct RolloutBenchmark {
         // The first deploy of every app: applied whole.
         let first = try repository.head()
         var ids: [JobID] = []
-        for name in names { ids.append(try await push(client, app: name, commit: first)) }
+        for name in names { ids.append(try await Bench.push(client, app: name, commit: first, secret: "hook-secret")) }
         try await waitUntilEnded(client, ids)
 
         // 1. Every app pushed at once; each rollout paused at its second step.
         let second = try repository.commit(files: files(image: "2.0"), message: "2.0")
         let pushed = Date()
         ids = []
-        for name in names { ids.append(try await push(client, app: name, commit: second)) }
+        for name in names { ids.append(try await Bench.push(client, app: name, commit: second, secret: "hook-secret")) }
         var pausedAfter: [String: Double] = [:]
         while pausedAfter.count < apps {
             for name in names where pausedAfter[name] == nil {
@@ -113,7 +113,7 @@ struct RolloutBenchmark {
             try await Task.sleep(for: .milliseconds(100))
         }
         let waits = pausedAfter.values.sorted()
-        report("\(apps) rollouts to their pause (weight 25 %: 1 canary and 3 stable pods healthy): first \(ms(waits.first)) ms, median \(ms(waits[waits.count / 2])) ms, last \(ms(waits.last)) ms")
+        Bench.report("\(apps) rollouts to their pause (weight 25 %: 1 canary and 3 stable pods healthy): first \(ms(waits.first)) ms, median \(ms(waits[waits.count / 2])) ms, last \(ms(waits.last)) ms")
 
         // 2. All paused: what waiting costs.
         try await Task.sleep(for: .seconds(2))
@@ -128,7 +128,7 @@ struct RolloutBenchmark {
         let elapsed = Date().timeIntervalSince(idleStart)
         let cpu = ProcessUsage.cpuSeconds(pid) - cpuBefore
         let requests = await kube.cluster.requestLog.count - requestsBefore
-        report("\(apps) rollouts paused for \(Int(elapsed)) s: Slipway's CPU \(String(format: "%.1f", cpu / elapsed * 100)) % of one core "
+        Bench.report("\(apps) rollouts paused for \(Int(elapsed)) s: Slipway's CPU \(String(format: "%.1f", cpu / elapsed * 100)) % of one core "
                + "(\(String(format: "%.2f", cpu / elapsed / Double(apps) * 1000)) ms a second per rollout), RSS \(Int(largest)) MiB, "
                + "\(requests) requests to the API server (\(String(format: "%.1f", Double(requests) / elapsed)) a second)")
 
@@ -136,11 +136,11 @@ struct RolloutBenchmark {
         let promoted = Date()
         for name in names {
             let (status, body) = try await client.send(.POST, "/api/v1/apps/\(name)/rollout/promote")
-            guard status == 202 else { throw BenchError("promote \(name): \(status) \(String(decoding: body, as: UTF8.self))") }
+            guard status == 202 else { throw Bench.Failure("promote \(name): \(status) \(String(decoding: body, as: UTF8.self))") }
         }
         let ended = try await waitUntilEnded(client, ids)
         let finishes = ended.map { $0.timeIntervalSince(promoted) }.sorted()
-        report("\(apps) promoted at once: every job succeeded; first \(ms(finishes.first)) ms, median \(ms(finishes[finishes.count / 2])) ms, last \(ms(finishes.last)) ms")
+        Bench.report("\(apps) promoted at once: every job succeeded; first \(ms(finishes.first)) ms, median \(ms(finishes[finishes.count / 2])) ms, last \(ms(finishes.last)) ms")
         try await client.shutdown()
         server.stop()
         await kube.stop()
@@ -154,7 +154,7 @@ struct RolloutBenchmark {
             for id in ids where ended[id] == nil {
                 let job = try await client.job(id)
                 guard job.status.isFinal else { continue }
-                guard job.status == .succeeded else { throw BenchError("job \(id) \(job.status.rawValue): \(job.reason ?? "")") }
+                guard job.status == .succeeded else { throw Bench.Failure("job \(id) \(job.status.rawValue): \(job.reason ?? "")") }
                 ended[id] = Date()
             }
             try await Task.sleep(for: .milliseconds(100))
@@ -164,25 +164,6 @@ struct RolloutBenchmark {
 
     static func ms(_ seconds: Double?) -> Int { Int((seconds ?? 0) * 1000) }
 
-    /// A line to standard output at once (print's buffer would hold it until the end).
-    static func report(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
-    }
 
-    static func push(_ client: APIClient, app: String, commit: String) async throws -> JobID {
-        let body = TestPush.body(forge: .github, repository: "acme/\(app)", cloneURL: "file:///dev/null", branch: "main",
-                                 before: String(repeating: "0", count: 40), commit: commit, message: "bench")
-        let (status, answer) = try await client.send(.POST, "/hooks/\(app)", headers: GitHubSigning.headers(body: body, secret: "hook-secret"), body: body,
-                                                     authorized: false)
-        struct Accepted: Decodable { var job: Int64 }
-        guard (200..<300).contains(status), let accepted = try? JSONDecoder().decode(Accepted.self, from: answer) else {
-            throw BenchError("push to \(app) answered \(status): \(String(decoding: answer, as: UTF8.self))")
-        }
-        return accepted.job
-    }
 
-    struct BenchError: Error, CustomStringConvertible {
-        var description: String
-        init(_ description: String) { self.description = description }
-    }
 }
