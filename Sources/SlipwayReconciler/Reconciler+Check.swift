@@ -148,14 +148,15 @@ extension Reconciler {
             if !Task.isCancelled { logger.warning("drift check failed", metadata: ["app": "\(app.name)", "error": "\(error)"]) }
             return
         }
-        let rollout = (try? await store.rollout(app: app.name))?.state
-        if let rollout, rollout.isActive {
+        // While a rollout runs, the target's replicas are its doing, not drift.
+        let rollout = (try? await store.rollout(app: app.name))?.state.flatMap { $0.isActive ? $0 : nil }
+        if let rollout {
             let parts = rollout.target.split(separator: "/", maxSplits: 1).map(String.init)
             let reference = ObjectReference(apiVersion: "apps/v1", kind: parts.first ?? "Deployment", namespace: rollout.namespace, name: parts.last ?? "")
             report = report.ignoringRollout(of: reference.description)
         }
         status.apply(report, deployed: record.commit)
-        if let rollout, rollout.isActive {
+        if let rollout {
             status.message = "rollout of \(rollout.target) at step \(min(rollout.step + 1, rollout.steps.count))/\(rollout.steps.count) (\(rollout.phase.rawValue)): its replicas are not drift"
                 + (report.inSync ? "" : "; \(report.drifted.count) object(s) drifted from \(record.commit.prefix(12))")
         }
