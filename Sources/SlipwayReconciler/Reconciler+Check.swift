@@ -149,8 +149,8 @@ extension Reconciler {
             return
         }
         // While a rollout runs, the target's replicas are its doing, not drift.
-        let stored = try? await store.rollout(app: app.name)
-        let rollout = stored??.state.isActive == true ? stored??.state : nil
+        let stored = (try? await store.rollout(app: app.name))?.state
+        let rollout = stored?.isActive == true ? stored : nil
         if let rollout {
             let parts = rollout.target.split(separator: "/", maxSplits: 1).map(String.init)
             let reference = ObjectReference(apiVersion: "apps/v1", kind: parts.first ?? "Deployment", namespace: rollout.namespace, name: parts.last ?? "")
