@@ -53,3 +53,10 @@ extension Result where Failure == any Error {
         }
     }
 }
+
+extension Duration {
+    /// The duration in seconds (a `TimeInterval`, for dates and Foundation's timers).
+    public var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

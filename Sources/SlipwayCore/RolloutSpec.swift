@@ -119,7 +119,7 @@ public struct SuccessCondition: Sendable, Hashable, CustomStringConvertible {
 public enum DurationText {
     /// `2m`, `30s`, `1h30m`, `1.5s`.
     public static func short(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.seconds
         if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
         if seconds != seconds.rounded() { return "\(number(seconds))s" }
         var rest = Int(seconds)

@@ -24,7 +24,7 @@ public struct ReconcileSchedule: Sendable {
 
     /// Adds an app; its first reconcile is spread over its first interval.
     public mutating func register(_ app: String, interval: Duration, now: Date, random: Double) {
-        apps[app] = AppState(interval: interval, nextDue: now.addingTimeInterval(Self.seconds(interval) * random * jitter))
+        apps[app] = AppState(interval: interval, nextDue: now.addingTimeInterval(interval.seconds * random * jitter))
     }
 
     /// Apps whose time has come, oldest due first.
@@ -38,7 +38,7 @@ public struct ReconcileSchedule: Sendable {
     /// An app was reconciled: next time is one interval (plus jitter) from now.
     public mutating func reconciled(_ app: String, now: Date, random: Double) {
         guard var state = apps[app] else { return }
-        state.nextDue = now.addingTimeInterval(Self.seconds(state.interval) * (1 + random * jitter))
+        state.nextDue = now.addingTimeInterval(state.interval.seconds * (1 + random * jitter))
         apps[app] = state
     }
 
@@ -61,7 +61,7 @@ public struct ReconcileSchedule: Sendable {
         if let allowed = state.nextCorrectionAllowed, now < allowed { return false }
         state.corrections += 1
         let factor = Double(1 << min(state.corrections - 1, 20))
-        let wait = min(Self.seconds(correctionBackoff) * factor, Self.seconds(maxCorrectionBackoff))
+        let wait = min(correctionBackoff.seconds * factor, maxCorrectionBackoff.seconds)
         state.nextCorrectionAllowed = now.addingTimeInterval(wait)
         return true
     }
@@ -79,8 +79,4 @@ public struct ReconcileSchedule: Sendable {
 
     /// When the next correction of an app may start, if one is being held back.
     public func nextCorrection(_ app: String) -> Date? { apps[app]?.nextCorrectionAllowed }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }

@@ -140,7 +140,7 @@ extension Reconciler {
             status.health = nil
             if error is DeadlinePassed {
                 // Its other apps go one at a time until it answers again.
-                troubledClusters[target.cluster] = now().addingTimeInterval(ReconcileSchedule.seconds(limit) * 2)
+                troubledClusters[target.cluster] = now().addingTimeInterval(limit.seconds * 2)
                 status.message = "cluster \(target.cluster): no answer within \(limit) (reconciler.cluster_timeout)"
             } else {
                 status.message = "cluster: \(error)"

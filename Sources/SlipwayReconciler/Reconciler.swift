@@ -114,7 +114,7 @@ public actor Reconciler: Service {
             statuses[app.name] = AppStatus(app: app.name)
             apps[app.name] = app
             let key = RepositoryKey(url: app.repoURL, credentials: app.repositoryAuth)
-            lifetimes[key] = min(lifetimes[key] ?? .infinity, ReconcileSchedule.seconds(app.reconcileInterval) / 2)
+            lifetimes[key] = min(lifetimes[key] ?? .infinity, app.reconcileInterval.seconds / 2)
             if let target = app.target { applySets[Deployer.applySetID(app: app.name, namespace: target.namespace)] = app.name }
         }
         self.schedule = schedule
@@ -272,7 +272,7 @@ public actor Reconciler: Service {
         if !Task.isCancelled {
             switch work {
             case .full:
-                let halfInterval = ReconcileSchedule.seconds(app.reconcileInterval) / 2
+                let halfInterval = app.reconcileInterval.seconds / 2
                 let wanted = fullCheckWanted.remove(app.name) != nil
                 await takeTurn(app, unlessReconciledSince: wanted ? nil : now().addingTimeInterval(-halfInterval))
             case .objects:

@@ -111,7 +111,7 @@ public struct CanaryRollout: Sendable {
                 case .failed(let why): return await abort(&state, why: "weight \(weight)%: \(why)", log: log)
                 }
             case .pause(let duration):
-                let end = state.pauseEndsAt ?? Date().addingTimeInterval(Self.seconds(duration))
+                let end = state.pauseEndsAt ?? Date().addingTimeInterval(duration.seconds)
                 state.phase = .paused
                 state.pauseEndsAt = end
                 state.message = "paused until \(Self.clock(end)) UTC, or until promoted"
@@ -201,7 +201,7 @@ public struct CanaryRollout: Sendable {
         var taken = state.measurements.filter { $0.step == step && $0.analysis == name }
         await log("analysis \(name): \(analysis.count) measurement(s) every \(DurationText.short(analysis.interval)) of \(analysis.query), success \(analysis.success), \(analysis.failureLimit) failure(s) tolerated"
                   + (taken.isEmpty ? "" : "; \(taken.count) taken before"))
-        var next = taken.last.map { $0.time.addingTimeInterval(Self.seconds(analysis.interval)) } ?? Date()
+        var next = taken.last.map { $0.time.addingTimeInterval(analysis.interval.seconds) } ?? Date()
         while taken.count < analysis.count {
             while Date() < next {
                 if let why = await stopReason() { return why }
@@ -209,7 +209,7 @@ public struct CanaryRollout: Sendable {
             }
             if let why = await stopReason() { return why }
             let time = Date()
-            next = time.addingTimeInterval(Self.seconds(analysis.interval))
+            next = time.addingTimeInterval(analysis.interval.seconds)
             let measurement: AnalysisMeasurement
             switch await prometheus.value(analysis.query, timeout: analysis.interval) {
             case .success(let value):
@@ -351,10 +351,6 @@ public struct CanaryRollout: Sendable {
     private func save(_ state: inout RolloutState) async {
         state.updatedAt = Date()
         await control.save(state)
-    }
-
-    static func seconds(_ duration: Duration) -> TimeInterval {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     private static func clock(_ date: Date) -> String {

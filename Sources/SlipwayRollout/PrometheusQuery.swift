@@ -24,11 +24,10 @@ public struct PrometheusQuery: Sendable {
         var request = HTTPClientRequest(url: "\(provider.url)/api/v1/query?query=\(encoded)")
         request.headers.add(name: "Accept", value: "application/json")
         if let token = provider.token { request.headers.add(name: "Authorization", value: "Bearer \(token.value)") }
-        let seconds = Int64(timeout.components.seconds) * 1_000 + timeout.components.attoseconds / 1_000_000_000_000_000
         let body: ByteBuffer
         let status: UInt
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(max(100, seconds)))
+            let response = try await client.execute(request, timeout: .milliseconds(max(100, Int64(timeout.seconds * 1000))))
             status = response.status.code
             body = try await response.body.collect(upTo: 4 << 20)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {

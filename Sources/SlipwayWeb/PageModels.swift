@@ -38,10 +38,10 @@ public struct ShownTime: Sendable {
 public enum StatusStyle {
     public static func cssClass(_ word: String?) -> String {
         switch word {
-        case "succeeded", "Synced", "Healthy", "create": "s-ok"
-        case "failed", "Degraded", "Missing", "prune", "missing": "s-bad"
-        case "running", "Progressing", "update", "changed": "s-run"
-        case "cancelled", "interrupted", "blocked", "OutOfSync", "extra": "s-warn"
+        case "succeeded", "Synced", "Healthy", "create", "promoted", "successful": "s-ok"
+        case "failed", "Degraded", "Missing", "prune", "missing", "aborted", "error": "s-bad"
+        case "running", "Progressing", "update", "changed", "progressing", "analysing", "promoting": "s-run"
+        case "cancelled", "interrupted", "blocked", "OutOfSync", "extra", "paused": "s-warn"
         default: "s-off"
         }
     }

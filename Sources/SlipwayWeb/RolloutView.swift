@@ -59,12 +59,7 @@ public struct RolloutView: Sendable {
         jobID = state.jobID
         target = state.target
         phase = state.phase.rawValue
-        phaseClass = switch state.phase {
-        case .promoted: "s-ok"
-        case .aborted: "s-bad"
-        case .paused: "s-warn"
-        default: "s-run"
-        }
+        phaseClass = StatusStyle.cssClass(state.phase.rawValue)
         active = state.isActive
         message = state.message
         let done = state.phase == .promoted ? state.steps.count : state.step
@@ -81,7 +76,7 @@ public struct RolloutView: Sendable {
         measurements = state.measurements.reversed().map { measurement in
             Measurement(analysis: measurement.analysis, step: measurement.step + 1, time: ShownTime(measurement.time),
                         value: measurement.value.map(DurationText.number) ?? "no value", result: measurement.result.rawValue,
-                        resultClass: measurement.result == .successful ? "s-ok" : "s-bad", note: measurement.note)
+                        resultClass: StatusStyle.cssClass(measurement.result.rawValue), note: measurement.note)
         }
         hasMeasurements = !measurements.isEmpty
         let chart = Self.chart(state.measurements, thresholds: state.measurements.compactMap { thresholds[$0.analysis]?.threshold })
